@@ -1,0 +1,219 @@
+"""Java source from a manifest alone. Every value the templates place (identifiers, types,
+literals, expressions) is computed here; the templates only lay them out. Pure Python: no
+TensorFlow import, so the Java worker can use the same plan to call the generated classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from exporter import GENERATOR, __version__
+from exporter.errors import ModelError, UsageError
+from exporter.fsutil import staged_dir
+from exporter.manifest import Manifest
+from exporter.model import Artifact, Signature, TensorInfo
+from exporter.naming import camel, is_identifier, is_package, java_string, javadoc, pascal, unique
+
+DEFAULT_PACKAGE = "com.example.models"
+MAX_RANK = 6  # TensorFlow Java's StdArrays copies arrays of rank 1 to 6
+
+
+@dataclass(frozen=True)
+class JavaType:
+    element: str  # Java element type
+    tensor: str  # TensorFlow Java tensor type
+    scalar_getter: str  # reads a rank-0 tensor
+
+
+JAVA_TYPES: dict[str, JavaType] = {
+    "float16": JavaType("float", "TFloat16", "getFloat"),
+    "bfloat16": JavaType("float", "TBfloat16", "getFloat"),
+    "float32": JavaType("float", "TFloat32", "getFloat"),
+    "float64": JavaType("double", "TFloat64", "getDouble"),
+    "int32": JavaType("int", "TInt32", "getInt"),
+    "int64": JavaType("long", "TInt64", "getLong"),
+    "uint8": JavaType("byte", "TUint8", "getByte"),
+    "uint16": JavaType("short", "TUint16", "getShort"),
+    "bool": JavaType("boolean", "TBool", "getBoolean"),
+    "string": JavaType("String", "TString", "getObject"),
+}
+
+TEMPLATES = {"savedmodel": "savedmodel_loader.java.j2", "frozen": "frozen_loader.java.j2"}
+CLASS_SUFFIX = {"savedmodel": "SavedModel", "frozen": "Frozen"}
+
+
+@dataclass(frozen=True)
+class JavaTensor:
+    info: TensorInfo
+    ident: str  # parameter name, or the field behind a getter
+    getter: str
+    java_type: str
+    tensor_type: str
+    rank: int
+    doc: str  # Javadoc text: key, dtype, shape
+
+    @property
+    def key_literal(self) -> str:
+        return java_string(self.info.key)
+
+    @property
+    def name_literal(self) -> str:
+        return java_string(self.info.name)
+
+    @property
+    def shape_literal(self) -> str:
+        return "new long[] {" + ", ".join(f"{d}L" for d in self.info.shape or ()) + "}"
+
+    @property
+    def to_tensor(self) -> str:
+        """Java expression: this parameter as a new tensor (one bulk copy)."""
+        if self.rank == 0:
+            return f"{self.tensor_type}.scalarOf({self.ident})"
+        if self.info.dtype == "string":
+            return f"TString.tensorOf(StdArrays.ndCopyOf({self.ident}))"
+        return (f"{self.tensor_type}.tensorOf(StdArrays.shapeOf({self.ident}), "
+                f"t$ -> StdArrays.copyTo({self.ident}, t$))")
+
+    def from_tensor(self, tensor: str) -> str:
+        """Java expression: the fetched tensor as a Java array (one bulk copy)."""
+        cast = f"({self.tensor_type}) {tensor}"
+        if self.rank == 0:
+            return f"({cast}).{JAVA_TYPES[self.info.dtype].scalar_getter}()"
+        extra = ", String.class" if self.info.dtype == "string" else ""
+        return f"StdArrays.array{self.rank}dCopyOf({cast}{extra})"
+
+
+@dataclass(frozen=True)
+class JavaSignature:
+    sig: Signature
+    method: str
+    result_class: str
+    inputs: tuple[JavaTensor, ...]
+    outputs: tuple[JavaTensor, ...]
+
+    @property
+    def key_literal(self) -> str:
+        return java_string(self.sig.key)
+
+    @property
+    def doc(self) -> str:
+        return javadoc(self.sig.key)
+
+
+@dataclass(frozen=True)
+class JavaClass:
+    package: str
+    name: str
+    artifact: Artifact
+    template: str
+    signatures: tuple[JavaSignature, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.package}.{self.name}"
+
+    @property
+    def relative_path(self) -> Path:
+        return Path(*self.package.split("."), f"{self.name}.java")
+
+
+def plan(manifest: Manifest, package: str = DEFAULT_PACKAGE, class_name: str | None = None,
+         formats: tuple[str, ...] | None = None) -> list[JavaClass]:
+    if not is_package(package):
+        raise UsageError(f"--package '{package}' is not a Java package name "
+                         "(dot-separated identifiers, no keywords)")
+    if class_name is not None and not is_identifier(class_name):
+        raise UsageError(f"--class '{class_name}' is not a Java class name")
+    base = class_name or pascal(manifest.name)
+    classes = []
+    for art in manifest.artifacts:
+        if formats and art.format not in formats:
+            continue
+        name = base + CLASS_SUFFIX[art.format]
+        methods = unique([camel(s.key) for s in art.signatures], {"close", "load", "loadResource"})
+        results = unique([pascal(s.key) + "Result" for s in art.signatures], {name})
+        sigs = tuple(_signature(s, m, r) for s, m, r in zip(art.signatures, methods, results))
+        classes.append(JavaClass(package, name, art, TEMPLATES[art.format], sigs))
+    if not classes:
+        raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
+    return classes
+
+
+def _signature(sig: Signature, method: str, result_class: str) -> JavaSignature:
+    where = f"signature '{sig.key}'"
+    params = unique([camel(t.key) for t in sig.inputs])
+    fields = unique([camel(t.key) for t in sig.outputs])
+    getters = unique(["get" + pascal(t.key) for t in sig.outputs], {"getClass", "toString"})
+    return JavaSignature(
+        sig=sig, method=method, result_class=result_class,
+        inputs=tuple(_tensor(t, p, "", where) for t, p in zip(sig.inputs, params)),
+        outputs=tuple(_tensor(t, f, g, where) for t, f, g in zip(sig.outputs, fields, getters)),
+    )
+
+
+def _tensor(info: TensorInfo, ident: str, getter: str, where: str) -> JavaTensor:
+    jtype = JAVA_TYPES.get(info.dtype)
+    if jtype is None:
+        raise ModelError(f"{where}: '{info.key}' has dtype {info.dtype}, which TensorFlow Java "
+                         f"has no tensor type for; supported: {', '.join(JAVA_TYPES)}")
+    if info.shape is None:
+        raise ModelError(f"{where}: '{info.key}' has unknown rank; export a signature whose "
+                         "tensors have a known rank")
+    rank = len(info.shape)
+    if rank > MAX_RANK:
+        raise ModelError(f"{where}: '{info.key}' has rank {rank}; generated Java takes arrays "
+                         f"of rank {MAX_RANK} at most")
+    shape = "scalar" if rank == 0 else "(" + ", ".join(
+        "?" if d < 0 else str(d) for d in info.shape) + ")"
+    doc = javadoc(f"'{info.key}', {info.dtype} {shape}")
+    return JavaTensor(info, ident, getter, jtype.element + "[]" * rank, jtype.tensor, rank, doc)
+
+
+def templates_dir() -> Path:
+    """The shipped templates: inside the installed package (a wheel maps the top-level
+    templates/ folder to exporter/templates), or templates/ beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / TEMPLATES["savedmodel"]).is_file():
+            return candidate
+    raise FileNotFoundError("tf2java's Java templates are missing from the installation")
+
+
+def environment(override: Path | None = None) -> jinja2.Environment:
+    """Templates in `override` (a user's folder) win over the shipped ones of the same name."""
+    dirs = ([override] if override else []) + [templates_dir()]
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in dirs])
+    env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["java_string"] = java_string
+    env.filters["javadoc"] = javadoc
+    return env
+
+
+def render(cls: JavaClass, manifest: Manifest, manifest_sha256: str) -> str:
+    template = environment().get_template(cls.template)
+    files = [f["path"] for f in cls.artifact.files]
+    prefix = cls.artifact.path + "/"
+    return template.render(
+        cls=cls, manifest=manifest, manifest_sha256=manifest_sha256, generator=GENERATOR,
+        version=__version__, template_name=cls.template,
+        artifact_files=[p[len(prefix):] for p in files if p.startswith(prefix)],
+        tensor_types=sorted({t.tensor_type for s in cls.signatures
+                             for t in s.inputs + s.outputs}),
+    )
+
+
+def generate(manifest: Manifest, manifest_sha256: str, out_dir: Path, *,
+             package: str = DEFAULT_PACKAGE, class_name: str | None = None,
+             formats: tuple[str, ...] | None = None, force: bool = False) -> list[JavaClass]:
+    """Writes one Java file per artifact under out_dir (replaced as a whole, atomically)."""
+    classes = plan(manifest, package, class_name, formats)
+    with staged_dir(out_dir, force) as stage:
+        for cls in classes:
+            path = stage / cls.relative_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(cls, manifest, manifest_sha256), encoding="utf-8")
+    return classes

@@ -1,0 +1,59 @@
+"""Atomic outputs: everything is written into a staging place beside the target and moved
+into place at the end; an existing output is only replaced when the caller says so."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from exporter.errors import OutputExistsError, UsageError
+
+
+def check_target(target: Path, force: bool, flag: str = "--force") -> None:
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target}: already exists; pass {flag} to replace it")
+    parent = target.parent if str(target.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{parent}: no permission to write here; choose another output path")
+
+
+@contextlib.contextmanager
+def staged_dir(target: Path, force: bool) -> Iterator[Path]:
+    """Yields an empty directory; on success it replaces `target`, on error it is removed."""
+    check_target(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        yield stage
+        replace(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_file(target: Path, force: bool) -> Iterator[Path]:
+    check_target(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
+    os.close(fd)
+    stage = Path(name)
+    try:
+        yield stage
+        os.replace(stage, target)
+    finally:
+        stage.unlink(missing_ok=True)
+
+
+def replace(stage: Path, target: Path) -> None:
+    """Moves a staged directory onto `target`, keeping the old one until the move is done."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        os.replace(target, old / "x")
+    os.replace(stage, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""Inputs for checks: generated from a signature with a fixed seed, or read from an .npz file.
+Pure numpy: no TensorFlow import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporter.errors import ModelError
+from exporter.model import NUMPY_DTYPES, Signature, TensorInfo
+
+DEFAULT_BATCH = 2
+DEFAULT_DIM = 4  # for unknown dimensions other than the first
+INT_HIGH = 2  # generated integers lie in [0, INT_HIGH): safe for masks, ids and small tables
+
+
+def concrete_shape(info: TensorInfo, batch: int) -> tuple[int, ...]:
+    if info.shape is None:
+        raise ModelError(f"input '{info.key}' has unknown rank; give the inputs with --inputs")
+    return tuple(
+        (batch if i == 0 else DEFAULT_DIM) if d < 0 else d for i, d in enumerate(info.shape))
+
+
+def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    values = {}
+    for info in sig.inputs:
+        shape = concrete_shape(info, batch)
+        dtype = NUMPY_DTYPES[info.dtype]
+        if info.dtype == "string":
+            words = rng.integers(0, 26, size=(int(np.prod(shape)), 5)) + ord("a")
+            flat = np.array([bytes(w.astype(np.uint8)) for w in words], dtype=object)
+            values[info.key] = flat.reshape(shape)
+        elif info.dtype == "bool":
+            values[info.key] = rng.integers(0, 2, size=shape).astype(bool)
+        elif np.issubdtype(dtype, np.integer):
+            values[info.key] = rng.integers(0, INT_HIGH, size=shape).astype(dtype)
+        else:
+            values[info.key] = rng.standard_normal(size=shape).astype(dtype)
+    return values
+
+
+def load_npz(path: Path, sig: Signature) -> dict[str, np.ndarray]:
+    """Reads inputs keyed by the signature's input keys; never unpickles."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
+    missing = [t.key for t in sig.inputs if t.key not in arrays]
+    if missing:
+        raise ModelError(f"{path}: no array for input(s) {', '.join(missing)}; "
+                         f"it holds {', '.join(sorted(arrays)) or 'nothing'}")
+    return {t.key: check_input(t, arrays[t.key], str(path)) for t in sig.inputs}
+
+
+def check_input(info: TensorInfo, value: np.ndarray, where: str) -> np.ndarray:
+    if info.dtype == "string":
+        if value.dtype.kind not in "SUO":
+            raise ModelError(f"{where}: input '{info.key}' must hold strings, got {value.dtype}")
+        value = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s,
+                             otypes=[object])(value) if value.size else value.astype(object)
+    elif value.dtype != np.dtype(NUMPY_DTYPES[info.dtype]):
+        raise ModelError(f"{where}: input '{info.key}' must be {info.dtype}, got {value.dtype}")
+    if info.shape is not None:
+        ok = len(value.shape) == len(info.shape) and all(
+            d < 0 or d == v for d, v in zip(info.shape, value.shape))
+        if not ok:
+            raise ModelError(f"{where}: input '{info.key}' must have shape "
+                             f"{format_shape(info.shape)}, got {format_shape(value.shape)}")
+    return value
+
+
+def format_shape(shape) -> str:
+    if shape is None:
+        return "(unknown rank)"
+    return "(" + ", ".join("?" if d < 0 else str(d) for d in shape) + ")"

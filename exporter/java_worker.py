@@ -1,0 +1,128 @@
+"""The Java half of parity: a process that starts TensorFlow Java through jpype and calls the
+generated classes on the inputs it is given.
+
+It never imports Python TensorFlow. The two runtimes cannot share a process: both carry
+TensorFlow's protobuf descriptors, and the second to load aborts the process
+("File already exists in database: tensorflow/core/data/service/common.proto").
+
+Usage: python -m exporter.java_worker REQUEST.json RESPONSE.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+# Java carries uint8/uint16 as signed byte/short and float16 as float: the bits (or the value)
+# go across unchanged and are reinterpreted on the way back.
+_TO_JAVA_VIEW = {"uint8": np.int8, "uint16": np.int16}
+_TO_JAVA_CAST = {"float16": np.float32, "bfloat16": np.float32}
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(Path(argv[0]).read_text())
+    response: dict = {"jobs": []}
+    try:
+        import jpype
+        import jpype.imports  # noqa: F401
+
+        jpype.startJVM(request["jvm"], *request.get("jvm_options", []),
+                       classpath=request["classpath"], convertStrings=False)
+        tensorflow_java = jpype.JClass("org.tensorflow.TensorFlow")
+        response["tensorflow_java"] = str(tensorflow_java.version())
+        for job in request["jobs"]:
+            response["jobs"].append(_run_job(jpype, job))
+    except Exception as exc:  # the JVM did not start: report it, the parent decides
+        response["error"] = f"{type(exc).__name__}: {exc}"
+        response["traceback"] = traceback.format_exc()
+    response["python_tensorflow_loaded"] = "tensorflow" in sys.modules
+    Path(argv[1]).write_text(json.dumps(response, indent=2))
+    return 0
+
+
+def _run_job(jpype, job: dict) -> dict:
+    paths = jpype.JClass("java.nio.file.Paths")
+    try:
+        cls = jpype.JClass(job["class"])
+        with np.load(job["inputs"], allow_pickle=False) as data:
+            args = [_to_java(jpype, data[p["key"]], p["dtype"], p["rank"]) for p in job["params"]]
+        model = cls.load(paths.get(job["model"]))
+        try:
+            result = getattr(model, job["method"])(*args)
+            outputs = {o["key"]: _from_java(getattr(result, o["getter"])(), o["dtype"], o["rank"])
+                       for o in job["outputs"]}
+        finally:
+            model.close()
+    except jpype.JException as exc:
+        return {"id": job["id"], "ok": False,
+                "error": f"{exc.getClass().getName()}: {_java_message(exc)}"}
+    np.savez(job["result"], **{f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
+    return {"id": job["id"], "ok": True}
+
+
+def _java_message(exc) -> str:
+    message = exc.getMessage()
+    return str(message).strip().splitlines()[0] if message is not None else "(no message)"
+
+
+def _to_java(jpype, value: np.ndarray, dtype: str, rank: int):
+    if dtype == "string":
+        if rank == 0:
+            return jpype.JString(_text(value.item()))
+        return jpype.JArray(jpype.JString, rank)(_texts(value.tolist(), rank))
+    if dtype in _TO_JAVA_VIEW:
+        value = value.view(_TO_JAVA_VIEW[dtype])
+    elif dtype in _TO_JAVA_CAST:
+        value = value.astype(_TO_JAVA_CAST[dtype])
+    if rank == 0:
+        return jpype.JArray.of(value.reshape(1))[0]
+    if value.size == 0 and rank > 1:
+        raise ValueError(f"an empty array of rank {rank} cannot be passed to Java through jpype")
+    return jpype.JArray.of(np.ascontiguousarray(value))
+
+
+def _from_java(obj, dtype: str, rank: int) -> np.ndarray:
+    if dtype == "string":
+        # fixed-width bytes, so the result file needs no pickling
+        return np.array(_bytes(obj, rank), dtype=bytes).reshape(_java_shape(obj, rank))
+    if rank == 0:
+        value = np.array(obj)
+    else:
+        shape = _java_shape(obj, rank)
+        value = np.zeros(shape) if 0 in shape else np.asarray(obj)
+    if dtype in _TO_JAVA_VIEW:
+        return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
+    from exporter.model import NUMPY_DTYPES
+
+    return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
+
+
+def _java_shape(obj, rank: int) -> tuple[int, ...]:
+    shape = []
+    for _ in range(rank):
+        shape.append(len(obj))
+        if len(obj) == 0:
+            shape += [0] * (rank - len(shape))
+            break
+        obj = obj[0]
+    return tuple(shape)
+
+
+def _text(item) -> str:
+    return item.decode("utf-8") if isinstance(item, bytes) else str(item)
+
+
+def _texts(items, rank: int):
+    return _text(items) if rank == 0 else [_texts(i, rank - 1) for i in items]
+
+
+def _bytes(obj, rank: int):
+    return str(obj).encode("utf-8") if rank == 0 else [_bytes(o, rank - 1) for o in obj]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,144 @@
+"""The in-memory model description every loader produces and every writer, the manifest and
+the code generator read. Pure Python: no TensorFlow import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# dtype name (as TensorFlow spells it) -> numpy dtype. The names are the manifest's vocabulary.
+NUMPY_DTYPES: dict[str, Any] = {
+    "float16": np.float16,
+    "float32": np.float32,
+    "float64": np.float64,
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "bool": np.bool_,
+    "string": np.object_,
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a signature, as a runtime feeds or fetches it."""
+
+    key: str  # the signature's key for this tensor
+    name: str  # graph operation name, without ":N"
+    index: int  # output index of that operation
+    dtype: str  # a key of NUMPY_DTYPES
+    shape: tuple[int, ...] | None  # -1 for an unknown dimension; None for unknown rank
+    keras_layer: str | None = None  # the Keras layer that produced an output, where known
+
+    @property
+    def tensor_name(self) -> str:
+        return f"{self.name}:{self.index}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "key": self.key,
+            "name": self.name,
+            "index": self.index,
+            "dtype": self.dtype,
+            "rank": None if self.shape is None else len(self.shape),
+            "shape": None if self.shape is None else list(self.shape),
+        }
+        if self.keras_layer:
+            data["keras_layer"] = self.keras_layer
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TensorInfo:
+        shape = data.get("shape")
+        return cls(
+            key=data["key"],
+            name=data["name"],
+            index=int(data["index"]),
+            dtype=data["dtype"],
+            shape=None if shape is None else tuple(int(d) for d in shape),
+            keras_layer=data.get("keras_layer"),
+        )
+
+
+def split_tensor_name(tensor_name: str) -> tuple[str, int]:
+    """'split:1' -> ('split', 1); 'probs' -> ('probs', 0)."""
+    name, sep, index = tensor_name.rpartition(":")
+    if sep and index.isdigit():
+        return name, int(index)
+    return tensor_name, 0
+
+
+@dataclass(frozen=True)
+class Signature:
+    key: str
+    method_name: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "method_name": self.method_name,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Signature:
+        return cls(
+            key=data["key"],
+            method_name=data["method_name"],
+            inputs=tuple(TensorInfo.from_json(t) for t in data["inputs"]),
+            outputs=tuple(TensorInfo.from_json(t) for t in data["outputs"]),
+        )
+
+
+@dataclass
+class Artifact:
+    """One exported model file or directory, relative to the export directory."""
+
+    format: str  # "savedmodel" or "frozen"
+    path: str
+    signatures: list[Signature]
+    ops: list[str]
+    tags: list[str] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)  # {"path", "sha256", "size"}
+    producer: int | None = None  # GraphDef producer version
+    notes: list[str] = field(default_factory=list)
+
+    def signature(self, key: str) -> Signature:
+        for sig in self.signatures:
+            if sig.key == key:
+                return sig
+        raise KeyError(key)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": self.format,
+            "path": self.path,
+            "tags": list(self.tags),
+            "signatures": [s.to_json() for s in self.signatures],
+            "ops": list(self.ops),
+            "graph_producer_version": self.producer,
+            "files": list(self.files),
+        }
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Artifact:
+        return cls(
+            format=data["format"],
+            path=data["path"],
+            signatures=[Signature.from_json(s) for s in data["signatures"]],
+            ops=list(data["ops"]),
+            tags=list(data.get("tags", [])),
+            files=list(data.get("files", [])),
+            producer=data.get("graph_producer_version"),
+            notes=list(data.get("notes", [])),
+        )

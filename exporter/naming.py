@@ -1,0 +1,120 @@
+"""How model names, signature keys and tensor keys become Java identifiers and literals.
+
+The rules (also in the README):
+- A name is cut into words at every character that is not an ASCII letter or digit; a
+  non-ASCII character becomes a word of its own, `uXXXX` (its code point in hex).
+- Methods, parameters and getters are camelCase (`loss/pred_prob` -> `lossPredProb`,
+  getter `getLossPredProb`); classes are PascalCase (`serving_default` -> `ServingDefault`).
+- An empty name becomes `value` (`Value`); a name that starts with a digit gets a leading `_`;
+  a Java keyword or literal gets a trailing `_` (`class` -> `class_`).
+- Names that map to the same identifier in one scope are numbered in order of their sorted
+  keys: the first keeps the identifier, the next get `2`, `3`, ...
+- Every string placed in Java source is a Java string literal with every character outside
+  printable ASCII, and every backslash and quote, escaped; Javadoc text is HTML-escaped and
+  carries no backslash, `*/` or `@`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+JAVA_KEYWORDS = frozenset("""
+abstract assert boolean break byte case catch char class const continue default do double
+else enum extends final finally float for goto if implements import instanceof int interface
+long native new package private protected public return short static strictfp super switch
+synchronized this throw throws transient try void volatile while true false null var record
+yield sealed permits non-sealed _
+""".split())
+
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def words(name: str) -> list[str]:
+    out: list[str] = []
+    current = ""
+    for ch in name:
+        if ch.isascii() and ch.isalnum():
+            current += ch
+            continue
+        if current:
+            out.append(current)
+            current = ""
+        if not ch.isascii():
+            out.append(f"u{ord(ch):04X}")
+    if current:
+        out.append(current)
+    return out
+
+
+def camel(name: str) -> str:
+    parts = words(name)
+    if not parts:
+        return "value"
+    ident = parts[0][0].lower() + parts[0][1:] + "".join(p[0].upper() + p[1:] for p in parts[1:])
+    return _safe(ident)
+
+
+def pascal(name: str) -> str:
+    parts = words(name)
+    if not parts:
+        return "Value"
+    return _safe("".join(p[0].upper() + p[1:] for p in parts))
+
+
+def _safe(ident: str) -> str:
+    if ident[0].isdigit():
+        ident = "_" + ident
+    if ident in JAVA_KEYWORDS:
+        ident += "_"
+    return ident
+
+
+def unique(idents: list[str], taken: set[str] | None = None) -> list[str]:
+    """Numbers repeats: ['x', 'x', 'y'] -> ['x', 'x2', 'y']; `taken` names are avoided too."""
+    seen = set(taken or ())
+    out = []
+    for ident in idents:
+        candidate, n = ident, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{ident}{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def java_string(text: str) -> str:
+    """A Java string literal for `text`, safe from unicode-escape preprocessing."""
+    out = ['"']
+    for unit in text.encode("utf-16-be").hex(" ", 2).split():
+        code = int(unit, 16)
+        ch = chr(code) if code < 0xD800 or code > 0xDFFF else ""
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\u{code:04x}")
+    out.append('"')
+    return "".join(out)
+
+
+def javadoc(text: str) -> str:
+    """Text safe inside a Javadoc comment: no comment end, no unicode escape, no tag."""
+    escaped = html.escape(text, quote=False).replace("*/", "*&#47;")
+    return "".join(
+        f"&#{ord(ch)};" if ch in "\\@" or not (0x20 <= ord(ch) < 0x7F) else ch
+        for ch in escaped)
+
+
+def is_package(name: str) -> bool:
+    return bool(_PACKAGE.match(name)) and not any(
+        part in JAVA_KEYWORDS for part in name.split("."))
+
+
+def is_identifier(name: str) -> bool:
+    return bool(_IDENTIFIER.match(name)) and name not in JAVA_KEYWORDS

@@ -1,0 +1,252 @@
+"""Python/Java parity: the same inputs through Python TensorFlow and through the generated Java
+classes on TensorFlow Java, every output compared.
+
+The Java side runs in a worker process (exporter.java_worker) that never imports Python
+TensorFlow; this process runs the Python side."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from exporter import codegen, javaenv
+from exporter import inputs as inputs_mod
+from exporter import manifest as manifest_mod
+from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter.errors import EnvironmentError_, ModelError
+from exporter.manifest import Manifest
+from exporter.model import Artifact, Signature
+
+PARITY_PACKAGE = "tf2java.parity"
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass
+class CaseResult:
+    format: str
+    signature: str
+    java_class: str
+    comparison: Comparison | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.comparison is not None and self.comparison.ok
+
+    def to_json(self) -> dict:
+        data = {"format": self.format, "signature": self.signature,
+                "java_class": self.java_class, "ok": self.ok}
+        if self.comparison is not None:
+            data["outputs"] = self.comparison.to_json()["outputs"]
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass
+class ParityReport:
+    export_dir: str
+    manifest_sha256: str
+    atol: float
+    rtol: float
+    tensorflow_python: str
+    tensorflow_java: str | None = None
+    cases: list[CaseResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.cases) and all(c.ok for c in self.cases)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "export_dir": self.export_dir,
+                "manifest_sha256": self.manifest_sha256, "atol": self.atol, "rtol": self.rtol,
+                "tensorflow_python": self.tensorflow_python,
+                "tensorflow_java": self.tensorflow_java, "seconds": round(self.seconds, 2),
+                "cases": [c.to_json() for c in self.cases]}
+
+    def lines(self) -> list[str]:
+        out = [f"parity: Python TensorFlow {self.tensorflow_python} vs TensorFlow Java "
+               f"{self.tensorflow_java or '(not started)'}, atol {self.atol:g}, rtol {self.rtol:g}"]
+        for case in self.cases:
+            out.append(f"{case.format} '{case.signature}' ({case.java_class}):")
+            if case.error:
+                out.append(f"  [x]  Java failed: {case.error}")
+            for line in case.comparison.lines() if case.comparison else []:
+                out.append("  " + line)
+        passed = sum(c.ok for c in self.cases)
+        out.append(f"parity {'OK' if self.ok else 'FAILED'}: {passed} of {len(self.cases)} "
+                   f"signature checks passed in {self.seconds:.1f} s")
+        return out
+
+    def junit_xml(self) -> str:
+        suite = ET.Element("testsuite", name="tf2java.parity", timestamp=time.strftime(
+            "%Y-%m-%dT%H:%M:%S"), time=f"{self.seconds:.2f}")
+        failures = 0
+        for case in self.cases:
+            checks = case.comparison.checks if case.comparison else []
+            classname = f"{case.format}.{case.signature}"
+            if case.error:
+                failures += 1
+                tc = ET.SubElement(suite, "testcase", classname=classname, name="java run")
+                ET.SubElement(tc, "failure", message=case.error).text = case.error
+            for check in checks:
+                tc = ET.SubElement(suite, "testcase", classname=classname, name=check.key)
+                if not check.ok:
+                    failures += 1
+                    message = "; ".join(check.problems)
+                    ET.SubElement(tc, "failure", message=message).text = message
+        suite.set("tests", str(len(suite)))
+        suite.set("failures", str(failures))
+        return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def verify_files(export_dir: Path, manifest: Manifest) -> None:
+    """Every model file the manifest lists must be there with its recorded sha256."""
+    for art in manifest.artifacts:
+        for entry in art.files:
+            path = export_dir / entry["path"]
+            if not path.is_file():
+                raise ModelError(f"{path}: listed in the manifest but missing; export again")
+            if manifest_mod.sha256_file(path) != entry["sha256"]:
+                raise ModelError(f"{path}: sha256 differs from the manifest (changed after "
+                                 "export); export again")
+
+
+def run_python(export_dir: Path, art: Artifact, sig: Signature,
+               feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs an exported artifact in Python TensorFlow, as a Python user would load it."""
+    import tensorflow as tf
+
+    if art.format == "frozen":
+        from exporter.freeze import read_graph_def, run_graph_def
+
+        return run_graph_def(read_graph_def(export_dir / art.path), sig, feed)
+    model = tf.saved_model.load(str(export_dir / art.path), tags=art.tags)
+    outputs = model.signatures[sig.key](**{k: tf.constant(v) for k, v in feed.items()})
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def parity(export_dir: Path, *, inputs_npz: Path | None = None,
+           batch: int = inputs_mod.DEFAULT_BATCH, seed: int = 0, atol: float = DEFAULT_ATOL,
+           rtol: float = DEFAULT_RTOL, formats: tuple[str, ...] | None = None,
+           timeout: float = DEFAULT_TIMEOUT,
+           echo: Callable[[str], None] = lambda s: None) -> ParityReport:
+    import tensorflow as tf
+
+    started = time.monotonic()
+    manifest, sha = manifest_mod.read(export_dir)
+    verify_files(export_dir, manifest)
+    classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats)
+    report = ParityReport(str(export_dir), sha, atol, rtol, tf.__version__)
+
+    with tempfile.TemporaryDirectory(prefix="tf2java-parity-") as tmp:
+        work = Path(tmp)
+        sources = []
+        for cls in classes:
+            path = work / "src" / cls.relative_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(codegen.render(cls, manifest, sha), encoding="utf-8")
+            sources.append(path)
+        echo(f"compiling {len(sources)} generated class(es) with javac")
+        javaenv.compile_sources(sources, work / "classes")
+
+        jobs, expected = [], {}
+        for cls in classes:
+            for jsig in cls.signatures:
+                sig = jsig.sig
+                feed = (inputs_mod.load_npz(inputs_npz, sig) if inputs_npz
+                        else inputs_mod.generate(sig, batch=batch, seed=seed))
+                job_id = len(jobs)
+                expected[job_id] = run_python(export_dir, cls.artifact, sig, feed)
+                inputs_file = work / f"in{job_id}.npz"
+                np.savez(inputs_file, **{k: _storable(v) for k, v in feed.items()})
+                jobs.append(_job(job_id, cls, jsig, export_dir, inputs_file, work))
+                report.cases.append(CaseResult(cls.artifact.format, sig.key, cls.name))
+
+        echo(f"running {len(jobs)} signature(s) on TensorFlow Java")
+        response = run_worker(jobs, work, timeout)
+        report.tensorflow_java = response.get("tensorflow_java")
+        for job, case, answer in zip(jobs, report.cases, response["jobs"]):
+            if not answer["ok"]:
+                case.error = answer["error"]
+                continue
+            with np.load(job["result"], allow_pickle=False) as data:
+                actual = {o["key"]: data[f"o{i}"] for i, o in enumerate(job["outputs"])}
+            case.comparison = compare(expected[job["id"]], actual, atol=atol, rtol=rtol,
+                                      label=f"{case.format} {case.signature}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _storable(value: np.ndarray) -> np.ndarray:
+    return value.astype(bytes) if value.dtype == object else value
+
+
+def _job(job_id: int, cls: codegen.JavaClass, jsig: codegen.JavaSignature, export_dir: Path,
+         inputs_file: Path, work: Path) -> dict:
+    return {
+        "id": job_id,
+        "class": cls.qualified_name,
+        "model": str((export_dir / cls.artifact.path).resolve()),
+        "method": jsig.method,
+        "inputs": str(inputs_file),
+        "result": str(work / f"out{job_id}.npz"),
+        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank}
+                   for t in jsig.inputs],
+        "outputs": [{"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype,
+                     "rank": t.rank} for t in jsig.outputs],
+    }
+
+
+def run_worker(jobs: list[dict], work: Path, timeout: float) -> dict:
+    """Runs the jobs in one worker process (one JVM); kills it and its children on timeout."""
+    request_file, response_file = work / "request.json", work / "response.json"
+    request = {"jvm": javaenv.jvm_path(),
+               "classpath": [*javaenv.classpath(), str(work / "classes")],
+               "jvm_options": ["-Xss4m"], "jobs": jobs}
+    request_file.write_text(json.dumps(request, indent=2))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter.java_worker", str(request_file), str(response_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise EnvironmentError_(f"the Java worker did not finish within {timeout:g} s "
+                                "(raise --timeout)") from None
+    if not response_file.is_file():
+        tail = " | ".join(log.strip().splitlines()[-4:]) or f"exit code {proc.returncode}"
+        raise EnvironmentError_(f"the Java worker died before answering: {tail}")
+    response = json.loads(response_file.read_text())
+    if "error" in response:
+        raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")
+    return response
+
+
+def write_report(report: ParityReport, path: Path, force: bool = True) -> None:
+    from exporter.fsutil import staged_file
+
+    with staged_file(path, force) as stage:
+        stage.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+
+
+def write_junit(report: ParityReport, path: Path, force: bool = True) -> None:
+    from exporter.fsutil import staged_file
+
+    with staged_file(path, force) as stage:
+        stage.write_text(report.junit_xml())
