@@ -193,8 +193,9 @@ def environment(override: Path | None = None) -> jinja2.Environment:
     return env
 
 
-def render(cls: JavaClass, manifest: Manifest, manifest_sha256: str) -> str:
-    template = environment().get_template(cls.template)
+def render(cls: JavaClass, manifest: Manifest, manifest_sha256: str,
+           templates: Path | None = None) -> str:
+    template = environment(templates).get_template(cls.template)
     files = [f["path"] for f in cls.artifact.files]
     prefix = cls.artifact.path + "/"
     return template.render(
@@ -208,12 +209,13 @@ def render(cls: JavaClass, manifest: Manifest, manifest_sha256: str) -> str:
 
 def generate(manifest: Manifest, manifest_sha256: str, out_dir: Path, *,
              package: str = DEFAULT_PACKAGE, class_name: str | None = None,
-             formats: tuple[str, ...] | None = None, force: bool = False) -> list[JavaClass]:
+             formats: tuple[str, ...] | None = None, force: bool = False,
+             templates: Path | None = None) -> list[JavaClass]:
     """Writes one Java file per artifact under out_dir (replaced as a whole, atomically)."""
     classes = plan(manifest, package, class_name, formats)
     with staged_dir(out_dir, force) as stage:
         for cls in classes:
             path = stage / cls.relative_path
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(cls, manifest, manifest_sha256), encoding="utf-8")
+            path.write_text(render(cls, manifest, manifest_sha256, templates), encoding="utf-8")
     return classes

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +101,8 @@ def _load_keras(path: Path, tags: list[str], workdir: Path) -> Source:
     except Exception as exc:  # zip, json and deserialization errors alike
         raise ModelError(f"{path}: cannot load the Keras model ({exc})") from exc
     staged = workdir / "keras_saved_model"
-    model.export(str(staged), format="tf_saved_model", verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the endpoints it wrote
+        model.export(str(staged), format="tf_saved_model", verbose=False)
     meta = select_meta_graph(staged, ["serve"])
     layers = _keras_output_layers(model)
     signatures = [

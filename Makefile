@@ -1,0 +1,43 @@
+# tf2java: `make demo` and `make test` set up everything they need on a fresh machine
+# (virtualenv, Python packages, Gradle from apt, TensorFlow Java from Maven Central) and are
+# safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tf2java-installed
+CLASSPATH_FILE := build/tf2java/classpath.txt
+GRADLE := gradle --no-daemon -q
+
+.PHONY: setup demo test java-test golden lint clean
+
+setup: $(STAMP) $(CLASSPATH_FILE)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=23.1"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+$(CLASSPATH_FILE): build.gradle gradle.properties
+	command -v gradle >/dev/null || { apt-get update -qq && apt-get install -y -qq gradle >/dev/null; }
+	command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; }
+	$(GRADLE) tf2javaClasspath
+
+demo: setup
+	$(BIN)/tf2java demo --out demo-out --force
+
+test: setup
+	$(BIN)/pytest -q -rs
+
+java-test: setup
+	$(BIN)/pytest -q -rs tests/test_java_gradle.py
+
+golden: setup
+	$(BIN)/python tests/update_golden.py
+
+lint: setup
+	$(BIN)/ruff check exporter tests
+
+clean:
+	rm -rf build demo-out .gradle

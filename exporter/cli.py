@@ -1,0 +1,189 @@
+"""The tf2java command line: a thin layer over the Python API. Errors become one line on
+stderr and an exit code (see the README); --debug shows the traceback instead."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from exporter import __version__
+from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.errors import EXIT_MISMATCH, Tf2JavaError
+
+FORMAT_CHOICES = {"savedmodel": ("savedmodel",), "frozen": ("frozen",),
+                  "both": ("savedmodel", "frozen")}
+EXIT_INTERNAL = 70
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def handled(func):
+    """Turns tf2java's errors (and anything unexpected) into one line and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except Tf2JavaError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debug:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            click.echo(f"error: unexpected {type(exc).__name__}: {first} "
+                       "(run again with --debug for the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tf2java")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def main(debug: bool) -> None:
+    """Export TensorFlow models for the JVM, generate typed Java loaders, prove parity."""
+    _quiet_tensorflow()
+
+
+tolerances = [
+    click.option("--atol", type=click.FloatRange(min=0), default=DEFAULT_ATOL, show_default=True,
+                 help="Absolute tolerance for float outputs."),
+    click.option("--rtol", type=click.FloatRange(min=0), default=DEFAULT_RTOL, show_default=True,
+                 help="Relative tolerance for float outputs."),
+    click.option("--seed", type=int, default=0, show_default=True,
+                 help="Seed of the generated inputs."),
+    click.option("--batch", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="Size given to unknown (-1) leading dimensions of generated inputs."),
+]
+
+
+def with_options(options):
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)), default="both",
+              show_default=True, help="What to write into OUT.")
+@click.option("--signature", help="Signature to freeze and check [default: serving_default].")
+@click.option("--tag", "tags", multiple=True, help="MetaGraph tag (repeat for a tag set) "
+              "[default: serve].")
+@click.option("--name", help="Model name in the manifest and generated Java [default: SRC's].")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@with_options(tolerances)
+@handled
+def export(src, out, fmt, signature, tags, name, force, atol, rtol, seed, batch):
+    """Export SRC (a .keras file or a SavedModel) into OUT: saved_model/, frozen.pb and
+    manifest.json, each artifact checked against SRC before anything is written."""
+    from exporter.export import export as run_export
+
+    started = time.monotonic()
+    result = run_export(src, out, formats=FORMAT_CHOICES[fmt], signature=signature,
+                        tags=list(tags) or None, name=name, force=force, seed=seed, batch=batch,
+                        atol=atol, rtol=rtol, echo=_echo)
+    formats = ", ".join(a.format for a in result.manifest.artifacts)
+    click.echo(f"exported {src} -> {out} ({formats}) in {time.monotonic() - started:.1f} s")
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--package", default="com.example.models", show_default=True,
+              help="Java package of the generated classes.")
+@click.option("--class", "class_name", help="Base class name [default: from the model name]; "
+              "the format is appended (SavedModel, Frozen).")
+@click.option("--out", "java_out", type=click.Path(path_type=Path),
+              help="Source folder to write [default: OUT/java].")
+@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)),
+              help="Generate for one format only [default: every artifact in the manifest].")
+@click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of templates that replace the shipped ones of the same name.")
+@click.option("--force", is_flag=True, help="Replace the source folder if it exists.")
+@handled
+def java(out, package, class_name, java_out, fmt, templates, force):
+    """Generate typed Java loader classes from OUT/manifest.json."""
+    from exporter import codegen, manifest
+
+    data, sha = manifest.read(out)
+    target = java_out or out / "java"
+    classes = codegen.generate(data, sha, target, package=package, class_name=class_name,
+                               formats=FORMAT_CHOICES[fmt] if fmt else None, force=force,
+                               templates=templates)
+    for cls in classes:
+        click.echo(f"wrote {target / cls.relative_path}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--inputs", "inputs_npz", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Inputs keyed by signature input keys [default: generated].")
+@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)),
+              help="Check one format only [default: every artifact].")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report as JSON.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report as JUnit XML.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds the Java side may take.")
+@with_options(tolerances)
+@handled
+def parity(out, inputs_npz, fmt, report, junit, timeout, atol, rtol, seed, batch):
+    """Run OUT's model in Python TensorFlow and, through its generated Java class, in
+    TensorFlow Java; compare every output. Exit 0 only when all match."""
+    from exporter import parity as parity_mod
+
+    result = parity_mod.parity(out, inputs_npz=inputs_npz, batch=batch, seed=seed, atol=atol,
+                               rtol=rtol, formats=FORMAT_CHOICES[fmt] if fmt else None,
+                               timeout=timeout, echo=_echo)
+    _finish_parity(result, report, junit)
+
+
+def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
+    from exporter import parity as parity_mod
+
+    for line in result.lines():
+        click.echo(line)
+    if report:
+        parity_mod.write_report(result, report)
+    if junit:
+        parity_mod.write_junit(result, junit)
+    if not result.ok:
+        sys.exit(EXIT_MISMATCH)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("tf2java-demo"),
+              show_default=True, help="Folder for everything the demo makes.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@handled
+def demo(out, force):
+    """Build the seed's BERT-style classifier, export it as a SavedModel and a frozen graph,
+    generate and compile its Java classes, and prove parity on both formats."""
+    from exporter.demo import run_demo
+
+    result = run_demo(out, force=force, echo=_echo)
+    if not result.ok:
+        sys.exit(EXIT_MISMATCH)

@@ -1,0 +1,82 @@
+"""Session fixtures: each test model is built and exported once, in this one process (importing
+TensorFlow costs seconds per process)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests import models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("sources")
+
+
+def _export(built: Path, tmp_path_factory, name: str, src: Path, **kwargs) -> Path:
+    from exporter.export import export
+
+    out = tmp_path_factory.mktemp("exports") / name
+    export(src, out, name=name, **kwargs)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_source(built) -> Path:
+    from exporter import demo_model
+
+    return demo_model.save(built / "demo")
+
+
+@pytest.fixture(scope="session")
+def demo_export(built, tmp_path_factory, demo_source) -> Path:
+    return _export(built, tmp_path_factory, "bert_classifier", demo_source)
+
+
+@pytest.fixture(scope="session")
+def multi_source(built) -> Path:
+    return models.save_module(models.MultiDtype(), built / "multi")
+
+
+@pytest.fixture(scope="session")
+def multi_export(built, tmp_path_factory, multi_source) -> Path:
+    return _export(built, tmp_path_factory, "multi_dtype", multi_source)
+
+
+@pytest.fixture(scope="session")
+def split_source(built) -> Path:
+    return models.save_module(models.Split(), built / "split")
+
+
+@pytest.fixture(scope="session")
+def split_export(built, tmp_path_factory, split_source) -> Path:
+    return _export(built, tmp_path_factory, "split", split_source)
+
+
+@pytest.fixture(scope="session")
+def tf1_split_source(built) -> Path:
+    return models.save_tf1_split(built / "tf1_split")
+
+
+@pytest.fixture(scope="session")
+def tf1_split_export(built, tmp_path_factory, tf1_split_source) -> Path:
+    return _export(built, tmp_path_factory, "tf1_split", tf1_split_source)
+
+
+@pytest.fixture(scope="session")
+def keras_source(built) -> Path:
+    return models.save_keras(built / "two_heads.keras")
+
+
+@pytest.fixture(scope="session")
+def keras_export(built, tmp_path_factory, keras_source) -> Path:
+    return _export(built, tmp_path_factory, "two_heads", keras_source)
+
+
+EXPORTS = ["demo_export", "multi_export", "split_export", "tf1_split_export", "keras_export"]
