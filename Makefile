@@ -28,9 +28,13 @@ demo: setup
 	$(BIN)/tf2java demo --out demo-out --force
 
 test: setup
+	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff format --check exporter tests
 	$(BIN)/pytest -q -rs
 
 java-test: setup
+	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff format --check exporter tests
 	$(BIN)/pytest -q -rs tests/test_java_gradle.py
 
 golden: setup
@@ -38,6 +42,7 @@ golden: setup
 
 lint: setup
 	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff format exporter tests
 
 clean:
 	rm -rf build demo-out .gradle

@@ -15,8 +15,11 @@ from exporter import __version__
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.errors import EXIT_MISMATCH, Tf2JavaError
 
-FORMAT_CHOICES = {"savedmodel": ("savedmodel",), "frozen": ("frozen",),
-                  "both": ("savedmodel", "frozen")}
+FORMAT_CHOICES = {
+    "savedmodel": ("savedmodel",),
+    "frozen": ("frozen",),
+    "both": ("savedmodel", "frozen"),
+}
 EXIT_INTERNAL = 70
 
 
@@ -44,8 +47,11 @@ def handled(func):
             if debug:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            click.echo(f"error: unexpected {type(exc).__name__}: {first} "
-                       "(run again with --debug for the traceback)", err=True)
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first} "
+                "(run again with --debug for the traceback)",
+                err=True,
+            )
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
@@ -64,14 +70,30 @@ def main(debug: bool) -> None:
 
 
 tolerances = [
-    click.option("--atol", type=click.FloatRange(min=0), default=DEFAULT_ATOL, show_default=True,
-                 help="Absolute tolerance for float outputs."),
-    click.option("--rtol", type=click.FloatRange(min=0), default=DEFAULT_RTOL, show_default=True,
-                 help="Relative tolerance for float outputs."),
-    click.option("--seed", type=int, default=0, show_default=True,
-                 help="Seed of the generated inputs."),
-    click.option("--batch", type=click.IntRange(min=1), default=2, show_default=True,
-                 help="Size given to unknown (-1) leading dimensions of generated inputs."),
+    click.option(
+        "--atol",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_ATOL,
+        show_default=True,
+        help="Absolute tolerance for float outputs.",
+    ),
+    click.option(
+        "--rtol",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_RTOL,
+        show_default=True,
+        help="Relative tolerance for float outputs.",
+    ),
+    click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs."
+    ),
+    click.option(
+        "--batch",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="Size given to unknown (-1) leading dimensions of generated inputs.",
+    ),
 ]
 
 
@@ -87,11 +109,18 @@ def with_options(options):
 @main.command()
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)), default="both",
-              show_default=True, help="What to write into OUT.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMAT_CHOICES)),
+    default="both",
+    show_default=True,
+    help="What to write into OUT.",
+)
 @click.option("--signature", help="Signature to freeze and check [default: serving_default].")
-@click.option("--tag", "tags", multiple=True, help="MetaGraph tag (repeat for a tag set) "
-              "[default: serve].")
+@click.option(
+    "--tag", "tags", multiple=True, help="MetaGraph tag (repeat for a tag set) [default: serve]."
+)
 @click.option("--name", help="Model name in the manifest and generated Java [default: SRC's].")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @with_options(tolerances)
@@ -102,25 +131,55 @@ def export(src, out, fmt, signature, tags, name, force, atol, rtol, seed, batch)
     from exporter.export import export as run_export
 
     started = time.monotonic()
-    result = run_export(src, out, formats=FORMAT_CHOICES[fmt], signature=signature,
-                        tags=list(tags) or None, name=name, force=force, seed=seed, batch=batch,
-                        atol=atol, rtol=rtol, echo=_echo)
+    result = run_export(
+        src,
+        out,
+        formats=FORMAT_CHOICES[fmt],
+        signature=signature,
+        tags=list(tags) or None,
+        name=name,
+        force=force,
+        seed=seed,
+        batch=batch,
+        atol=atol,
+        rtol=rtol,
+        echo=_echo,
+    )
     formats = ", ".join(a.format for a in result.manifest.artifacts)
     click.echo(f"exported {src} -> {out} ({formats}) in {time.monotonic() - started:.1f} s")
 
 
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--package", default="com.example.models", show_default=True,
-              help="Java package of the generated classes.")
-@click.option("--class", "class_name", help="Base class name [default: from the model name]; "
-              "the format is appended (SavedModel, Frozen).")
-@click.option("--out", "java_out", type=click.Path(path_type=Path),
-              help="Source folder to write [default: OUT/java].")
-@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)),
-              help="Generate for one format only [default: every artifact in the manifest].")
-@click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder of templates that replace the shipped ones of the same name.")
+@click.option(
+    "--package",
+    default="com.example.models",
+    show_default=True,
+    help="Java package of the generated classes.",
+)
+@click.option(
+    "--class",
+    "class_name",
+    help="Base class name [default: from the model name]; "
+    "the format is appended (SavedModel, Frozen).",
+)
+@click.option(
+    "--out",
+    "java_out",
+    type=click.Path(path_type=Path),
+    help="Source folder to write [default: OUT/java].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMAT_CHOICES)),
+    help="Generate for one format only [default: every artifact in the manifest].",
+)
+@click.option(
+    "--templates",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of templates that replace the shipped ones of the same name.",
+)
 @click.option("--force", is_flag=True, help="Replace the source folder if it exists.")
 @handled
 def java(out, package, class_name, java_out, fmt, templates, force):
@@ -129,25 +188,49 @@ def java(out, package, class_name, java_out, fmt, templates, force):
 
     data, sha = manifest.read(out)
     target = java_out or out / "java"
-    classes = codegen.generate(data, sha, target, package=package, class_name=class_name,
-                               formats=FORMAT_CHOICES[fmt] if fmt else None, force=force,
-                               templates=templates)
+    classes = codegen.generate(
+        data,
+        sha,
+        target,
+        package=package,
+        class_name=class_name,
+        formats=FORMAT_CHOICES[fmt] if fmt else None,
+        force=force,
+        templates=templates,
+    )
     for cls in classes:
         click.echo(f"wrote {target / cls.relative_path}")
 
 
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--inputs", "inputs_npz", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="Inputs keyed by signature input keys [default: generated].")
-@click.option("--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)),
-              help="Check one format only [default: every artifact].")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report as JSON.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report as JUnit XML.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
-              help="Seconds the Java side may take.")
+@click.option(
+    "--inputs",
+    "inputs_npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Inputs keyed by signature input keys [default: generated].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMAT_CHOICES)),
+    help="Check one format only [default: every artifact].",
+)
+@click.option(
+    "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON."
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JUnit XML.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds the Java side may take.",
+)
 @with_options(tolerances)
 @handled
 def parity(out, inputs_npz, fmt, report, junit, timeout, atol, rtol, seed, batch):
@@ -155,9 +238,17 @@ def parity(out, inputs_npz, fmt, report, junit, timeout, atol, rtol, seed, batch
     TensorFlow Java; compare every output. Exit 0 only when all match."""
     from exporter import parity as parity_mod
 
-    result = parity_mod.parity(out, inputs_npz=inputs_npz, batch=batch, seed=seed, atol=atol,
-                               rtol=rtol, formats=FORMAT_CHOICES[fmt] if fmt else None,
-                               timeout=timeout, echo=_echo)
+    result = parity_mod.parity(
+        out,
+        inputs_npz=inputs_npz,
+        batch=batch,
+        seed=seed,
+        atol=atol,
+        rtol=rtol,
+        formats=FORMAT_CHOICES[fmt] if fmt else None,
+        timeout=timeout,
+        echo=_echo,
+    )
     _finish_parity(result, report, junit)
 
 
@@ -175,8 +266,13 @@ def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("tf2java-demo"),
-              show_default=True, help="Folder for everything the demo makes.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("tf2java-demo"),
+    show_default=True,
+    help="Folder for everything the demo makes.",
+)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @handled
 def demo(out, force):

@@ -73,8 +73,10 @@ class JavaTensor:
             return f"{self.tensor_type}.scalarOf({self.ident})"
         if self.info.dtype == "string":
             return f"TString.tensorOf(StdArrays.ndCopyOf({self.ident}))"
-        return (f"{self.tensor_type}.tensorOf(StdArrays.shapeOf({self.ident}), "
-                f"t$ -> StdArrays.copyTo({self.ident}, t$))")
+        return (
+            f"{self.tensor_type}.tensorOf(StdArrays.shapeOf({self.ident}), "
+            f"t$ -> StdArrays.copyTo({self.ident}, t$))"
+        )
 
     def from_tensor(self, tensor: str) -> str:
         """Java expression: the fetched tensor as a Java array (one bulk copy)."""
@@ -119,11 +121,17 @@ class JavaClass:
         return Path(*self.package.split("."), f"{self.name}.java")
 
 
-def plan(manifest: Manifest, package: str = DEFAULT_PACKAGE, class_name: str | None = None,
-         formats: tuple[str, ...] | None = None) -> list[JavaClass]:
+def plan(
+    manifest: Manifest,
+    package: str = DEFAULT_PACKAGE,
+    class_name: str | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> list[JavaClass]:
     if not is_package(package):
-        raise UsageError(f"--package '{package}' is not a Java package name "
-                         "(dot-separated identifiers, no keywords)")
+        raise UsageError(
+            f"--package '{package}' is not a Java package name "
+            "(dot-separated identifiers, no keywords)"
+        )
     if class_name is not None and not is_identifier(class_name):
         raise UsageError(f"--class '{class_name}' is not a Java class name")
     base = class_name or pascal(manifest.name)
@@ -147,7 +155,9 @@ def _signature(sig: Signature, method: str, result_class: str) -> JavaSignature:
     fields = unique([camel(t.key) for t in sig.outputs])
     getters = unique(["get" + pascal(t.key) for t in sig.outputs], {"getClass", "toString"})
     return JavaSignature(
-        sig=sig, method=method, result_class=result_class,
+        sig=sig,
+        method=method,
+        result_class=result_class,
         inputs=tuple(_tensor(t, p, "", where) for t, p in zip(sig.inputs, params)),
         outputs=tuple(_tensor(t, f, g, where) for t, f, g in zip(sig.outputs, fields, getters)),
     )
@@ -156,17 +166,26 @@ def _signature(sig: Signature, method: str, result_class: str) -> JavaSignature:
 def _tensor(info: TensorInfo, ident: str, getter: str, where: str) -> JavaTensor:
     jtype = JAVA_TYPES.get(info.dtype)
     if jtype is None:
-        raise ModelError(f"{where}: '{info.key}' has dtype {info.dtype}, which TensorFlow Java "
-                         f"has no tensor type for; supported: {', '.join(JAVA_TYPES)}")
+        raise ModelError(
+            f"{where}: '{info.key}' has dtype {info.dtype}, which TensorFlow Java "
+            f"has no tensor type for; supported: {', '.join(JAVA_TYPES)}"
+        )
     if info.shape is None:
-        raise ModelError(f"{where}: '{info.key}' has unknown rank; export a signature whose "
-                         "tensors have a known rank")
+        raise ModelError(
+            f"{where}: '{info.key}' has unknown rank; export a signature whose "
+            "tensors have a known rank"
+        )
     rank = len(info.shape)
     if rank > MAX_RANK:
-        raise ModelError(f"{where}: '{info.key}' has rank {rank}; generated Java takes arrays "
-                         f"of rank {MAX_RANK} at most")
-    shape = "scalar" if rank == 0 else "(" + ", ".join(
-        "?" if d < 0 else str(d) for d in info.shape) + ")"
+        raise ModelError(
+            f"{where}: '{info.key}' has rank {rank}; generated Java takes arrays "
+            f"of rank {MAX_RANK} at most"
+        )
+    shape = (
+        "scalar"
+        if rank == 0
+        else "(" + ", ".join("?" if d < 0 else str(d) for d in info.shape) + ")"
+    )
     doc = javadoc(f"'{info.key}', {info.dtype} {shape}")
     return JavaTensor(info, ident, getter, jtype.element + "[]" * rank, jtype.tensor, rank, doc)
 
@@ -185,32 +204,48 @@ def environment(override: Path | None = None) -> jinja2.Environment:
     """Templates in `override` (a user's folder) win over the shipped ones of the same name."""
     dirs = ([override] if override else []) + [templates_dir()]
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in dirs])
-    env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters["java_string"] = java_string
     env.filters["javadoc"] = javadoc
     return env
 
 
-def render(cls: JavaClass, manifest: Manifest, manifest_sha256: str,
-           templates: Path | None = None) -> str:
+def render(
+    cls: JavaClass, manifest: Manifest, manifest_sha256: str, templates: Path | None = None
+) -> str:
     template = environment(templates).get_template(cls.template)
     files = [f["path"] for f in cls.artifact.files]
     prefix = cls.artifact.path + "/"
     return template.render(
-        cls=cls, manifest=manifest, manifest_sha256=manifest_sha256, generator=GENERATOR,
-        version=__version__, template_name=cls.template,
-        artifact_files=[p[len(prefix):] for p in files if p.startswith(prefix)],
-        tensor_types=sorted({t.tensor_type for s in cls.signatures
-                             for t in s.inputs + s.outputs}),
+        cls=cls,
+        manifest=manifest,
+        manifest_sha256=manifest_sha256,
+        generator=GENERATOR,
+        version=__version__,
+        template_name=cls.template,
+        artifact_files=[p[len(prefix) :] for p in files if p.startswith(prefix)],
+        tensor_types=sorted({t.tensor_type for s in cls.signatures for t in s.inputs + s.outputs}),
     )
 
 
-def generate(manifest: Manifest, manifest_sha256: str, out_dir: Path, *,
-             package: str = DEFAULT_PACKAGE, class_name: str | None = None,
-             formats: tuple[str, ...] | None = None, force: bool = False,
-             templates: Path | None = None) -> list[JavaClass]:
+def generate(
+    manifest: Manifest,
+    manifest_sha256: str,
+    out_dir: Path,
+    *,
+    package: str = DEFAULT_PACKAGE,
+    class_name: str | None = None,
+    formats: tuple[str, ...] | None = None,
+    force: bool = False,
+    templates: Path | None = None,
+) -> list[JavaClass]:
     """Writes one Java file per artifact under out_dir (replaced as a whole, atomically)."""
     classes = plan(manifest, package, class_name, formats)
     with staged_dir(out_dir, force) as stage:

@@ -26,8 +26,10 @@ class OutputCheck:
     def line(self, atol: float) -> str:
         mark = "[ok]" if self.ok else "[x] "
         if self.ok and self.max_abs_diff is not None:
-            detail = (f"max abs diff {self.max_abs_diff:.2e}, max rel diff "
-                      f"{self.max_rel_diff:.2e} (atol {atol:g})")
+            detail = (
+                f"max abs diff {self.max_abs_diff:.2e}, max rel diff "
+                f"{self.max_rel_diff:.2e} (atol {atol:g})"
+            )
         elif self.ok:
             detail = "identical"
         else:
@@ -50,13 +52,23 @@ class Comparison:
         return [c.line(self.atol) for c in self.checks]
 
     def to_json(self) -> dict:
-        return {"label": self.label, "ok": self.ok, "atol": self.atol, "rtol": self.rtol,
-                "outputs": [asdict(c) for c in self.checks]}
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "outputs": [asdict(c) for c in self.checks],
+        }
 
 
-def compare(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray], *,
-            atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
-            label: str = "") -> Comparison:
+def compare(
+    expected: dict[str, np.ndarray],
+    actual: dict[str, np.ndarray],
+    *,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    label: str = "",
+) -> Comparison:
     checks = []
     for key in sorted(set(expected) | set(actual)):
         if key not in actual:
@@ -64,13 +76,15 @@ def compare(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray], *,
         elif key not in expected:
             checks.append(OutputCheck(key, False, ["not an expected output"]))
         else:
-            checks.append(_compare_one(key, np.asarray(expected[key]), np.asarray(actual[key]),
-                                       atol, rtol))
+            checks.append(
+                _compare_one(key, np.asarray(expected[key]), np.asarray(actual[key]), atol, rtol)
+            )
     return Comparison(label, atol, rtol, checks)
 
 
-def _compare_one(key: str, exp: np.ndarray, act: np.ndarray, atol: float,
-                 rtol: float) -> OutputCheck:
+def _compare_one(
+    key: str, exp: np.ndarray, act: np.ndarray, atol: float, rtol: float
+) -> OutputCheck:
     check = OutputCheck(key, True, dtype=_dtype_name(exp), shape=list(exp.shape))
     if _dtype_name(exp) != _dtype_name(act):
         check.problems.append(f"dtype {_dtype_name(act)}, expected {_dtype_name(exp)}")
@@ -89,12 +103,15 @@ def _compare_one(key: str, exp: np.ndarray, act: np.ndarray, atol: float,
     return check
 
 
-def _compare_floats(check: OutputCheck, exp: np.ndarray, act: np.ndarray, atol: float,
-                    rtol: float) -> None:
+def _compare_floats(
+    check: OutputCheck, exp: np.ndarray, act: np.ndarray, atol: float, rtol: float
+) -> None:
     nan_exp, nan_act = np.isnan(exp), np.isnan(act)
     if np.any(nan_exp != nan_act):
-        check.problems.append(f"NaN in {int(np.count_nonzero(nan_exp != nan_act))} "
-                              "position(s) where the other side has none")
+        check.problems.append(
+            f"NaN in {int(np.count_nonzero(nan_exp != nan_act))} "
+            "position(s) where the other side has none"
+        )
     inf_exp, inf_act = np.isinf(exp), np.isinf(act)
     same_inf = (inf_exp == inf_act) & (~inf_exp | (np.sign(exp) == np.sign(act)))
     if not np.all(same_inf):
@@ -111,7 +128,8 @@ def _compare_floats(check: OutputCheck, exp: np.ndarray, act: np.ndarray, atol: 
         if bad:
             check.problems.append(
                 f"{bad} of {exp.size} values beyond tolerance: max abs diff "
-                f"{check.max_abs_diff:.2e} (atol {atol:g}, rtol {rtol:g})")
+                f"{check.max_abs_diff:.2e} (atol {atol:g}, rtol {rtol:g})"
+            )
     else:
         check.max_abs_diff = check.max_rel_diff = 0.0
 
@@ -124,6 +142,7 @@ def _as_bytes(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "U":
         return np.char.encode(a, "utf-8")
     if a.dtype.kind == "O":
-        return np.array([s.encode() if isinstance(s, str) else bytes(s) for s in a.ravel()],
-                        dtype=object).reshape(a.shape)
+        return np.array(
+            [s.encode() if isinstance(s, str) else bytes(s) for s in a.ravel()], dtype=object
+        ).reshape(a.shape)
     return a

@@ -17,8 +17,7 @@ CLASS_NAME = "BertClassifier"
 PACKAGE = "com.example.models"
 
 
-def run_demo(out: Path, force: bool = False,
-             echo: Callable[[str], None] = print) -> ParityReport:
+def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print) -> ParityReport:
     """Writes OUT/source (a TF2 SavedModel), OUT/inputs.npz, OUT/export (saved_model/,
     frozen.pb, manifest.json, java/), OUT/classes and OUT/parity.{json,xml}."""
     started = time.monotonic()
@@ -33,8 +32,9 @@ def run_demo(out: Path, force: bool = False,
 
         step(echo, "3/5 generating Java")
         data, sha = manifest.read(stage / "export")
-        classes = codegen.generate(data, sha, stage / "export" / "java", package=PACKAGE,
-                                   class_name=CLASS_NAME)
+        classes = codegen.generate(
+            data, sha, stage / "export" / "java", package=PACKAGE, class_name=CLASS_NAME
+        )
         sources = [stage / "export" / "java" / c.relative_path for c in classes]
         for path in sources:
             echo(f"  {path.relative_to(stage)}")
@@ -55,6 +55,3 @@ def run_demo(out: Path, force: bool = False,
 
 def step(echo: Callable[[str], None], text: str) -> None:
     echo(f"== {text}")
-
-
-

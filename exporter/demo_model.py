@@ -30,22 +30,27 @@ class BertClassifier(tf.Module):
         self.segment_embeddings = weight(2, HIDDEN)
         self.position_embeddings = weight(SEQ_LEN, HIDDEN)
         self.query, self.key, self.value, self.attention_output = (
-            weight(HIDDEN, HIDDEN, scale=0.2) for _ in range(4))
+            weight(HIDDEN, HIDDEN, scale=0.2) for _ in range(4)
+        )
         self.intermediate = weight(HIDDEN, 4 * HIDDEN, scale=0.2)
         self.output_dense = weight(4 * HIDDEN, HIDDEN, scale=0.2)
         self.pooler = weight(HIDDEN, HIDDEN, scale=0.2)
         self.classifier = weight(HIDDEN, LABELS, scale=0.5)
         self.classifier_bias = tf.Variable(np.zeros(LABELS, np.float32))
 
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, SEQ_LEN), tf.int32, name="input_ids"),
-        tf.TensorSpec((None, SEQ_LEN), tf.int32, name="input_mask"),
-        tf.TensorSpec((None, SEQ_LEN), tf.int32, name="segment_ids"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, SEQ_LEN), tf.int32, name="input_ids"),
+            tf.TensorSpec((None, SEQ_LEN), tf.int32, name="input_mask"),
+            tf.TensorSpec((None, SEQ_LEN), tf.int32, name="segment_ids"),
+        ]
+    )
     def serve(self, input_ids, input_mask, segment_ids):
-        x = (tf.gather(self.word_embeddings, input_ids)
-             + tf.gather(self.segment_embeddings, segment_ids)
-             + self.position_embeddings)
+        x = (
+            tf.gather(self.word_embeddings, input_ids)
+            + tf.gather(self.segment_embeddings, segment_ids)
+            + self.position_embeddings
+        )
         x = _layer_norm(x)
         x = _layer_norm(x + self._attention(x, input_mask))
         hidden = tf.nn.gelu(tf.einsum("bsh,hi->bsi", x, self.intermediate))

@@ -36,12 +36,21 @@ class ExportResult:
     checks: list[Comparison]
 
 
-def export(src: Path, out: Path, *, formats: tuple[str, ...] = FORMATS,
-           signature: str | None = None, tags: list[str] | None = None,
-           name: str | None = None, force: bool = False, seed: int = 0,
-           batch: int = inputs_mod.DEFAULT_BATCH, atol: float = DEFAULT_ATOL,
-           rtol: float = DEFAULT_RTOL,
-           echo: Callable[[str], None] = lambda s: None) -> ExportResult:
+def export(
+    src: Path,
+    out: Path,
+    *,
+    formats: tuple[str, ...] = FORMATS,
+    signature: str | None = None,
+    tags: list[str] | None = None,
+    name: str | None = None,
+    force: bool = False,
+    seed: int = 0,
+    batch: int = inputs_mod.DEFAULT_BATCH,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    echo: Callable[[str], None] = lambda s: None,
+) -> ExportResult:
     tags = tags or [DEFAULT_TAG]
     with staged_dir(out, force) as stage, tempfile.TemporaryDirectory() as work:
         source = load_source(src, tags, Path(work))
@@ -61,16 +70,22 @@ def export(src: Path, out: Path, *, formats: tuple[str, ...] = FORMATS,
         expected = source.run(sig.key, feed)
         checks = []
         for fmt, run in runners.items():
-            result = compare(expected, run(feed), atol=atol, rtol=rtol,
-                             label=f"{fmt} vs source ({source.format})")
+            result = compare(
+                expected,
+                run(feed),
+                atol=atol,
+                rtol=rtol,
+                label=f"{fmt} vs source ({source.format})",
+            )
             checks.append(result)
             echo(f"{result.label}, signature '{sig.key}':")
             for line in result.lines():
                 echo("  " + line)
         failed = [c.label for c in checks if not c.ok]
         if failed:
-            raise VerificationError(f"export check failed ({'; '.join(failed)}); nothing was "
-                                    "written")
+            raise VerificationError(
+                f"export check failed ({'; '.join(failed)}); nothing was written"
+            )
 
         manifest = Manifest(
             name=name or model_name(src),
@@ -88,9 +103,13 @@ def write_saved_model(source: Source, stage: Path, sig: Signature):
     shutil.copytree(source.saved_model_dir, stage / SAVED_MODEL_DIR)
     meta = select_meta_graph(stage / SAVED_MODEL_DIR, source.tags)
     art = Artifact(
-        format="savedmodel", path=SAVED_MODEL_DIR, signatures=source.signatures,
-        ops=ops_of(meta.graph_def), tags=list(source.tags),
-        files=file_entries(stage, SAVED_MODEL_DIR), producer=meta.graph_def.versions.producer,
+        format="savedmodel",
+        path=SAVED_MODEL_DIR,
+        signatures=source.signatures,
+        ops=ops_of(meta.graph_def),
+        tags=list(source.tags),
+        files=file_entries(stage, SAVED_MODEL_DIR),
+        producer=meta.graph_def.versions.producer,
     )
     saved = stage / SAVED_MODEL_DIR
     loaded: dict[str, object] = {}
@@ -109,8 +128,12 @@ def write_frozen(source: Source, stage: Path, sig: Signature):
     graph_def, frozen_sig = freeze_signature(source.saved_model_dir, source.tags, sig)
     (stage / FROZEN_FILE).write_bytes(graph_def.SerializeToString(deterministic=True))
     art = Artifact(
-        format="frozen", path=FROZEN_FILE, signatures=[frozen_sig], ops=ops_of(graph_def),
-        files=file_entries(stage, FROZEN_FILE), producer=graph_def.versions.producer,
+        format="frozen",
+        path=FROZEN_FILE,
+        signatures=[frozen_sig],
+        ops=ops_of(graph_def),
+        files=file_entries(stage, FROZEN_FILE),
+        producer=graph_def.versions.producer,
     )
     return art, lambda feed: run_graph_def(graph_def, frozen_sig, feed)
 

@@ -15,8 +15,9 @@ from exporter.graphs import rename_node, unique_name, valid_node_name
 from exporter.model import Signature, TensorInfo, split_tensor_name
 
 
-def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature
-                     ) -> tuple[graph_pb2.GraphDef, Signature]:
+def freeze_signature(
+    saved_model_dir: Path, tags: list[str], sig: Signature
+) -> tuple[graph_pb2.GraphDef, Signature]:
     """Variables become constants; input placeholders are renamed to the input keys and each
     output gets an Identity node named after its key. Returns the graph and its signature."""
     loaded = tf.saved_model.load(str(saved_model_dir), tags=tags)
@@ -36,8 +37,10 @@ def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature
     for info in sig.inputs:
         old = placeholders.get(info.key)
         if old is None:
-            raise ModelError(f"signature '{sig.key}': cannot find the placeholder of input "
-                             f"'{info.key}' in the frozen graph")
+            raise ModelError(
+                f"signature '{sig.key}': cannot find the placeholder of input "
+                f"'{info.key}' in the frozen graph"
+            )
         new = valid_node_name(info.key)
         if new != old:
             if any(n.name == new for n in graph_def.node):
@@ -73,11 +76,13 @@ def _renamed(tensor_name: str, old: str, new: str) -> str:
     return f"{new if name == old else name}:{index}"
 
 
-def run_graph_def(graph_def: graph_pb2.GraphDef, sig: Signature,
-                  inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_graph_def(
+    graph_def: graph_pb2.GraphDef, sig: Signature, inputs: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Runs a frozen graph in Python, feeding and fetching by the signature's tensor names."""
     wrapped = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
+    )
     graph = wrapped.graph
     fn = wrapped.prune(
         [graph.get_tensor_by_name(t.tensor_name) for t in sig.inputs],

@@ -32,7 +32,9 @@ def read_meta_graphs(saved_model_dir: Path) -> list[meta_graph_pb2.MetaGraphDef]
     try:
         return list(loader_impl.parse_saved_model(str(saved_model_dir)).meta_graphs)
     except (OSError, ValueError) as exc:  # IOError: no saved_model.pb; DecodeError: bad proto
-        raise ModelError(f"{saved_model_dir}: not a readable SavedModel ({_first_line(exc)})") from exc
+        raise ModelError(
+            f"{saved_model_dir}: not a readable SavedModel ({_first_line(exc)})"
+        ) from exc
 
 
 def select_meta_graph(saved_model_dir: Path, tags: list[str]) -> meta_graph_pb2.MetaGraphDef:
@@ -67,25 +69,36 @@ def signatures_of(meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
 
 def _tensor_info(key: str, info: meta_graph_pb2.TensorInfo) -> TensorInfo:
     if info.WhichOneof("encoding") != "name":
-        raise ModelError(f"signature tensor '{key}' is a composite (sparse or ragged) tensor; "
-                         "export a signature with dense tensors only")
+        raise ModelError(
+            f"signature tensor '{key}' is a composite (sparse or ragged) tensor; "
+            "export a signature with dense tensors only"
+        )
     name, index = split_tensor_name(info.name)
-    return TensorInfo(key=key, name=name, index=index, dtype=dtype_name(info.dtype),
-                      shape=shape_of(info.tensor_shape))
+    return TensorInfo(
+        key=key,
+        name=name,
+        index=index,
+        dtype=dtype_name(info.dtype),
+        shape=shape_of(info.tensor_shape),
+    )
 
 
 def select_signature(signatures: list[Signature], key: str | None, where: str) -> Signature:
     keys = [s.key for s in signatures]
     if not signatures:
-        raise ModelError(f"{where}: the model has no signatures; export one with "
-                         "tf.saved_model.save(..., signatures=...) or model.export()")
+        raise ModelError(
+            f"{where}: the model has no signatures; export one with "
+            "tf.saved_model.save(..., signatures=...) or model.export()"
+        )
     if key is None:
         key = DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in keys or len(keys) != 1 else keys[0]
     for sig in signatures:
         if sig.key == key:
             return sig
-    raise UsageError(f"{where}: no signature '{key}'; valid signatures: {', '.join(keys)} "
-                     "(choose one with --signature)")
+    raise UsageError(
+        f"{where}: no signature '{key}'; valid signatures: {', '.join(keys)} "
+        "(choose one with --signature)"
+    )
 
 
 def ops_of(graph_def: graph_pb2.GraphDef) -> list[str]:

@@ -19,7 +19,8 @@ def concrete_shape(info: TensorInfo, batch: int) -> tuple[int, ...]:
     if info.shape is None:
         raise ModelError(f"input '{info.key}' has unknown rank; give the inputs with --inputs")
     return tuple(
-        (batch if i == 0 else DEFAULT_DIM) if d < 0 else d for i, d in enumerate(info.shape))
+        (batch if i == 0 else DEFAULT_DIM) if d < 0 else d for i, d in enumerate(info.shape)
+    )
 
 
 def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[str, np.ndarray]:
@@ -50,8 +51,10 @@ def load_npz(path: Path, sig: Signature) -> dict[str, np.ndarray]:
         raise ModelError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
     missing = [t.key for t in sig.inputs if t.key not in arrays]
     if missing:
-        raise ModelError(f"{path}: no array for input(s) {', '.join(missing)}; "
-                         f"it holds {', '.join(sorted(arrays)) or 'nothing'}")
+        raise ModelError(
+            f"{path}: no array for input(s) {', '.join(missing)}; "
+            f"it holds {', '.join(sorted(arrays)) or 'nothing'}"
+        )
     return {t.key: check_input(t, arrays[t.key], str(path)) for t in sig.inputs}
 
 
@@ -59,16 +62,22 @@ def check_input(info: TensorInfo, value: np.ndarray, where: str) -> np.ndarray:
     if info.dtype == "string":
         if value.dtype.kind not in "SUO":
             raise ModelError(f"{where}: input '{info.key}' must hold strings, got {value.dtype}")
-        value = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s,
-                             otypes=[object])(value) if value.size else value.astype(object)
+        value = (
+            np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(value)
+            if value.size
+            else value.astype(object)
+        )
     elif value.dtype != np.dtype(NUMPY_DTYPES[info.dtype]):
         raise ModelError(f"{where}: input '{info.key}' must be {info.dtype}, got {value.dtype}")
     if info.shape is not None:
         ok = len(value.shape) == len(info.shape) and all(
-            d < 0 or d == v for d, v in zip(info.shape, value.shape))
+            d < 0 or d == v for d, v in zip(info.shape, value.shape)
+        )
         if not ok:
-            raise ModelError(f"{where}: input '{info.key}' must have shape "
-                             f"{format_shape(info.shape)}, got {format_shape(value.shape)}")
+            raise ModelError(
+                f"{where}: input '{info.key}' must have shape "
+                f"{format_shape(info.shape)}, got {format_shape(value.shape)}"
+            )
     return value
 
 

@@ -30,8 +30,12 @@ def main(argv: list[str]) -> int:
         import jpype
         import jpype.imports  # noqa: F401
 
-        jpype.startJVM(request["jvm"], *request.get("jvm_options", []),
-                       classpath=request["classpath"], convertStrings=False)
+        jpype.startJVM(
+            request["jvm"],
+            *request.get("jvm_options", []),
+            classpath=request["classpath"],
+            convertStrings=False,
+        )
         tensorflow_java = jpype.JClass("org.tensorflow.TensorFlow")
         response["tensorflow_java"] = str(tensorflow_java.version())
         for job in request["jobs"]:
@@ -53,13 +57,18 @@ def _run_job(jpype, job: dict) -> dict:
         model = cls.load(paths.get(job["model"]))
         try:
             result = getattr(model, job["method"])(*args)
-            outputs = {o["key"]: _from_java(getattr(result, o["getter"])(), o["dtype"], o["rank"])
-                       for o in job["outputs"]}
+            outputs = {
+                o["key"]: _from_java(getattr(result, o["getter"])(), o["dtype"], o["rank"])
+                for o in job["outputs"]
+            }
         finally:
             model.close()
     except jpype.JException as exc:
-        return {"id": job["id"], "ok": False,
-                "error": f"{exc.getClass().getName()}: {_java_message(exc)}"}
+        return {
+            "id": job["id"],
+            "ok": False,
+            "error": f"{exc.getClass().getName()}: {_java_message(exc)}",
+        }
     np.savez(job["result"], **{f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
     return {"id": job["id"], "ok": True}
 

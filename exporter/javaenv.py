@@ -37,19 +37,25 @@ def classpath() -> tuple[str, ...]:
         raise EnvironmentError_(
             f"TensorFlow Java's classpath is unknown; set {CLASSPATH_ENV} to its jars "
             "(tensorflow-core-api, tensorflow-core-native with its linux-x86_64 classifier, "
-            "ndarray, javacpp, protobuf-java)")
+            "ndarray, javacpp, protobuf-java)"
+        )
     cp_file = root / CLASSPATH_FILE
     if not cp_file.is_file() or not all(Path(p).exists() for p in _split(cp_file.read_text())):
         gradle = shutil.which("gradle")
         if gradle is None:
-            raise EnvironmentError_("gradle is not installed; run `make setup` (or "
-                                    f"apt-get install gradle), or set {CLASSPATH_ENV}")
-        proc = subprocess.run([gradle, "-q", "--no-daemon", "tf2javaClasspath"], cwd=root,
-                              capture_output=True, text=True)
+            raise EnvironmentError_(
+                "gradle is not installed; run `make setup` (or "
+                f"apt-get install gradle), or set {CLASSPATH_ENV}"
+            )
+        proc = subprocess.run(
+            [gradle, "-q", "--no-daemon", "tf2javaClasspath"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-            raise EnvironmentError_("gradle could not resolve TensorFlow Java: "
-                                    + " | ".join(tail))
+            raise EnvironmentError_("gradle could not resolve TensorFlow Java: " + " | ".join(tail))
     return _checked(cp_file.read_text(), str(cp_file))
 
 
@@ -72,21 +78,34 @@ def java_home() -> Path:
         return Path(home)
     javac = shutil.which("javac")
     if javac is None:
-        raise EnvironmentError_("no JDK found: install one (apt-get install openjdk-17-jdk) "
-                                "or set JAVA_HOME")
+        raise EnvironmentError_(
+            "no JDK found: install one (apt-get install openjdk-17-jdk) or set JAVA_HOME"
+        )
     return Path(javac).resolve().parent.parent
 
 
 def compile_sources(sources: list[Path], classes_dir: Path) -> None:
     """javac --release 11 over generated sources against TensorFlow Java."""
     javac = java_home() / "bin" / "javac"
-    cmd = [str(javac), "--release", RELEASE, "-encoding", "UTF-8", "-Xlint:all,-options",
-           "-cp", os.pathsep.join(classpath()), "-d", str(classes_dir),
-           *[str(s) for s in sources]]
+    cmd = [
+        str(javac),
+        "--release",
+        RELEASE,
+        "-encoding",
+        "UTF-8",
+        "-Xlint:all,-options",
+        "-cp",
+        os.pathsep.join(classpath()),
+        "-d",
+        str(classes_dir),
+        *[str(s) for s in sources],
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise EnvironmentError_("javac failed on the generated code: "
-                                + " | ".join(proc.stderr.strip().splitlines()[:6]))
+        raise EnvironmentError_(
+            "javac failed on the generated code: "
+            + " | ".join(proc.stderr.strip().splitlines()[:6])
+        )
 
 
 def jvm_path() -> str:

@@ -51,7 +51,7 @@ def load_source(path: Path, tags: list[str], workdir: Path) -> Source:
     for loader in LOADERS.values():
         if loader.detect(path):
             return loader.load(path, tags, workdir)
-    known = "; ".join(f"{l.format} ({l.description})" for l in LOADERS.values())
+    known = "; ".join(f"{x.format} ({x.description})" for x in LOADERS.values())
     raise ModelError(f"{path}: not a model tf2java can read; expected one of: {known}")
 
 
@@ -73,17 +73,25 @@ def _run_signature(saved_model_dir: Path, tags: list[str]):
 
 def _is_saved_model(path: Path) -> bool:
     return path.is_dir() and (
-        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file())
+        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+    )
 
 
 def _load_saved_model(path: Path, tags: list[str], workdir: Path) -> Source:
     meta = select_meta_graph(path, tags)
-    return Source(path=path, format="savedmodel", saved_model_dir=path, tags=tags,
-                  signatures=signatures_of(meta), run=_run_signature(path, tags))
+    return Source(
+        path=path,
+        format="savedmodel",
+        saved_model_dir=path,
+        tags=tags,
+        signatures=signatures_of(meta),
+        run=_run_signature(path, tags),
+    )
 
 
-register(Loader("savedmodel", "a directory with saved_model.pb", _is_saved_model,
-                _load_saved_model))
+register(
+    Loader("savedmodel", "a directory with saved_model.pb", _is_saved_model, _load_saved_model)
+)
 
 
 # --- Keras v3 (.keras) ------------------------------------------------------------------------
@@ -106,8 +114,12 @@ def _load_keras(path: Path, tags: list[str], workdir: Path) -> Source:
     meta = select_meta_graph(staged, ["serve"])
     layers = _keras_output_layers(model)
     signatures = [
-        Signature(s.key, s.method_name, s.inputs,
-                  tuple(_with_layer(t, layers.get(t.key)) for t in s.outputs))
+        Signature(
+            s.key,
+            s.method_name,
+            s.inputs,
+            tuple(_with_layer(t, layers.get(t.key)) for t in s.outputs),
+        )
         for s in signatures_of(meta)
     ]
 
@@ -123,8 +135,14 @@ def _load_keras(path: Path, tags: list[str], workdir: Path) -> Source:
         flat = tf.nest.flatten(outputs)
         return {f"output_{i}": np.asarray(v) for i, v in enumerate(flat)}
 
-    return Source(path=path, format="keras", saved_model_dir=staged, tags=["serve"],
-                  signatures=signatures, run=run)
+    return Source(
+        path=path,
+        format="keras",
+        saved_model_dir=staged,
+        tags=["serve"],
+        signatures=signatures,
+        run=run,
+    )
 
 
 def _keras_output_layers(model) -> dict[str, str]:

@@ -41,10 +41,12 @@ class Manifest:
         return {
             "manifest_version": MANIFEST_VERSION,
             "generator": {"name": GENERATOR, "version": self.generator_version},
-            "model": {"name": self.name, "source_format": self.source_format,
-                      "source_name": self.source_name},
-            "tensorflow": {"version": self.tensorflow_version,
-                           "keras_version": self.keras_version},
+            "model": {
+                "name": self.name,
+                "source_format": self.source_format,
+                "source_name": self.source_name,
+            },
+            "tensorflow": {"version": self.tensorflow_version, "keras_version": self.keras_version},
             "artifacts": [a.to_json() for a in self.artifacts],
         }
 
@@ -75,8 +77,9 @@ def validate(data: dict[str, Any], where: str = MANIFEST_NAME) -> None:
         jsonschema.validate(data, schema())
     except jsonschema.ValidationError as exc:
         path = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ModelError(f"{where}: does not match the manifest schema at {path}: "
-                         f"{exc.message}") from exc
+        raise ModelError(
+            f"{where}: does not match the manifest schema at {path}: {exc.message}"
+        ) from exc
 
 
 def read(export_dir: Path) -> tuple[Manifest, str]:
@@ -97,8 +100,10 @@ def file_entries(root: Path, rel: str) -> list[dict[str, Any]]:
     """sha256 and size of every file of an artifact (a file, or a directory's files)."""
     target = root / rel
     files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
-    return [{"path": p.relative_to(root).as_posix(), "sha256": sha256_file(p),
-             "size": p.stat().st_size} for p in files]
+    return [
+        {"path": p.relative_to(root).as_posix(), "sha256": sha256_file(p), "size": p.stat().st_size}
+        for p in files
+    ]
 
 
 def sha256_file(path: Path) -> str:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import html
 import re
 
-JAVA_KEYWORDS = frozenset("""
+JAVA_KEYWORDS = frozenset(
+    """
 abstract assert boolean break byte case catch char class const continue default do double
 else enum extends final finally float for goto if implements import instanceof int interface
 long native new package private protected public return short static strictfp super switch
 synchronized this throw throws transient try void volatile while true false null var record
 yield sealed permits non-sealed _
-""".split())
+""".split()
+)
 
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -107,13 +109,12 @@ def javadoc(text: str) -> str:
     """Text safe inside a Javadoc comment: no comment end, no unicode escape, no tag."""
     escaped = html.escape(text, quote=False).replace("*/", "*&#47;")
     return "".join(
-        f"&#{ord(ch)};" if ch in "\\@" or not (0x20 <= ord(ch) < 0x7F) else ch
-        for ch in escaped)
+        f"&#{ord(ch)};" if ch in "\\@" or not (0x20 <= ord(ch) < 0x7F) else ch for ch in escaped
+    )
 
 
 def is_package(name: str) -> bool:
-    return bool(_PACKAGE.match(name)) and not any(
-        part in JAVA_KEYWORDS for part in name.split("."))
+    return bool(_PACKAGE.match(name)) and not any(part in JAVA_KEYWORDS for part in name.split("."))
 
 
 def is_identifier(name: str) -> bool:

@@ -45,8 +45,12 @@ class CaseResult:
         return self.error is None and self.comparison is not None and self.comparison.ok
 
     def to_json(self) -> dict:
-        data = {"format": self.format, "signature": self.signature,
-                "java_class": self.java_class, "ok": self.ok}
+        data = {
+            "format": self.format,
+            "signature": self.signature,
+            "java_class": self.java_class,
+            "ok": self.ok,
+        }
         if self.comparison is not None:
             data["outputs"] = self.comparison.to_json()["outputs"]
         if self.error:
@@ -70,15 +74,23 @@ class ParityReport:
         return bool(self.cases) and all(c.ok for c in self.cases)
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "export_dir": self.export_dir,
-                "manifest_sha256": self.manifest_sha256, "atol": self.atol, "rtol": self.rtol,
-                "tensorflow_python": self.tensorflow_python,
-                "tensorflow_java": self.tensorflow_java, "seconds": round(self.seconds, 2),
-                "cases": [c.to_json() for c in self.cases]}
+        return {
+            "ok": self.ok,
+            "export_dir": self.export_dir,
+            "manifest_sha256": self.manifest_sha256,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "tensorflow_python": self.tensorflow_python,
+            "tensorflow_java": self.tensorflow_java,
+            "seconds": round(self.seconds, 2),
+            "cases": [c.to_json() for c in self.cases],
+        }
 
     def lines(self) -> list[str]:
-        out = [f"parity: Python TensorFlow {self.tensorflow_python} vs TensorFlow Java "
-               f"{self.tensorflow_java or '(not started)'}, atol {self.atol:g}, rtol {self.rtol:g}"]
+        out = [
+            f"parity: Python TensorFlow {self.tensorflow_python} vs TensorFlow Java "
+            f"{self.tensorflow_java or '(not started)'}, atol {self.atol:g}, rtol {self.rtol:g}"
+        ]
         for case in self.cases:
             out.append(f"{case.format} '{case.signature}' ({case.java_class}):")
             if case.error:
@@ -86,13 +98,19 @@ class ParityReport:
             for line in case.comparison.lines() if case.comparison else []:
                 out.append("  " + line)
         passed = sum(c.ok for c in self.cases)
-        out.append(f"parity {'OK' if self.ok else 'FAILED'}: {passed} of {len(self.cases)} "
-                   f"signature checks passed in {self.seconds:.1f} s")
+        out.append(
+            f"parity {'OK' if self.ok else 'FAILED'}: {passed} of {len(self.cases)} "
+            f"signature checks passed in {self.seconds:.1f} s"
+        )
         return out
 
     def junit_xml(self) -> str:
-        suite = ET.Element("testsuite", name="tf2java.parity", timestamp=time.strftime(
-            "%Y-%m-%dT%H:%M:%S"), time=f"{self.seconds:.2f}")
+        suite = ET.Element(
+            "testsuite",
+            name="tf2java.parity",
+            timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            time=f"{self.seconds:.2f}",
+        )
         failures = 0
         for case in self.cases:
             checks = case.comparison.checks if case.comparison else []
@@ -120,12 +138,14 @@ def verify_files(export_dir: Path, manifest: Manifest) -> None:
             if not path.is_file():
                 raise ModelError(f"{path}: listed in the manifest but missing; export again")
             if manifest_mod.sha256_file(path) != entry["sha256"]:
-                raise ModelError(f"{path}: sha256 differs from the manifest (changed after "
-                                 "export); export again")
+                raise ModelError(
+                    f"{path}: sha256 differs from the manifest (changed after export); export again"
+                )
 
 
-def run_python(export_dir: Path, art: Artifact, sig: Signature,
-               feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_python(
+    export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Runs an exported artifact in Python TensorFlow, as a Python user would load it."""
     import tensorflow as tf
 
@@ -138,11 +158,18 @@ def run_python(export_dir: Path, art: Artifact, sig: Signature,
     return {k: v.numpy() for k, v in outputs.items()}
 
 
-def parity(export_dir: Path, *, inputs_npz: Path | None = None,
-           batch: int = inputs_mod.DEFAULT_BATCH, seed: int = 0, atol: float = DEFAULT_ATOL,
-           rtol: float = DEFAULT_RTOL, formats: tuple[str, ...] | None = None,
-           timeout: float = DEFAULT_TIMEOUT,
-           echo: Callable[[str], None] = lambda s: None) -> ParityReport:
+def parity(
+    export_dir: Path,
+    *,
+    inputs_npz: Path | None = None,
+    batch: int = inputs_mod.DEFAULT_BATCH,
+    seed: int = 0,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    formats: tuple[str, ...] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    echo: Callable[[str], None] = lambda s: None,
+) -> ParityReport:
     import tensorflow as tf
 
     started = time.monotonic()
@@ -166,8 +193,11 @@ def parity(export_dir: Path, *, inputs_npz: Path | None = None,
         for cls in classes:
             for jsig in cls.signatures:
                 sig = jsig.sig
-                feed = (inputs_mod.load_npz(inputs_npz, sig) if inputs_npz
-                        else inputs_mod.generate(sig, batch=batch, seed=seed))
+                feed = (
+                    inputs_mod.load_npz(inputs_npz, sig)
+                    if inputs_npz
+                    else inputs_mod.generate(sig, batch=batch, seed=seed)
+                )
                 job_id = len(jobs)
                 expected[job_id] = run_python(export_dir, cls.artifact, sig, feed)
                 inputs_file = work / f"in{job_id}.npz"
@@ -184,8 +214,13 @@ def parity(export_dir: Path, *, inputs_npz: Path | None = None,
                 continue
             with np.load(job["result"], allow_pickle=False) as data:
                 actual = {o["key"]: data[f"o{i}"] for i, o in enumerate(job["outputs"])}
-            case.comparison = compare(expected[job["id"]], actual, atol=atol, rtol=rtol,
-                                      label=f"{case.format} {case.signature}")
+            case.comparison = compare(
+                expected[job["id"]],
+                actual,
+                atol=atol,
+                rtol=rtol,
+                label=f"{case.format} {case.signature}",
+            )
     report.seconds = time.monotonic() - started
     return report
 
@@ -194,8 +229,14 @@ def _storable(value: np.ndarray) -> np.ndarray:
     return value.astype(bytes) if value.dtype == object else value
 
 
-def _job(job_id: int, cls: codegen.JavaClass, jsig: codegen.JavaSignature, export_dir: Path,
-         inputs_file: Path, work: Path) -> dict:
+def _job(
+    job_id: int,
+    cls: codegen.JavaClass,
+    jsig: codegen.JavaSignature,
+    export_dir: Path,
+    inputs_file: Path,
+    work: Path,
+) -> dict:
     return {
         "id": job_id,
         "class": cls.qualified_name,
@@ -203,32 +244,41 @@ def _job(job_id: int, cls: codegen.JavaClass, jsig: codegen.JavaSignature, expor
         "method": jsig.method,
         "inputs": str(inputs_file),
         "result": str(work / f"out{job_id}.npz"),
-        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank}
-                   for t in jsig.inputs],
-        "outputs": [{"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype,
-                     "rank": t.rank} for t in jsig.outputs],
+        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank} for t in jsig.inputs],
+        "outputs": [
+            {"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype, "rank": t.rank}
+            for t in jsig.outputs
+        ],
     }
 
 
 def run_worker(jobs: list[dict], work: Path, timeout: float) -> dict:
     """Runs the jobs in one worker process (one JVM); kills it and its children on timeout."""
     request_file, response_file = work / "request.json", work / "response.json"
-    request = {"jvm": javaenv.jvm_path(),
-               "classpath": [*javaenv.classpath(), str(work / "classes")],
-               "jvm_options": ["-Xss4m"], "jobs": jobs}
+    request = {
+        "jvm": javaenv.jvm_path(),
+        "classpath": [*javaenv.classpath(), str(work / "classes")],
+        "jvm_options": ["-Xss4m"],
+        "jobs": jobs,
+    }
     request_file.write_text(json.dumps(request, indent=2))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "exporter.java_worker", str(request_file), str(response_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
         log, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise EnvironmentError_(f"the Java worker did not finish within {timeout:g} s "
-                                "(raise --timeout)") from None
+        raise EnvironmentError_(
+            f"the Java worker did not finish within {timeout:g} s (raise --timeout)"
+        ) from None
     if not response_file.is_file():
         tail = " | ".join(log.strip().splitlines()[-4:]) or f"exit code {proc.returncode}"
         raise EnvironmentError_(f"the Java worker died before answering: {tail}")

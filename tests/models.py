@@ -18,13 +18,15 @@ class MultiDtype(tf.Module):
         super().__init__()
         self.offset = tf.Variable(np.linspace(-1, 1, 4).astype(np.float32))
 
-    @tf.function(input_signature=[
-        tf.TensorSpec((None, 4), tf.int64, name="ids"),
-        tf.TensorSpec((None,), tf.float32, name="scale"),
-        tf.TensorSpec((None,), tf.string, name="words"),
-        tf.TensorSpec((None, 3), tf.bool, name="flags"),
-        tf.TensorSpec((), tf.int32, name="count"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, 4), tf.int64, name="ids"),
+            tf.TensorSpec((None,), tf.float32, name="scale"),
+            tf.TensorSpec((None,), tf.string, name="words"),
+            tf.TensorSpec((None, 3), tf.bool, name="flags"),
+            tf.TensorSpec((), tf.int32, name="count"),
+        ]
+    )
     def serve(self, ids, scale, words, flags, count):
         return {
             "scaled": tf.cast(ids, tf.float32) * scale[:, tf.newaxis] + self.offset,
@@ -62,7 +64,8 @@ def save_keras(path: Path) -> Path:
     tokens = keras.Input((5,), dtype="int32", name="tokens")
     embedded = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(tokens))
     hidden = keras.layers.Dense(6, activation="relu", name="hidden")(
-        keras.layers.Concatenate()([features, embedded]))
+        keras.layers.Concatenate()([features, embedded])
+    )
     score = keras.layers.Dense(1, name="score")(hidden)
     probs = keras.layers.Dense(3, activation="softmax", name="probs")(hidden)
     model = keras.Model([features, tokens], [score, probs])
@@ -88,6 +91,5 @@ TF1_SPLIT = textwrap.dedent("""
 def save_tf1_split(path: Path) -> Path:
     """A TF1 SavedModel (simple_save) whose output 'second' is tensor split:1. Built in a
     subprocess so graph mode does not leak into the tests."""
-    subprocess.run([sys.executable, "-c", TF1_SPLIT, str(path)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-c", TF1_SPLIT, str(path)], check=True, capture_output=True)
     return path

@@ -1,0 +1,115 @@
+package org.tf2java.harness;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.junit.Assume.assumeTrue;
+
+import com.example.models.BertClassifierFrozen;
+import com.example.models.BertClassifierSavedModel;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import org.junit.BeforeClass;
+import org.junit.Test;
+import org.tensorflow.ndarray.StdArrays;
+
+/**
+ * Runs the checked-in generated classes of the demo model (tests/golden/java) on TensorFlow
+ * Java and compares them with the outputs Python TensorFlow computed for the same inputs.
+ * tests/test_java_gradle.py exports the model, writes the inputs and expected outputs as .npy
+ * files and passes their folder in the system property {@code tf2java.fixtures}.
+ */
+public class GeneratedDemoTest {
+  private static final float ATOL = 1e-5f;
+  private static Path fixtures;
+  private static int[][] inputIds;
+  private static int[][] inputMask;
+  private static int[][] segmentIds;
+  private static float[][] expected;
+
+  @BeforeClass
+  public static void readFixtures() throws Exception {
+    String dir = System.getProperty("tf2java.fixtures");
+    assumeTrue("needs -Ptf2java.fixtures=DIR, which tests/test_java_gradle.py gives", dir != null);
+    fixtures = Paths.get(dir);
+    inputIds = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("input_ids.npy")).ints());
+    inputMask = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("input_mask.npy")).ints());
+    segmentIds = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("segment_ids.npy")).ints());
+    expected = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("pred_prob.npy")).floats());
+  }
+
+  private static void assertMatchesPython(float[][] actual) {
+    assertEquals(expected.length, actual.length);
+    for (int i = 0; i < expected.length; i++) {
+      assertArrayEquals("row " + i, expected[i], actual[i], ATOL);
+    }
+  }
+
+  @Test
+  public void savedModelMatchesPython() {
+    try (BertClassifierSavedModel model =
+        BertClassifierSavedModel.load(fixtures.resolve("export/saved_model"))) {
+      assertMatchesPython(
+          model.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb());
+    }
+  }
+
+  @Test
+  public void frozenGraphMatchesPython() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      assertMatchesPython(
+          model.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb());
+    }
+  }
+
+  @Test
+  public void bothLoadFromTheClasspath() throws Exception {
+    try (BertClassifierFrozen frozen = BertClassifierFrozen.loadResource("/export/frozen.pb");
+        BertClassifierSavedModel saved =
+            BertClassifierSavedModel.loadResource("/export/saved_model")) {
+      assertMatchesPython(frozen.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb());
+      assertMatchesPython(saved.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb());
+    }
+  }
+
+  @Test
+  public void probabilitiesSumToOne() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      for (float[] row : model.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb()) {
+        assertEquals(7, row.length);
+        float sum = 0;
+        for (float p : row) {
+          sum += p;
+        }
+        assertEquals(1.0f, sum, 1e-5f);
+      }
+    }
+  }
+
+  @Test
+  public void wrongShapeNamesTheInput() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      model.servingDefault(new int[2][5], inputMask, segmentIds);
+      fail("a (2, 5) input_ids was accepted");
+    } catch (IllegalArgumentException e) {
+      assertEquals("input 'input_ids': expected shape (?, 128), got (2, 5)", e.getMessage());
+    }
+  }
+
+  @Test
+  public void nullInputIsRefused() throws Exception {
+    try (BertClassifierSavedModel model =
+        BertClassifierSavedModel.load(fixtures.resolve("export/saved_model"))) {
+      model.servingDefault(inputIds, null, segmentIds);
+      fail("a null input_mask was accepted");
+    } catch (IllegalArgumentException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("'input_mask' is null"));
+    }
+  }
+
+  @Test
+  public void exporterVersionIsRecorded() {
+    assertTrue(BertClassifierFrozen.EXPORTED_WITH_TENSORFLOW.startsWith("2.18"));
+  }
+}

@@ -1,0 +1,152 @@
+"""The command line: bad input gets one line, a documented exit code, and nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from exporter.cli import main
+from exporter.errors import EXIT_MODEL, EXIT_USAGE
+
+
+@pytest.fixture
+def run():
+    def invoke(*args: str):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    return invoke
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_missing_source(run, tmp_path):
+    result = run("export", tmp_path / "nope.keras", tmp_path / "out")
+    assert result.exit_code == EXIT_USAGE
+    assert "does not exist" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_directory_that_is_not_a_model(run, tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "notes.txt").write_text("hello")
+    result = run("export", tmp_path / "src", tmp_path / "out")
+    assert result.exit_code == EXIT_MODEL
+    line = _one_error_line(result)
+    assert "not a model tf2java can read" in line and "saved_model.pb" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_unknown_signature_lists_the_valid_ones(run, tmp_path, keras_source):
+    result = run("export", keras_source, tmp_path / "out", "--signature", "predict")
+    assert result.exit_code == EXIT_USAGE
+    line = _one_error_line(result)
+    assert "no signature 'predict'" in line and "serve, serving_default" in line
+    assert "--signature" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_tag_lists_the_valid_tag_sets(run, tmp_path, split_source):
+    result = run("export", split_source, tmp_path / "out", "--tag", "train")
+    assert result.exit_code == EXIT_USAGE
+    line = _one_error_line(result)
+    assert "tag set 'train'" in line and "valid tag sets: serve" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_needs_force(run, tmp_path, split_source):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = run("export", split_source, out)
+    assert result.exit_code == EXIT_USAGE
+    assert "already exists; pass --force" in _one_error_line(result)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+    result = run("export", split_source, out, "--force", "--format", "frozen")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["frozen.pb", "manifest.json"]
+    assert "[ok] second" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+def test_export_does_not_touch_its_source(run, tmp_path, split_source):
+    before = {p: p.read_bytes() for p in split_source.rglob("*") if p.is_file()}
+    result = run("export", split_source, tmp_path / "out", "--format", "savedmodel")
+    assert result.exit_code == 0, result.output
+    assert {p: p.read_bytes() for p in split_source.rglob("*") if p.is_file()} == before
+
+
+def test_java_generation_and_its_errors(run, tmp_path, split_export):
+    out = tmp_path / "java"
+    result = run(
+        "java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.java"))
+    assert files == ["org/acme/ml/SplitterFrozen.java", "org/acme/ml/SplitterSavedModel.java"]
+    first = (out / files[0]).read_bytes()
+
+    again = run("java", split_export, "--out", out, "--package", "org.acme.ml")
+    assert again.exit_code == EXIT_USAGE and "--force" in _one_error_line(again)
+    assert (out / files[0]).read_bytes() == first
+
+    bad = run("java", split_export, "--out", tmp_path / "x", "--package", "org.class.ml")
+    assert bad.exit_code == EXIT_USAGE and "not a Java package name" in _one_error_line(bad)
+    assert not (tmp_path / "x").exists()
+
+
+def test_java_needs_a_manifest(run, tmp_path):
+    result = run("java", tmp_path)
+    assert result.exit_code == EXIT_MODEL
+    assert "no manifest.json" in _one_error_line(result)
+
+
+def test_manifest_that_fails_its_schema(run, tmp_path, split_export):
+    import shutil
+
+    broken = tmp_path / "export"
+    shutil.copytree(split_export, broken)
+    data = json.loads((broken / "manifest.json").read_text())
+    del data["artifacts"][0]["signatures"][0]["outputs"][0]["index"]
+    (broken / "manifest.json").write_text(json.dumps(data))
+    result = run("java", broken)
+    assert result.exit_code == EXIT_MODEL
+    assert "'index' is a required property" in _one_error_line(result)
+    assert not (broken / "java").exists()
+
+
+def test_parity_inputs_of_the_wrong_dtype(run, tmp_path, split_export):
+    import numpy as np
+
+    np.savez(tmp_path / "in.npz", x=np.zeros((2, 3), np.int32))
+    result = run("parity", split_export, "--inputs", tmp_path / "in.npz")
+    assert result.exit_code == EXIT_MODEL
+    assert "input 'x' must be float32, got int32" in _one_error_line(result)
+
+
+def test_module_entry_point_runs_without_tensorflow():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, runpy; sys.argv = ['tf2java', '--help'];"
+            "\ntry: runpy.run_module('exporter', run_name='__main__')"
+            "\nexcept SystemExit as e: assert e.code == 0, e.code"
+            "\nassert 'tensorflow' not in sys.modules",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for command in ("export", "java", "parity", "demo"):
+        assert command in proc.stdout

@@ -1,0 +1,42 @@
+"""A non-editable install carries the templates and the manifest schema."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_ships_templates_and_schema(tmp_path):
+    src = tmp_path / "src"
+    for part in ("exporter", "templates"):
+        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copyfile(ROOT / part, src / part)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = (tmp_path / "dist").glob("tf2java-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.name for p in (ROOT / "templates").glob("*.j2")}
+    assert shipped and {f"exporter/templates/{n}" for n in shipped} <= names
+    assert "exporter/schema/manifest.schema.json" in names
+    assert "exporter/cli.py" in names

@@ -1,0 +1,108 @@
+"""Python/Java parity on real TensorFlow and real TensorFlow Java, and the process design
+that makes it possible."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+
+from exporter import codegen, demo_model, javaenv, manifest
+from exporter.parity import PARITY_PACKAGE, parity, run_worker, write_junit, write_report
+from tests.conftest import EXPORTS
+
+pytestmark = pytest.mark.jvm
+
+
+@pytest.mark.parametrize("fixture", EXPORTS)
+def test_parity_on_both_formats(fixture, request, tmp_path):
+    out = request.getfixturevalue(fixture)
+    report = parity(out, batch=3, seed=5)
+    assert report.ok, "\n".join(report.lines())
+    assert report.tensorflow_java == "2.18.0"
+    data, _ = manifest.read(out)
+    expected_cases = {(a.format, s.key) for a in data.artifacts for s in a.signatures}
+    assert {(c.format, c.signature) for c in report.cases} == expected_cases
+    for case in report.cases:
+        keys = [c.key for c in case.comparison.checks]
+        sig = data.artifact(case.format).signature(case.signature)
+        assert keys == sorted(t.key for t in sig.outputs)
+
+    write_report(report, tmp_path / "r.json")
+    write_junit(report, tmp_path / "r.xml")
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["ok"] is True and len(saved["cases"]) == len(report.cases)
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("failures") == "0"
+    assert int(suite.get("tests")) == sum(len(c.comparison.checks) for c in report.cases)
+
+
+def test_parity_on_given_inputs_repeats_exactly(demo_export, tmp_path):
+    """The design (this process runs Python TensorFlow, a worker process runs TensorFlow Java)
+    works run after run in one process, with identical results."""
+    np.savez(tmp_path / "in.npz", **demo_model.example_inputs(batch=5, seed=3))
+    reports = [parity(demo_export, inputs_npz=tmp_path / "in.npz") for _ in range(3)]
+    assert all(r.ok for r in reports)
+    diffs = {(c.format, c.comparison.checks[0].max_abs_diff) for r in reports for c in r.cases}
+    assert len(diffs) == 2  # one figure per format, the same in every run
+
+
+def _demo_job(export, work, ids):
+    data, sha = manifest.read(export)
+    cls = codegen.plan(data, PARITY_PACKAGE, formats=("frozen",))[0]
+    src = work / "src" / cls.relative_path
+    src.parent.mkdir(parents=True)
+    src.write_text(codegen.render(cls, data, sha))
+    javaenv.compile_sources([src], work / "classes")
+    feed = demo_model.example_inputs(batch=2)
+    feed["input_ids"] = ids
+    np.savez(work / "in.npz", **feed)
+    jsig = cls.signatures[0]
+    return {
+        "id": 0,
+        "class": cls.qualified_name,
+        "model": str(export / "frozen.pb"),
+        "method": jsig.method,
+        "inputs": str(work / "in.npz"),
+        "result": str(work / "out.npz"),
+        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank} for t in jsig.inputs],
+        "outputs": [
+            {"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype, "rank": t.rank}
+            for t in jsig.outputs
+        ],
+    }
+
+
+def test_worker_never_loads_python_tensorflow_and_reports_java_errors(demo_export, tmp_path):
+    job = _demo_job(demo_export, tmp_path, np.zeros((2, 5), np.int32))
+    response = run_worker([job], tmp_path, timeout=300)
+    assert response["python_tensorflow_loaded"] is False
+    assert response["tensorflow_java"] == "2.18.0"
+    (answer,) = response["jobs"]
+    assert answer["ok"] is False
+    assert answer["error"] == (
+        "java.lang.IllegalArgumentException: input 'input_ids': expected shape (?, 128), got (2, 5)"
+    )
+
+
+@pytest.mark.slow
+def test_both_runtimes_in_one_process_abort(tmp_path):
+    """Why parity uses a worker process: loading TensorFlow Java's native library into a
+    process that imported Python TensorFlow aborts it (both register TensorFlow's protobuf
+    descriptors)."""
+    script = textwrap.dedent(f"""
+        import tensorflow, jpype
+        jpype.startJVM({javaenv.jvm_path()!r}, classpath={list(javaenv.classpath())!r})
+        print("java", jpype.JClass("org.tensorflow.TensorFlow").version(), flush=True)
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode != 0
+    assert "java 2.18" not in proc.stdout
+    assert "File already exists in database" in proc.stderr

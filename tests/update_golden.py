@@ -1,0 +1,55 @@
+"""Regenerates the golden files: `make golden` (or `python tests/update_golden.py`).
+
+For each golden model it exports the model, keeps its manifest under tests/golden/NAME/ and
+renders its Java into tests/golden/java/. Review the diff before committing it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from exporter import codegen, demo_model, manifest  # noqa: E402
+from exporter.export import export  # noqa: E402
+from tests import models  # noqa: E402
+
+GOLDEN = ROOT / "tests" / "golden"
+JAVA = GOLDEN / "java"
+# name -> (build the source into a path, Java class base name)
+CASES = {
+    "bert_classifier": (demo_model.save, "BertClassifier"),
+    "multi_dtype": (lambda p: models.save_module(models.MultiDtype(), p), "MultiDtype"),
+}
+
+
+def render_golden(name: str) -> dict[Path, str]:
+    """Java file (relative to tests/golden/java) -> source, from the committed manifest."""
+    data, sha = manifest.read(GOLDEN / name)
+    classes = codegen.plan(data, codegen.DEFAULT_PACKAGE, CASES[name][1])
+    return {cls.relative_path: codegen.render(cls, data, sha) for cls in classes}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (build, _) in CASES.items():
+            src = build(Path(tmp) / f"{name}_src")
+            out = Path(tmp) / name
+            export(src, out, name=name)
+            (GOLDEN / name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / manifest.MANIFEST_NAME, GOLDEN / name / manifest.MANIFEST_NAME)
+    shutil.rmtree(JAVA, ignore_errors=True)
+    for name in CASES:
+        for rel, text in render_golden(name).items():
+            (JAVA / rel).parent.mkdir(parents=True, exist_ok=True)
+            (JAVA / rel).write_text(text, encoding="utf-8")
+            print(f"wrote {(JAVA / rel).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
