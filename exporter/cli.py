@@ -4,6 +4,7 @@ stderr and an exit code (see the README); --debug shows the traceback instead.""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -123,9 +124,33 @@ def with_options(options):
 )
 @click.option("--name", help="Model name in the manifest and generated Java [default: SRC's].")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option(
+    "--java-runtime",
+    "java_runtimes",
+    multiple=True,
+    metavar="VERSION",
+    help="Refuse the export if this TensorFlow Java cannot load it (repeatable).",
+)
+@click.option(
+    "--allow-incompatible", is_flag=True, help="With --java-runtime: warn instead of refusing."
+)
 @with_options(tolerances)
 @handled
-def export(src, out, fmt, signature, tags, name, force, atol, rtol, seed, batch):
+def export(
+    src,
+    out,
+    fmt,
+    signature,
+    tags,
+    name,
+    force,
+    java_runtimes,
+    allow_incompatible,
+    atol,
+    rtol,
+    seed,
+    batch,
+):
     """Export SRC (a .keras file or a SavedModel) into OUT: saved_model/, frozen.pb and
     manifest.json, each artifact checked against SRC before anything is written."""
     from exporter.export import export as run_export
@@ -143,6 +168,8 @@ def export(src, out, fmt, signature, tags, name, force, atol, rtol, seed, batch)
         batch=batch,
         atol=atol,
         rtol=rtol,
+        java_runtimes=java_runtimes,
+        allow_incompatible=allow_incompatible,
         echo=_echo,
     )
     formats = ", ".join(a.format for a in result.manifest.artifacts)
@@ -231,9 +258,16 @@ def java(out, package, class_name, java_out, fmt, templates, force):
     show_default=True,
     help="Seconds the Java side may take.",
 )
+@click.option(
+    "--op-library",
+    "op_libraries",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Custom op library (.so) to load on both sides before the model.",
+)
 @with_options(tolerances)
 @handled
-def parity(out, inputs_npz, fmt, report, junit, timeout, atol, rtol, seed, batch):
+def parity(out, inputs_npz, fmt, report, junit, timeout, op_libraries, atol, rtol, seed, batch):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
     from exporter import parity as parity_mod
@@ -247,6 +281,7 @@ def parity(out, inputs_npz, fmt, report, junit, timeout, atol, rtol, seed, batch
         rtol=rtol,
         formats=FORMAT_CHOICES[fmt] if fmt else None,
         timeout=timeout,
+        op_libraries=list(op_libraries),
         echo=_echo,
     )
     _finish_parity(result, report, junit)
@@ -262,6 +297,47 @@ def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
     if junit:
         parity_mod.write_junit(result, junit)
     if not result.ok:
+        sys.exit(EXIT_MISMATCH)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--java-runtime",
+    "runtimes",
+    multiple=True,
+    metavar="VERSION",
+    help="TensorFlow Java version to check against (repeatable) [default: the pinned one].",
+)
+@click.option("--all-runtimes", is_flag=True, help="Check every runtime with a snapshot.")
+@click.option("--tag", "tags", multiple=True, help="MetaGraph tag [default: serve].")
+@click.option(
+    "--op-library",
+    "op_libraries",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Custom op library (.so) whose ops count as registered.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handled
+def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
+    """List the op types SRC uses (main graph and function library) and check them against
+    TensorFlow Java op registries, offline. Exit 1 when a chosen runtime cannot load SRC."""
+    from exporter.opsreport import ops_report
+
+    report = ops_report(
+        src,
+        runtimes=runtimes,
+        all_runtimes=all_runtimes,
+        tags=list(tags) or ["serve"],
+        op_libraries=list(op_libraries),
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if not report.ok:
         sys.exit(EXIT_MISMATCH)
 
 

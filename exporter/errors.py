@@ -30,6 +30,10 @@ class ModelError(Tf2JavaError):
     exit_code = EXIT_MODEL
 
 
+class IncompatibleModelError(ModelError):
+    """The model uses ops (or versions) a TensorFlow Java runtime cannot load."""
+
+
 class OutputExistsError(UsageError):
     """The output is already there and --force was not given."""
 

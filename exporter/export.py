@@ -15,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from exporter import inputs as inputs_mod
+from exporter import opcheck, registry
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import VerificationError
-from exporter.freeze import run_graph_def
+from exporter.errors import IncompatibleModelError, VerificationError
+from exporter.freeze import read_graph_def, run_graph_def
 from exporter.fsutil import staged_dir
 from exporter.graphs import DEFAULT_TAG, ops_of, select_meta_graph, select_signature
 from exporter.loaders import Source, load_source
@@ -49,9 +50,13 @@ def export(
     batch: int = inputs_mod.DEFAULT_BATCH,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
+    java_runtimes: tuple[str, ...] = (),
+    allow_incompatible: bool = False,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ExportResult:
     tags = tags or [DEFAULT_TAG]
+    for runtime in java_runtimes:
+        registry.load(runtime)  # an unknown runtime is a usage error before any work
     with staged_dir(out, force) as stage, tempfile.TemporaryDirectory() as work:
         source = load_source(src, tags, Path(work))
         sig = select_signature(source.signatures, signature, str(src))
@@ -86,6 +91,8 @@ def export(
             raise VerificationError(
                 f"export check failed ({'; '.join(failed)}); nothing was written"
             )
+        for runtime in java_runtimes:
+            check_runtime(stage, artifacts, runtime, allow_incompatible, echo)
 
         manifest = Manifest(
             name=name or model_name(src),
@@ -97,6 +104,37 @@ def export(
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
+
+
+def check_runtime(
+    stage: Path,
+    artifacts: list[Artifact],
+    runtime: str,
+    allow_incompatible: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """Refuses (or, when allowed, warns about) artifacts the Java runtime cannot load."""
+    reg = registry.load(runtime)
+    errors = []
+    for art in artifacts:
+        if art.format == "frozen":
+            graph_def = read_graph_def(stage / art.path)
+        else:
+            graph_def = select_meta_graph(stage / art.path, art.tags).graph_def
+        verdict = opcheck.check(graph_def, reg)
+        for finding in verdict.findings:
+            echo(f"{art.format} on TensorFlow Java {runtime}: {finding.line()}")
+        if not verdict.loads:
+            errors.append(art.format)
+    if errors and not allow_incompatible:
+        raise IncompatibleModelError(
+            f"the {' and '.join(errors)} export cannot load on {reg.name} (see above); nothing "
+            "was written. Pass --allow-incompatible to write it anyway"
+        )
+    echo(
+        f"TensorFlow Java {runtime}: "
+        + (f"does NOT load {', '.join(errors)}" if errors else "loads every artifact")
+    )
 
 
 def write_saved_model(source: Source, stage: Path, sig: Signature):

@@ -38,6 +38,12 @@ def main(argv: list[str]) -> int:
         )
         tensorflow_java = jpype.JClass("org.tensorflow.TensorFlow")
         response["tensorflow_java"] = str(tensorflow_java.version())
+        if request.get("op_libraries") and not request.get("registry_out"):
+            for library in request["op_libraries"]:
+                tensorflow_java.loadLibrary(library)
+        if request.get("registry_out"):
+            response["registry"] = _dump_registry(jpype, tensorflow_java, request)
+        response["loads"] = [_try_load(jpype, m) for m in request.get("load_models", [])]
         for job in request["jobs"]:
             response["jobs"].append(_run_job(jpype, job))
     except Exception as exc:  # the JVM did not start: report it, the parent decides
@@ -46,6 +52,51 @@ def main(argv: list[str]) -> int:
     response["python_tensorflow_loaded"] = "tensorflow" in sys.modules
     Path(argv[1]).write_text(json.dumps(response, indent=2))
     return 0
+
+
+def _dump_registry(jpype, tensorflow_java, request: dict) -> dict:
+    """Writes the runtime's op registry (a serialized OpList) and reports its GraphDef version,
+    first loading the op libraries the request names."""
+    library_ops = []
+    for library in request.get("op_libraries", []):
+        ops = tensorflow_java.loadLibrary(library)
+        library_ops += [str(op.getName()) for op in ops.getOpList()]
+    Path(request["registry_out"]).write_bytes(
+        bytes(tensorflow_java.registeredOpList().toByteArray())
+    )
+    graph = jpype.JClass("org.tensorflow.Graph")()
+    try:
+        producer = int(graph.toGraphDef().getVersions().getProducer())
+    finally:
+        graph.close()
+    return {"graph_def_producer": producer, "library_ops": library_ops}
+
+
+def _try_load(jpype, model: dict) -> dict:
+    """Loads a SavedModel or a frozen graph the way generated code does; reports the error."""
+    try:
+        if model["format"] == "savedmodel":
+            bundle = jpype.JClass("org.tensorflow.SavedModelBundle")
+            bundle.load(model["path"], jpype.JArray(jpype.JString)(model["tags"])).close()
+        else:
+            graph = jpype.JClass("org.tensorflow.Graph")()
+            try:
+                graph_def = _graph_def_class(jpype).parseFrom(Path(model["path"]).read_bytes())
+                graph.importGraphDef(graph_def)
+            finally:
+                graph.close()
+    except jpype.JException as exc:
+        return {"ok": False, "error": f"{exc.getClass().getName()}: {_java_message(exc)}"}
+    return {"ok": True}
+
+
+def _graph_def_class(jpype):
+    for name in ("org.tensorflow.proto.GraphDef", "org.tensorflow.proto.framework.GraphDef"):
+        try:
+            return jpype.JClass(name)
+        except TypeError:  # jpype: class not found (TensorFlow Java before 1.0 used .framework)
+            continue
+    raise RuntimeError("no GraphDef class in this TensorFlow Java")
 
 
 def _run_job(jpype, job: dict) -> dict:

@@ -1,11 +1,15 @@
-"""The Java side's environment: the TensorFlow Java classpath, javac, and compiling generated
-sources. No TensorFlow import."""
+"""The Java side's environment: the TensorFlow Java classpath, javac, compiling generated
+sources, and starting the jpype worker process. No TensorFlow import."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -57,6 +61,15 @@ def classpath() -> tuple[str, ...]:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise EnvironmentError_("gradle could not resolve TensorFlow Java: " + " | ".join(tail))
     return _checked(cp_file.read_text(), str(cp_file))
+
+
+def runtime_version(jars: tuple[str, ...] | None = None) -> str:
+    """The TensorFlow Java version on the classpath, read from its tensorflow-core-api jar."""
+    for jar in jars or classpath():
+        match = re.fullmatch(r"tensorflow-core-api-(\d+\.\d+\.\d+)\.jar", Path(jar).name)
+        if match:
+            return match.group(1)
+    raise EnvironmentError_("no tensorflow-core-api jar on the TensorFlow Java classpath")
 
 
 def _split(text: str) -> list[str]:
@@ -114,3 +127,48 @@ def jvm_path() -> str:
         if (home / candidate).exists():
             return str(home / candidate)
     raise EnvironmentError_(f"{home}: no libjvm.so; set JAVA_HOME to a full JDK")
+
+
+def run_worker(
+    work: Path,
+    timeout: float,
+    *,
+    jobs: list[dict] | None = None,
+    jars: list[str] | None = None,
+    **extra,
+) -> dict:
+    """Runs one worker process (one JVM, exporter.java_worker) on a request written into
+    `work`; kills it and its children on timeout."""
+    request_file, response_file = work / "request.json", work / "response.json"
+    request = {
+        "jvm": jvm_path(),
+        "classpath": list(jars or classpath()),
+        "jvm_options": ["-Xss4m"],
+        "jobs": jobs or [],
+        **extra,
+    }
+    request_file.write_text(json.dumps(request, indent=2))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter.java_worker", str(request_file), str(response_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise EnvironmentError_(
+            f"the Java worker did not finish within {timeout:g} s (raise --timeout)"
+        ) from None
+    if not response_file.is_file():
+        tail = " | ".join(log.strip().splitlines()[-4:]) or f"exit code {proc.returncode}"
+        raise EnvironmentError_(f"the Java worker died before answering: {tail}")
+    response = json.loads(response_file.read_text())
+    if "error" in response:
+        raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")
+    return response

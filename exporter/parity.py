@@ -7,10 +7,6 @@ TensorFlow; this process runs the Python side."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +20,7 @@ from exporter import codegen, javaenv
 from exporter import inputs as inputs_mod
 from exporter import manifest as manifest_mod
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import EnvironmentError_, ModelError
+from exporter.errors import IncompatibleModelError, ModelError
 from exporter.manifest import Manifest
 from exporter.model import Artifact, Signature
 
@@ -143,6 +139,29 @@ def verify_files(export_dir: Path, manifest: Manifest) -> None:
                 )
 
 
+def require_loadable(
+    export_dir: Path, runtime: str, op_libraries: list[Path], echo: Callable[[str], None]
+) -> None:
+    """Checks the model's ops against the Java runtime's registry before any JVM starts."""
+    import tempfile as _tempfile
+
+    from exporter import opcheck, registry
+
+    extra = opcheck.library_ops(list(op_libraries))
+    reg = registry.load(runtime)
+    errors = []
+    with _tempfile.TemporaryDirectory() as work:
+        for label, graph_def in opcheck.model_graphs(export_dir, ["serve"], Path(work)):
+            verdict = opcheck.check(graph_def, reg, extra)
+            for finding in verdict.findings:
+                if finding.severity == "error":
+                    errors.append(f"{label}: {finding.message}; {finding.fix}")
+                else:
+                    echo(f"{label}: {finding.line()}")
+    if errors:
+        raise IncompatibleModelError(f"the model cannot load on {reg.name}: " + " | ".join(errors))
+
+
 def run_python(
     export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -168,6 +187,7 @@ def parity(
     rtol: float = DEFAULT_RTOL,
     formats: tuple[str, ...] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    op_libraries: list[Path] = (),
     echo: Callable[[str], None] = lambda s: None,
 ) -> ParityReport:
     import tensorflow as tf
@@ -175,6 +195,7 @@ def parity(
     started = time.monotonic()
     manifest, sha = manifest_mod.read(export_dir)
     verify_files(export_dir, manifest)
+    require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
     classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats)
     report = ParityReport(str(export_dir), sha, atol, rtol, tf.__version__)
 
@@ -206,7 +227,13 @@ def parity(
                 report.cases.append(CaseResult(cls.artifact.format, sig.key, cls.name))
 
         echo(f"running {len(jobs)} signature(s) on TensorFlow Java")
-        response = run_worker(jobs, work, timeout)
+        response = javaenv.run_worker(
+            work,
+            timeout,
+            jobs=jobs,
+            jars=[*javaenv.classpath(), str(work / "classes")],
+            op_libraries=[str(Path(p).resolve()) for p in op_libraries],
+        )
         report.tensorflow_java = response.get("tensorflow_java")
         for job, case, answer in zip(jobs, report.cases, response["jobs"]):
             if not answer["ok"]:
@@ -250,42 +277,6 @@ def _job(
             for t in jsig.outputs
         ],
     }
-
-
-def run_worker(jobs: list[dict], work: Path, timeout: float) -> dict:
-    """Runs the jobs in one worker process (one JVM); kills it and its children on timeout."""
-    request_file, response_file = work / "request.json", work / "response.json"
-    request = {
-        "jvm": javaenv.jvm_path(),
-        "classpath": [*javaenv.classpath(), str(work / "classes")],
-        "jvm_options": ["-Xss4m"],
-        "jobs": jobs,
-    }
-    request_file.write_text(json.dumps(request, indent=2))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter.java_worker", str(request_file), str(response_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        log, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise EnvironmentError_(
-            f"the Java worker did not finish within {timeout:g} s (raise --timeout)"
-        ) from None
-    if not response_file.is_file():
-        tail = " | ".join(log.strip().splitlines()[-4:]) or f"exit code {proc.returncode}"
-        raise EnvironmentError_(f"the Java worker died before answering: {tail}")
-    response = json.loads(response_file.read_text())
-    if "error" in response:
-        raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")
-    return response
 
 
 def write_report(report: ParityReport, path: Path, force: bool = True) -> None:

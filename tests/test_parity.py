@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from exporter import codegen, demo_model, javaenv, manifest
-from exporter.parity import PARITY_PACKAGE, parity, run_worker, write_junit, write_report
+from exporter.parity import PARITY_PACKAGE, parity, write_junit, write_report
 from tests.conftest import EXPORTS
 
 pytestmark = pytest.mark.jvm
@@ -80,7 +80,9 @@ def _demo_job(export, work, ids):
 
 def test_worker_never_loads_python_tensorflow_and_reports_java_errors(demo_export, tmp_path):
     job = _demo_job(demo_export, tmp_path, np.zeros((2, 5), np.int32))
-    response = run_worker([job], tmp_path, timeout=300)
+    response = javaenv.run_worker(
+        tmp_path, 300, jobs=[job], jars=[*javaenv.classpath(), str(tmp_path / "classes")]
+    )
     assert response["python_tensorflow_loaded"] is False
     assert response["tensorflow_java"] == "2.18.0"
     (answer,) = response["jobs"]

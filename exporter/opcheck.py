@@ -1,0 +1,244 @@
+"""Can a TensorFlow Java runtime load this graph? Every op type of the main graph and of every
+function in its library is checked against the runtime's op registry: ops it lacks, attrs a
+node sets that its OpDef does not declare, attrs it requires that a node lacks, and the
+GraphDef version bounds. Offline: the registries are the shipped snapshots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tensorflow.core.framework import graph_pb2
+
+from exporter.registry import Registry, available, load, version_key
+
+
+@dataclass(frozen=True)
+class NodeUse:
+    node: str
+    function: str | None  # None for the main graph
+    attrs: tuple[str, ...]
+
+    @property
+    def where(self) -> str:
+        return f"{self.node} (function {self.function})" if self.function else self.node
+
+
+@dataclass
+class Finding:
+    kind: str  # missing_op | unknown_attr | missing_attr | graph_version
+    op: str | None
+    nodes: list[str]
+    message: str
+    fix: str
+    # "error" stops the load. Unknown attrs are a "warning": TensorFlow 2.x cores log "Unknown
+    # attributes will be ignored" and load the graph (checked on TensorFlow Java 0.5.0).
+    severity: str = "error"
+
+    def line(self) -> str:
+        return f"{self.severity}: {self.message}; {self.fix}"
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "op": self.op,
+            "nodes": self.nodes,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass
+class Verdict:
+    runtime: str
+    core: str
+    loads: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "runtime": self.runtime,
+            "tensorflow_core": self.core,
+            "loads": self.loads,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def usage(graph_def: graph_pb2.GraphDef) -> dict[str, list[NodeUse]]:
+    """op type -> every node using it, in the main graph and in library functions. Calls of
+    library functions by name are not ops and are left out."""
+    functions = {f.signature.name for f in graph_def.library.function}
+    uses: dict[str, list[NodeUse]] = defaultdict(list)
+
+    def add(nodes, function):
+        for node in nodes:
+            if node.op not in functions:
+                uses[node.op].append(NodeUse(node.name, function, tuple(sorted(node.attr))))
+
+    add(graph_def.node, None)
+    for func in graph_def.library.function:
+        add(func.node_def, func.signature.name)
+    return dict(sorted(uses.items()))
+
+
+def check(
+    graph_def: graph_pb2.GraphDef, registry: Registry, extra_ops: frozenset[str] = frozenset()
+) -> Verdict:
+    findings: list[Finding] = []
+    newer = _newer_runtimes(registry)
+    for op, nodes in usage(graph_def).items():
+        where = [u.where for u in nodes]
+        if op in extra_ops:
+            continue
+        info = registry.ops.get(op)
+        if info is None:
+            findings.append(
+                Finding(
+                    "missing_op",
+                    op,
+                    where,
+                    f"op '{op}' is not registered in {registry.name} (used by {_few(where)})",
+                    _missing_op_fix(op, registry, newer),
+                )
+            )
+            continue
+        unknown: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        required: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for use in nodes:
+            extra = tuple(a for a in use.attrs if a not in info.attrs and not a.startswith("_"))
+            lacking = tuple(
+                a for a, has_default in info.attrs.items() if not has_default and a not in use.attrs
+            )
+            if extra:
+                unknown[extra].append(use.where)
+            if lacking:
+                required[lacking].append(use.where)
+        for attrs, where in unknown.items():
+            findings.append(
+                Finding(
+                    "unknown_attr",
+                    op,
+                    where,
+                    f"{_few(where)} set attr(s) {', '.join(attrs)} that op '{op}' does not "
+                    f"declare in {registry.name}",
+                    f"this runtime ignores them (the node runs as without them); to silence "
+                    f"this, export with TensorFlow {_minor(registry.core)} or use a newer "
+                    "TensorFlow Java",
+                    severity="warning",
+                )
+            )
+        for attrs, where in required.items():
+            findings.append(
+                Finding(
+                    "missing_attr",
+                    op,
+                    where,
+                    f"{_few(where)} lack attr(s) {', '.join(attrs)} that op '{op}' requires "
+                    f"in {registry.name}",
+                    f"export with TensorFlow {_minor(registry.core)}, or use a TensorFlow Java "
+                    "whose core matches the exporter",
+                )
+            )
+    min_consumer = graph_def.versions.min_consumer
+    if min_consumer > registry.producer:
+        findings.append(
+            Finding(
+                "graph_version",
+                None,
+                [],
+                f"the GraphDef needs a consumer of version {min_consumer} or newer; "
+                f"{registry.name} is version {registry.producer}",
+                "use a newer TensorFlow Java",
+            )
+        )
+    loads = not any(f.severity == "error" for f in findings)
+    return Verdict(registry.runtime, registry.core, loads, findings)
+
+
+def check_all(
+    graph_def: graph_pb2.GraphDef, runtimes: list[str], extra_ops: frozenset[str] = frozenset()
+) -> list[Verdict]:
+    return [check(graph_def, load(r), extra_ops) for r in runtimes]
+
+
+def first_loading(
+    graph_def: graph_pb2.GraphDef, extra_ops: frozenset[str] = frozenset()
+) -> str | None:
+    for runtime in available():
+        if check(graph_def, load(runtime), extra_ops).loads:
+            return runtime
+    return None
+
+
+def _newer_runtimes(registry: Registry) -> list[Registry]:
+    return [load(r) for r in available() if version_key(r) > version_key(registry.runtime)]
+
+
+def _missing_op_fix(op: str, registry: Registry, newer: list[Registry]) -> str:
+    having = [r for r in newer if op in r.ops]
+    if having:
+        return (
+            f"use TensorFlow Java {having[0].runtime} or newer, or export with TensorFlow "
+            f"{_minor(registry.core)}"
+        )
+    known = any(op in load(r).ops for r in available())
+    if known:
+        return f"export with TensorFlow {_minor(registry.core)}"
+    return (
+        "it is in no TensorFlow core registry tf2java knows: a custom op. Load its library "
+        "with TensorFlow.loadLibrary before the model (--op-library PATH.so)"
+    )
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    head = ", ".join(items[:n])
+    return head + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, graph_pb2.GraphDef]]:
+    """The graphs a source holds, labelled: an export directory's artifacts (by its manifest),
+    a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export)."""
+    from exporter.freeze import read_graph_def
+    from exporter.graphs import select_meta_graph
+    from exporter.loaders import load_source
+    from exporter.manifest import MANIFEST_NAME, read
+
+    if (src / MANIFEST_NAME).is_file():
+        manifest, _ = read(src)
+        graphs = []
+        for art in manifest.artifacts:
+            path = src / art.path
+            if art.format == "frozen":
+                graphs.append((f"frozen ({art.path})", read_graph_def(path)))
+            else:
+                meta = select_meta_graph(path, art.tags)
+                graphs.append((f"savedmodel ({art.path})", meta.graph_def))
+        return graphs
+    if src.is_file() and src.suffix == ".pb":
+        return [(f"frozen ({src.name})", read_graph_def(src))]
+    source = load_source(src, tags, workdir)
+    meta = select_meta_graph(source.saved_model_dir, source.tags)
+    return [(f"{source.format} ({src.name})", meta.graph_def)]
+
+
+def library_ops(libraries: list[Path]) -> frozenset[str]:
+    """Op names that custom op libraries register (loaded into this process, as running the
+    model in Python needs them anyway)."""
+    import tensorflow as tf
+
+    from exporter.errors import ModelError
+
+    names: set[str] = set()
+    for lib in libraries:
+        try:
+            module = tf.load_op_library(str(lib))
+        except Exception as exc:  # tf.errors.NotFoundError and friends
+            raise ModelError(f"{lib}: cannot load the op library ({exc})") from exc
+        names.update(op.name for op in module.OP_LIST.op)
+    return frozenset(names)
