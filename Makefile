@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden lint clean
+.PHONY: setup demo test java-test golden registry lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -39,6 +39,10 @@ java-test: setup
 
 golden: setup
 	$(BIN)/python tests/update_golden.py
+
+# Op registry snapshot of a TensorFlow Java release, from the real runtime: make registry VERSION=1.2.0
+registry: setup
+	$(BIN)/python -m exporter.registry snapshot $(VERSION)
 
 lint: setup
 	$(BIN)/ruff check exporter tests

@@ -13,6 +13,16 @@ import pytest  # noqa: E402
 
 from tests import models  # noqa: E402
 
+# Every export fixture; each passes parity, so every check must find it loadable.
+EXPORTS = [
+    "demo_export",
+    "multi_export",
+    "split_export",
+    "tf1_split_export",
+    "keras_export",
+    "gamma_export",
+]
+
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:
@@ -79,4 +89,16 @@ def keras_export(built, tmp_path_factory, keras_source) -> Path:
     return _export(built, tmp_path_factory, "two_heads", keras_source)
 
 
-EXPORTS = ["demo_export", "multi_export", "split_export", "tf1_split_export", "keras_export"]
+@pytest.fixture(scope="session")
+def gamma_source(built) -> Path:
+    return models.save_module(models.StatelessGamma(), built / "gamma")
+
+
+@pytest.fixture(scope="session")
+def gamma_export(built, tmp_path_factory, gamma_source) -> Path:
+    return _export(built, tmp_path_factory, "gamma", gamma_source)
+
+
+@pytest.fixture(scope="session")
+def custom_op_export(tmp_path_factory) -> Path:
+    return models.write_custom_op_export(tmp_path_factory.mktemp("custom") / "export")

@@ -93,3 +93,47 @@ def save_tf1_split(path: Path) -> Path:
     subprocess so graph mode does not leak into the tests."""
     subprocess.run([sys.executable, "-c", TF1_SPLIT, str(path)], check=True, capture_output=True)
     return path
+
+
+class StatelessGamma(tf.Module):
+    """Uses StatelessRandomGammaV3, which TensorFlow 2.18 writes and TensorFlow 2.10 lacks."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="alpha")])
+    def serve(self, alpha):
+        samples = tf.random.stateless_gamma(tf.shape(alpha), seed=[1, 2], alpha=tf.abs(alpha) + 1)
+        return {"samples": samples}
+
+
+def write_custom_op_export(out: Path, op: str = "CaseFoldUTF8") -> Path:
+    """An export directory whose frozen graph uses an op no TensorFlow core registers (as a
+    tensorflow-text model does), with a manifest as tf2java writes it."""
+    from tensorflow.core.framework import graph_pb2
+
+    from exporter.graphs import ops_of
+    from exporter.manifest import Manifest, file_entries
+    from exporter.model import Artifact, Signature, TensorInfo
+
+    graph_def = graph_pb2.GraphDef()
+    text = graph_def.node.add(name="text", op="Placeholder")
+    text.attr["dtype"].type = tf.string.as_datatype_enum
+    graph_def.node.add(name="folded", op=op, input=["text"])
+    graph_def.versions.producer = 1994
+    out.mkdir(parents=True)
+    (out / "frozen.pb").write_bytes(graph_def.SerializeToString())
+    sig = Signature(
+        "serving_default",
+        "tensorflow/serving/predict",
+        (TensorInfo("text", "text", 0, "string", (-1,)),),
+        (TensorInfo("folded", "folded", 0, "string", (-1,)),),
+    )
+    art = Artifact(
+        "frozen",
+        "frozen.pb",
+        [sig],
+        ops_of(graph_def),
+        files=file_entries(out, "frozen.pb"),
+        producer=1994,
+    )
+    manifest = Manifest("custom_op", "frozen", "frozen.pb", tf.__version__, None, [art])
+    (out / "manifest.json").write_text(manifest.dumps())
+    return out

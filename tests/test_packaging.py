@@ -39,4 +39,5 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     shipped = {p.name for p in (ROOT / "templates").glob("*.j2")}
     assert shipped and {f"exporter/templates/{n}" for n in shipped} <= names
     assert "exporter/schema/manifest.schema.json" in names
+    assert "exporter/registries/tfjava-1.1.0.json" in names
     assert "exporter/cli.py" in names
