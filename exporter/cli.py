@@ -20,6 +20,8 @@ FORMAT_CHOICES = {
     "savedmodel": ("savedmodel",),
     "frozen": ("frozen",),
     "both": ("savedmodel", "frozen"),
+    "tflite": ("tflite",),
+    "all": ("savedmodel", "frozen", "tflite"),
 }
 EXIT_INTERNAL = 70
 
@@ -107,6 +109,67 @@ def with_options(options):
     return decorate
 
 
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, tensor = value.partition("=")
+        if not sep or not key or not tensor:
+            raise click.BadParameter(f"'{value}' is not KEY=TENSOR", param_hint=flag)
+        pairs[key] = tensor
+    return pairs
+
+
+source_options = [
+    click.option(
+        "--tag",
+        "tags",
+        multiple=True,
+        help="MetaGraph tag (repeat for a tag set) [default: serve].",
+    ),
+    click.option(
+        "--input",
+        "inputs",
+        multiple=True,
+        metavar="KEY=TENSOR",
+        help="Checkpoint or frozen graph: a feed, by signature key and tensor name (repeatable).",
+    ),
+    click.option(
+        "--output",
+        "outputs",
+        multiple=True,
+        metavar="KEY=TENSOR",
+        help="Checkpoint or frozen graph: a fetch, by signature key and tensor name (repeatable).",
+    ),
+    click.option("--step", type=int, help="Checkpoint: the step to load [default: the latest]."),
+    click.option(
+        "--architecture",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Weights-only .h5: the model's architecture (model.json or .keras).",
+    ),
+    click.option("--by-name", is_flag=True, help="Weights-only .h5: load layers by name."),
+    click.option(
+        "--custom-objects",
+        metavar="MODULE",
+        help="Keras: import MODULE and let the loader deserialize its classes and functions.",
+    ),
+]
+
+
+def _load_options(tags, inputs, outputs, step, architecture, by_name, custom_objects, stage=True):
+    from exporter.sources import LoadOptions
+
+    return LoadOptions(
+        tags=list(tags) or ["serve"],
+        inputs=_pairs(inputs, "--input"),
+        outputs=_pairs(outputs, "--output"),
+        step=step,
+        architecture=architecture,
+        by_name=by_name,
+        custom_objects=custom_objects,
+        stage=stage,
+    )
+
+
 @main.command()
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
@@ -118,10 +181,9 @@ def with_options(options):
     show_default=True,
     help="What to write into OUT.",
 )
-@click.option("--signature", help="Signature to freeze and check [default: serving_default].")
-@click.option(
-    "--tag", "tags", multiple=True, help="MetaGraph tag (repeat for a tag set) [default: serve]."
-)
+@click.option("--signature", help="Signature to export and check [default: serving_default].")
+@with_options(source_options)
+@click.option("--optimize", is_flag=True, help="Frozen graph: optimize it for inference.")
 @click.option("--name", help="Model name in the manifest and generated Java [default: SRC's].")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option(
@@ -141,7 +203,7 @@ def export(
     out,
     fmt,
     signature,
-    tags,
+    optimize,
     name,
     force,
     java_runtimes,
@@ -150,9 +212,11 @@ def export(
     rtol,
     seed,
     batch,
+    **source,
 ):
-    """Export SRC (a .keras file or a SavedModel) into OUT: saved_model/, frozen.pb and
-    manifest.json, each artifact checked against SRC before anything is written."""
+    """Export SRC (SavedModel, .keras, .h5, TF1 checkpoint, frozen .pb/.pbtxt) into OUT:
+    saved_model/, frozen.pb, model.tflite and manifest.json, as --format asks; each artifact is
+    checked against SRC before anything is written."""
     from exporter.export import export as run_export
 
     started = time.monotonic()
@@ -161,9 +225,10 @@ def export(
         out,
         formats=FORMAT_CHOICES[fmt],
         signature=signature,
-        tags=list(tags) or None,
+        options=_load_options(**source),
         name=name,
         force=force,
+        optimize=optimize,
         seed=seed,
         batch=batch,
         atol=atol,
@@ -298,6 +363,71 @@ def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
         parity_mod.write_junit(result, junit)
     if not result.ok:
         sys.exit(EXIT_MISMATCH)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="Every MetaGraph and its op list too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_options(source_options)
+@handled
+def inspect(src, show_all, as_json, **source):
+    """Show what SRC needs to be fed and fetched: its format, signatures, tensors with dtype,
+    shape and graph name, and what its format adds (variables, placeholders, layers, ...)."""
+    from exporter.describe import inspect as describe
+    from exporter.describe import inspect_lines
+
+    data = describe(src, _load_options(**source, stage=False), show_all)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        for line in inspect_lines(data):
+            click.echo(line)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--inputs",
+    "specs",
+    multiple=True,
+    metavar="KEY=FILE.npy[,KEY=FILE.npz:ARRAY]",
+    help="Input arrays from .npy/.npz files (never unpickled).",
+)
+@click.option(
+    "--input-json",
+    "json_specs",
+    multiple=True,
+    metavar="KEY=JSON",
+    help="An input as JSON data, e.g. 'x=[[1, 2, 3]]'.",
+)
+@click.option("--signature", help="Signature to run [default: serving_default].")
+@click.option(
+    "--outdir",
+    type=click.Path(path_type=Path),
+    help="Save each output as OUTDIR/KEY.npy instead of printing it.",
+)
+@click.option("--force", is_flag=True, help="Replace --outdir if it exists.")
+@with_options(source_options)
+@handled
+def run(src, specs, json_specs, signature, outdir, force, **source):
+    """Run SRC, in any format, in Python TensorFlow, like `saved_model_cli run`."""
+    import numpy as np
+
+    from exporter.describe import run as run_model
+    from exporter.describe import save_outputs
+
+    _, sig, outputs = run_model(
+        src, _load_options(**source, stage=False), signature, specs, json_specs
+    )
+    if outdir:
+        for path in save_outputs(outputs, outdir, force):
+            click.echo(f"wrote {path}")
+        return
+    for key in [t.key for t in sig.outputs]:
+        value = np.asarray(outputs[key])
+        click.echo(f"{key}: {value.dtype} {list(value.shape)}")
+        click.echo(np.array2string(value, threshold=200, precision=6))
 
 
 @main.command()

@@ -137,8 +137,8 @@ def plan(
     base = class_name or pascal(manifest.name)
     classes = []
     for art in manifest.artifacts:
-        if formats and art.format not in formats:
-            continue
+        if art.format not in TEMPLATES or (formats and art.format not in formats):
+            continue  # TensorFlow Java does not run TFLite
         name = base + CLASS_SUFFIX[art.format]
         methods = unique([camel(s.key) for s in art.signatures], {"close", "load", "loadResource"})
         results = unique([pascal(s.key) + "Result" for s in art.signatures], {name})

@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +17,20 @@ import tensorflow as tf
 from exporter import inputs as inputs_mod
 from exporter import opcheck, registry
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import IncompatibleModelError, VerificationError
+from exporter.errors import IncompatibleModelError, ModelError, UsageError, VerificationError
 from exporter.freeze import read_graph_def, run_graph_def
 from exporter.fsutil import staged_dir
-from exporter.graphs import DEFAULT_TAG, ops_of, select_meta_graph, select_signature
-from exporter.loaders import Source, load_source
+from exporter.graphs import ops_of, select_meta_graph, select_signature
 from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
 from exporter.model import Artifact, Signature
+from exporter.sources import LoadOptions, Source, load_source
+from exporter.sources.saved_model import signature_runner
 
 FORMATS = ("savedmodel", "frozen")
 SAVED_MODEL_DIR = "saved_model"
 FROZEN_FILE = "frozen.pb"
+TFLITE_FILE = "model.tflite"
+Feed = dict[str, np.ndarray]
 
 
 @dataclass
@@ -37,6 +40,18 @@ class ExportResult:
     checks: list[Comparison]
 
 
+@dataclass
+class Written:
+    """What a writer leaves in the staging directory: the artifact, a way to run it in
+    Python, and extra checks it made of itself."""
+
+    artifact: Artifact
+    run: Callable[[Feed], Feed]
+    checks: list[tuple[str, Callable[[Feed], Feed], Callable[[Feed], Feed]]] = field(
+        default_factory=list
+    )  # (label, expected, actual)
+
+
 def export(
     src: Path,
     out: Path,
@@ -44,8 +59,10 @@ def export(
     formats: tuple[str, ...] = FORMATS,
     signature: str | None = None,
     tags: list[str] | None = None,
+    options: LoadOptions | None = None,
     name: str | None = None,
     force: bool = False,
+    optimize: bool = False,
     seed: int = 0,
     batch: int = inputs_mod.DEFAULT_BATCH,
     atol: float = DEFAULT_ATOL,
@@ -54,43 +71,43 @@ def export(
     allow_incompatible: bool = False,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ExportResult:
-    tags = tags or [DEFAULT_TAG]
+    options = options or LoadOptions()
+    if tags:
+        options.tags = list(tags)
     for runtime in java_runtimes:
         registry.load(runtime)  # an unknown runtime is a usage error before any work
     with staged_dir(out, force) as stage, tempfile.TemporaryDirectory() as work:
-        source = load_source(src, tags, Path(work))
+        source = load_source(src, options, Path(work))
+        if source.saved_model_dir is None:
+            raise UsageError(
+                f"{src}: a {source.format} file is an export target, not a source: TensorFlow "
+                "cannot turn it back into a graph; export from the model it was made from"
+            )
         sig = select_signature(source.signatures, signature, str(src))
-        artifacts: list[Artifact] = []
-        runners: dict[str, Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] = {}
-        if "savedmodel" in formats:
-            art, run = write_saved_model(source, stage, sig)
-            artifacts.append(art)
-            runners["savedmodel"] = run
-        if "frozen" in formats:
-            art, run = write_frozen(source, stage, sig)
-            artifacts.append(art)
-            runners["frozen"] = run
+        for note in source.notes:
+            echo(f"note: {note}")
+        written = [WRITERS[fmt](source, stage, sig, optimize) for fmt in formats]
 
         feed = inputs_mod.generate(sig, batch=batch, seed=seed)
         expected = source.run(sig.key, feed)
         checks = []
-        for fmt, run in runners.items():
-            result = compare(
-                expected,
-                run(feed),
-                atol=atol,
-                rtol=rtol,
-                label=f"{fmt} vs source ({source.format})",
-            )
-            checks.append(result)
-            echo(f"{result.label}, signature '{sig.key}':")
-            for line in result.lines():
-                echo("  " + line)
+        for w in written:
+            fmt = w.artifact.format
+            pairs = [(f"{fmt} vs source ({source.format})", lambda f: expected, w.run)]
+            for label, want, got in pairs + w.checks:
+                result = compare(want(feed), got(feed), atol=atol, rtol=rtol, label=label)
+                checks.append(result)
+                echo(f"{result.label}, signature '{sig.key}':")
+                for line in result.lines():
+                    echo("  " + line)
+            for note in w.artifact.notes:
+                echo(f"note ({fmt}): {note}")
         failed = [c.label for c in checks if not c.ok]
         if failed:
             raise VerificationError(
                 f"export check failed ({'; '.join(failed)}); nothing was written"
             )
+        artifacts = [w.artifact for w in written]
         for runtime in java_runtimes:
             check_runtime(stage, artifacts, runtime, allow_incompatible, echo)
 
@@ -117,6 +134,8 @@ def check_runtime(
     reg = registry.load(runtime)
     errors = []
     for art in artifacts:
+        if art.format == "tflite":
+            continue  # TensorFlow Java does not run TFLite
         if art.format == "frozen":
             graph_def = read_graph_def(stage / art.path)
         else:
@@ -137,9 +156,14 @@ def check_runtime(
     )
 
 
-def write_saved_model(source: Source, stage: Path, sig: Signature):
-    shutil.copytree(source.saved_model_dir, stage / SAVED_MODEL_DIR)
-    meta = select_meta_graph(stage / SAVED_MODEL_DIR, source.tags)
+def write_saved_model(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
+    saved = stage / SAVED_MODEL_DIR
+    shutil.copytree(source.saved_model_dir, saved)
+    (saved / "variables").mkdir(exist_ok=True)
+    meta = select_meta_graph(saved, source.tags)
+    notes = [n for n in source.notes if "variables/" in n]
+    if not any((saved / "variables").iterdir()) and not notes:
+        notes.append(EMPTY_VARIABLES_NOTE)
     art = Artifact(
         format="savedmodel",
         path=SAVED_MODEL_DIR,
@@ -148,22 +172,29 @@ def write_saved_model(source: Source, stage: Path, sig: Signature):
         tags=list(source.tags),
         files=file_entries(stage, SAVED_MODEL_DIR),
         producer=meta.graph_def.versions.producer,
+        notes=notes,
     )
-    saved = stage / SAVED_MODEL_DIR
-    loaded: dict[str, object] = {}
-
-    def run(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        model = loaded.setdefault("m", tf.saved_model.load(str(saved), tags=source.tags))
-        outputs = model.signatures[sig.key](**{k: tf.constant(v) for k, v in feed.items()})
-        return {k: v.numpy() for k, v in outputs.items()}
-
-    return art, run
+    run = signature_runner(saved, source.tags)
+    return Written(art, lambda feed: run(sig.key, feed))
 
 
-def write_frozen(source: Source, stage: Path, sig: Signature):
-    from exporter.freeze import freeze_signature
+def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
+    from exporter.freeze import freeze_signature, optimize_for_inference
 
     graph_def, frozen_sig = freeze_signature(source.saved_model_dir, source.tags, sig)
+    checks = []
+    notes = []
+    if optimize:
+        plain, plain_sig = graph_def, frozen_sig
+        graph_def = optimize_for_inference(plain, frozen_sig)
+        notes.append(f"optimized for inference: {len(plain.node)} nodes -> {len(graph_def.node)}")
+        checks.append(
+            (
+                "frozen optimized vs unoptimized",
+                lambda feed: run_graph_def(plain, plain_sig, feed),
+                lambda feed: run_graph_def(graph_def, frozen_sig, feed),
+            )
+        )
     (stage / FROZEN_FILE).write_bytes(graph_def.SerializeToString(deterministic=True))
     art = Artifact(
         format="frozen",
@@ -172,8 +203,50 @@ def write_frozen(source: Source, stage: Path, sig: Signature):
         ops=ops_of(graph_def),
         files=file_entries(stage, FROZEN_FILE),
         producer=graph_def.versions.producer,
+        notes=notes,
     )
-    return art, lambda feed: run_graph_def(graph_def, frozen_sig, feed)
+    return Written(art, lambda feed: run_graph_def(graph_def, frozen_sig, feed), checks)
+
+
+def write_tflite(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
+    from exporter.sources import tflite
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(source.saved_model_dir), signature_keys=[sig.key], tags=set(source.tags)
+    )
+    try:
+        content = converter.convert()
+    except Exception as exc:  # ConverterError and friends
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"TFLite cannot convert signature '{sig.key}' ({first}); export --format "
+            "savedmodel or frozen instead, which need no conversion"
+        ) from exc
+    (stage / TFLITE_FILE).write_bytes(content)
+    interp = tflite.interpreter(content, TFLITE_FILE)
+    art = Artifact(
+        format="tflite",
+        path=TFLITE_FILE,
+        signatures=tflite.signatures(interp),
+        ops=[],
+        files=file_entries(stage, TFLITE_FILE),
+        notes=[TFLITE_NOTE],
+    )
+    return Written(art, lambda feed: tflite.run_interpreter(content, sig.key, feed, TFLITE_FILE))
+
+
+WRITERS: dict[str, Callable[[Source, Path, Signature, bool], Written]] = {
+    "savedmodel": write_saved_model,
+    "frozen": write_frozen,
+    "tflite": write_tflite,
+}
+EMPTY_VARIABLES_NOTE = (
+    "variables/ is empty, and that is correct: the weights are constants inside saved_model.pb"
+)
+TFLITE_NOTE = (
+    "checked in Python against the source; TensorFlow Java does not run TFLite, so parity has "
+    "no Java check for it"
+)
 
 
 def model_name(src: Path) -> str:

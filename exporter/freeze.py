@@ -99,3 +99,16 @@ def read_graph_def(path: Path) -> graph_pb2.GraphDef:
     except Exception as exc:  # google.protobuf.message.DecodeError
         raise ModelError(f"{path}: not a binary GraphDef ({exc})") from exc
     return graph_def
+
+
+def optimize_for_inference(graph_def: graph_pb2.GraphDef, sig: Signature) -> graph_pb2.GraphDef:
+    """What optimize_for_inference does: strip nodes the outputs do not need and training-only
+    nodes, fold batch norms into convolutions, fuse resize and pad into them."""
+    from tensorflow.python.tools import optimize_for_inference_lib
+
+    return optimize_for_inference_lib.optimize_for_inference(
+        graph_def,
+        [t.name for t in sig.inputs],
+        [t.name for t in sig.outputs],
+        [tf.dtypes.as_dtype(t.dtype).as_datatype_enum for t in sig.inputs],
+    )

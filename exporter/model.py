@@ -18,6 +18,11 @@ NUMPY_DTYPES: dict[str, Any] = {
     "int32": np.int32,
     "int64": np.int64,
     "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "complex64": np.complex64,
+    "complex128": np.complex128,
     "bool": np.bool_,
     "string": np.object_,
 }

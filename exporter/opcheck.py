@@ -206,14 +206,16 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
     a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export)."""
     from exporter.freeze import read_graph_def
     from exporter.graphs import select_meta_graph
-    from exporter.loaders import load_source
     from exporter.manifest import MANIFEST_NAME, read
+    from exporter.sources import load_source
 
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
         graphs = []
         for art in manifest.artifacts:
             path = src / art.path
+            if art.format == "tflite":
+                continue  # a flatbuffer, not a graph TensorFlow Java loads
             if art.format == "frozen":
                 graphs.append((f"frozen ({art.path})", read_graph_def(path)))
             else:

@@ -63,6 +63,7 @@ class ParityReport:
     tensorflow_python: str
     tensorflow_java: str | None = None
     cases: list[CaseResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -80,6 +81,7 @@ class ParityReport:
             "tensorflow_java": self.tensorflow_java,
             "seconds": round(self.seconds, 2),
             "cases": [c.to_json() for c in self.cases],
+            "notes": self.notes,
         }
 
     def lines(self) -> list[str]:
@@ -93,6 +95,7 @@ class ParityReport:
                 out.append(f"  [x]  Java failed: {case.error}")
             for line in case.comparison.lines() if case.comparison else []:
                 out.append("  " + line)
+        out.extend(f"note: {n}" for n in self.notes)
         passed = sum(c.ok for c in self.cases)
         out.append(
             f"parity {'OK' if self.ok else 'FAILED'}: {passed} of {len(self.cases)} "
@@ -198,6 +201,12 @@ def parity(
     require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
     classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats)
     report = ParityReport(str(export_dir), sha, atol, rtol, tf.__version__)
+    report.notes = [
+        f"{a.path}: no Java check, TensorFlow Java does not run TFLite (it was checked in "
+        "Python against the source at export)"
+        for a in manifest.artifacts
+        if a.format == "tflite"
+    ]
 
     with tempfile.TemporaryDirectory(prefix="tf2java-parity-") as tmp:
         work = Path(tmp)

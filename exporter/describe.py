@@ -1,0 +1,178 @@
+"""`tf2java inspect` and `tf2java run`: what a model needs to be fed and fetched, in any format,
+and running it in Python TensorFlow like `saved_model_cli run`."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporter.errors import UsageError
+from exporter.fsutil import staged_dir
+from exporter.graphs import select_signature
+from exporter.inputs import check_input, format_shape
+from exporter.model import NUMPY_DTYPES, Signature
+from exporter.sources import LoadOptions, Source, detect, load_source
+
+
+def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str, Any]:
+    options.stage = False
+    with tempfile.TemporaryDirectory() as work:
+        source = load_source(src, options, Path(work))
+        data: dict[str, Any] = {
+            "path": str(src),
+            "format": source.format,
+            "signatures": [s.to_json() for s in source.signatures],
+            "details": source.details,
+        }
+        if source.notes:
+            data["notes"] = source.notes
+        if show_all and source.format == "savedmodel":
+            data["meta_graphs"] = _every_meta_graph(src)
+    return data
+
+
+def _every_meta_graph(src: Path) -> list[dict[str, Any]]:
+    from exporter.graphs import ops_of, read_meta_graphs, signatures_of
+
+    return [
+        {
+            "tags": sorted(meta.meta_info_def.tags),
+            "signatures": [s.to_json() for s in signatures_of(meta)],
+            "ops": ops_of(meta.graph_def),
+        }
+        for meta in read_meta_graphs(src)
+    ]
+
+
+def inspect_lines(data: dict[str, Any]) -> list[str]:
+    out = [f"{data['path']}: {data['format']}"]
+    for sig in data["signatures"]:
+        out.extend(signature_lines(Signature.from_json(sig)))
+    for key, value in data["details"].items():
+        out.extend(_value_lines(key, value, "  "))
+    for note in data.get("notes", []):
+        out.append(f"note: {note}")
+    for meta in data.get("meta_graphs", []):
+        out.append(f"MetaGraph with tags {','.join(meta['tags'])}:")
+        for sig in meta["signatures"]:
+            out.extend("  " + line for line in signature_lines(Signature.from_json(sig)))
+        out.append(f"  ops ({len(meta['ops'])}): {', '.join(meta['ops'])}")
+    return out
+
+
+def signature_lines(sig: Signature) -> list[str]:
+    out = [f"signature '{sig.key}'" + (f" ({sig.method_name})" if sig.method_name else "") + ":"]
+    for title, tensors in (("inputs", sig.inputs), ("outputs", sig.outputs)):
+        out.append(f"  {title}:")
+        for t in tensors:
+            layer = f", Keras layer {t.keras_layer}" if t.keras_layer else ""
+            out.append(
+                f"    {t.key}: {t.dtype} {format_shape(t.shape)}, tensor {t.name}:{t.index}{layer}"
+            )
+    return out
+
+
+def _value_lines(key: str, value: Any, indent: str) -> list[str]:
+    if isinstance(value, dict):
+        if not value:
+            return [f"{indent}{key}: -"]
+        out = [f"{indent}{key}:"]
+        for k, v in value.items():
+            out.extend(_value_lines(str(k), v, indent + "  "))
+        return out
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        out = [f"{indent}{key}:"]
+        out.extend(f"{indent}  " + ", ".join(f"{k}={v}" for k, v in item.items()) for item in value)
+        return out
+    if isinstance(value, list):
+        return [f"{indent}{key}: {', '.join(map(str, value)) or '-'}"]
+    return [f"{indent}{key}: {value}"]
+
+
+def parse_inputs(
+    specs: tuple[str, ...], json_specs: tuple[str, ...], sig: Signature
+) -> dict[str, np.ndarray]:
+    """`KEY=FILE.npy`, `KEY=FILE.npz:array` (comma-separated or repeated) and `KEY=JSON`.
+    Files are read without unpickling; JSON is parsed as data only."""
+    by_key = {t.key: t for t in sig.inputs}
+    values: dict[str, np.ndarray] = {}
+    for spec in (s for group in specs for s in group.split(",") if s):
+        key, _, ref = spec.partition("=")
+        if key not in by_key or not ref:
+            raise UsageError(
+                f"--inputs {spec}: expected KEY=FILE with KEY one of {', '.join(by_key)}"
+            )
+        path, _, array = ref.rpartition(":") if ".npz:" in ref else (ref, "", "")
+        values[key] = _read_array(Path(path), array, spec)
+    for spec in json_specs:
+        key, _, text = spec.partition("=")
+        if key not in by_key:
+            raise UsageError(f"--input-json {spec}: KEY must be one of {', '.join(by_key)}")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--input-json {key}: not valid JSON ({exc})") from exc
+        dtype = NUMPY_DTYPES[by_key[key].dtype]
+        values[key] = np.array(data, dtype=object if by_key[key].dtype == "string" else dtype)
+        if by_key[key].dtype == "string":
+            values[key] = np.vectorize(lambda s: str(s).encode(), otypes=[object])(values[key])
+    missing = [k for k in by_key if k not in values]
+    if missing:
+        raise UsageError(
+            f"no value for input(s) {', '.join(missing)}; give them with --inputs or --input-json"
+        )
+    return {k: check_input(by_key[k], v, "--inputs") for k, v in values.items()}
+
+
+def _read_array(path: Path, array: str, spec: str) -> np.ndarray:
+    if not path.is_file():
+        raise UsageError(f"--inputs {spec}: no file {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--inputs {spec}: not a plain .npy/.npz ({exc})") from exc
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        name = array or (loaded.files[0] if len(loaded.files) == 1 else "")
+        if name not in loaded.files:
+            raise UsageError(
+                f"--inputs {spec}: name the array as FILE.npz:NAME; it holds "
+                f"{', '.join(loaded.files)}"
+            )
+        return loaded[name]
+
+
+def run(
+    src: Path,
+    options: LoadOptions,
+    signature: str | None,
+    specs: tuple[str, ...],
+    json_specs: tuple[str, ...],
+) -> tuple[Source, Signature, dict[str, np.ndarray]]:
+    options.stage = False
+    detect(src)
+    with tempfile.TemporaryDirectory() as work:
+        source = load_source(src, options, Path(work))
+        if not source.signatures:
+            source.run("", {})  # raises the format's own explanation (missing --input, ...)
+        sig = select_signature(source.signatures, signature, str(src))
+        feed = parse_inputs(specs, json_specs, sig)
+        return source, sig, source.run(sig.key, feed)
+
+
+def save_outputs(outputs: dict[str, np.ndarray], outdir: Path, force: bool) -> list[Path]:
+    with staged_dir(outdir, force) as stage:
+        names = []
+        for key, value in outputs.items():
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".npy"
+            if value.dtype == object:
+                value = value.astype(bytes)
+            np.save(stage / name, value)
+            names.append(outdir / name)
+    return names

@@ -1,0 +1,87 @@
+"""One loader per source format, each behind the same `Loader` record in one registry. A
+loader turns its source into a `Source`: signatures, a way to run the source as it was given,
+and (for every format a model can be exported from) a SavedModel on disk that the writers
+start from: the source itself, or one staged from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from exporter.errors import ModelError, UsageError
+from exporter.model import Signature
+
+Runner = Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass
+class LoadOptions:
+    """What a source may need besides its path; each loader reads the fields it knows."""
+
+    tags: list[str] = field(default_factory=lambda: ["serve"])
+    inputs: dict[str, str] = field(default_factory=dict)  # signature key -> tensor name
+    outputs: dict[str, str] = field(default_factory=dict)
+    step: int | None = None  # checkpoint step
+    architecture: Path | None = None  # for weights-only .h5
+    by_name: bool = False
+    custom_objects: str | None = None  # a module whose names Keras may deserialize
+    stage: bool = True  # False: only describe and run the source (inspect, run), no SavedModel
+
+
+@dataclass
+class Source:
+    path: Path
+    format: str
+    signatures: list[Signature]
+    run: Runner
+    saved_model_dir: Path | None  # None: nothing can be exported from this format
+    tags: list[str] = field(default_factory=lambda: ["serve"])
+    notes: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # what `inspect` shows beyond signatures
+
+
+@dataclass(frozen=True)
+class Loader:
+    format: str
+    description: str
+    detect: Callable[[Path], bool]
+    load: Callable[[Path, LoadOptions, Path], Source]
+
+
+LOADERS: dict[str, Loader] = {}
+
+
+def register(loader: Loader) -> Loader:
+    LOADERS[loader.format] = loader
+    return loader
+
+
+def detect(path: Path) -> Loader:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    for loader in LOADERS.values():
+        if loader.detect(path):
+            return loader
+    known = "; ".join(f"{x.format} ({x.description})" for x in LOADERS.values())
+    raise ModelError(f"{path}: not a model tf2java can read; expected one of: {known}")
+
+
+def load_source(path: Path, options: LoadOptions | list[str], workdir: Path) -> Source:
+    """Detects the format of `path` and loads it; `workdir` is scratch space for staging.
+    A list of tags may stand for the options."""
+    if isinstance(options, list):
+        options = LoadOptions(tags=options)
+    return detect(path).load(path, options, workdir)
+
+
+# The loaders register themselves on import, in the order detection tries them.
+from exporter.sources import (  # noqa: E402, F401
+    checkpoint,
+    graphdef,
+    keras_model,
+    saved_model,
+    tflite,
+)

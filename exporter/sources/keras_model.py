@@ -1,0 +1,170 @@
+"""Keras sources: a v3 `.keras` file, a whole-model HDF5 `.h5`, and a weights-only `.h5`
+(legacy `save_weights` or `.weights.h5`) given with its architecture (`--architecture
+model.json|model.keras`, `--by-name` for partial loading). `--custom-objects module.path`
+imports a module whose public names the loader may deserialize."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from exporter.errors import ModelError, UsageError
+from exporter.graphs import select_meta_graph, signatures_of
+from exporter.sources import Loader, LoadOptions, Source, register
+
+
+def custom_objects(module_path: str | None) -> dict[str, object]:
+    if not module_path:
+        return {}
+    try:
+        module = importlib.import_module(module_path)
+    except ImportError as exc:
+        raise UsageError(f"--custom-objects {module_path}: cannot import it ({exc})") from exc
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    return {
+        n: getattr(module, n)
+        for n in names
+        if inspect.isclass(getattr(module, n)) or inspect.isfunction(getattr(module, n))
+    }
+
+
+def h5_kind(path: Path) -> str:
+    """'model' (whole model), 'weights' (weights only), or 'other'."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "model_config" in f.attrs:
+                return "model"
+            if "layer_names" in f.attrs or "model_weights" in f or "layers" in f or "vars" in f:
+                return "weights"
+    except OSError:
+        return "other"
+    return "other"
+
+
+def load_keras_model(path: Path, options: LoadOptions):
+    import keras
+
+    objects = custom_objects(options.custom_objects)
+    if path.suffix in (".h5", ".hdf5") and h5_kind(path) == "weights":
+        if options.architecture is None:
+            raise UsageError(
+                f"{path}: holds weights only, no model; give the architecture with "
+                "--architecture model.json|model.keras"
+            )
+        model = _architecture(options.architecture, objects)
+        try:
+            if options.by_name:
+                model.load_weights(path, by_name=True, skip_mismatch=False)
+            else:
+                model.load_weights(path)
+        except Exception as exc:  # shape and layer-count mismatches
+            raise ModelError(
+                f"{path}: the weights do not fit {options.architecture} ({_first(exc)}); "
+                "--by-name loads the layers whose names match"
+            ) from exc
+        return model
+    if options.architecture is not None:
+        raise UsageError(f"{path}: --architecture goes with a weights-only .h5 file")
+    try:
+        return keras.models.load_model(path, compile=False, custom_objects=objects)
+    except Exception as exc:  # zip, json and deserialization errors alike
+        hint = (
+            "; a custom layer or function? name its module with --custom-objects"
+            if "Unknown" in str(exc) or "custom" in str(exc).lower()
+            else ""
+        )
+        raise ModelError(f"{path}: cannot load the Keras model ({_first(exc)}){hint}") from exc
+
+
+def _architecture(path: Path, objects: dict[str, object]):
+    import keras
+
+    if not path.is_file():
+        raise UsageError(f"--architecture {path}: no such file")
+    try:
+        if path.suffix == ".json":
+            return keras.models.model_from_json(path.read_text(), custom_objects=objects)
+        return keras.models.load_model(path, compile=False, custom_objects=objects)
+    except Exception as exc:
+        raise ModelError(f"--architecture {path}: cannot build the model ({_first(exc)})") from exc
+
+
+def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    model = load_keras_model(path, options)
+    staged = workdir / "keras_saved_model"
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the endpoints it wrote
+        model.export(str(staged), format="tf_saved_model", verbose=False)
+    meta = select_meta_graph(staged, ["serve"])
+    layers = _output_layers(model)
+    signatures = [
+        replace(s, outputs=tuple(replace(t, keras_layer=layers.get(t.key)) for t in s.outputs))
+        for s in signatures_of(meta)
+    ]
+
+    def run(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        sig = next(s for s in signatures if s.key == key)
+        if len(sig.inputs) == 1:
+            feed = inputs[sig.inputs[0].key]
+        else:  # a functional model matches a dict to its inputs by name
+            feed = {t.key: inputs[t.key] for t in sig.inputs}
+        outputs = model(feed, training=False)
+        if isinstance(outputs, dict):
+            return {k: np.asarray(v) for k, v in outputs.items()}
+        return {f"output_{i}": np.asarray(v) for i, v in enumerate(tf.nest.flatten(outputs))}
+
+    fmt = "keras" if path.suffix == ".keras" else "h5"
+    details = {
+        "layers": [
+            {"name": layer.name, "class": type(layer).__name__, "params": int(layer.count_params())}
+            for layer in model.layers
+        ],
+        "inputs": [f"{t.name} {tuple(t.shape)} {t.dtype}" for t in model.inputs],
+        "outputs": [f"{t.name} {tuple(t.shape)} {t.dtype}" for t in model.outputs],
+        "weights_only": fmt == "h5" and h5_kind(path) == "weights",
+    }
+    return Source(
+        path=path,
+        format=fmt,
+        signatures=signatures,
+        run=run,
+        saved_model_dir=staged,
+        details=details,
+    )
+
+
+def _output_layers(model) -> dict[str, str]:
+    """Signature output key -> the Keras layer that produced it (model.export names list
+    outputs output_0, output_1, ...)."""
+    try:
+        names = [t._keras_history.operation.name for t in model.outputs]
+    except (AttributeError, TypeError):
+        return {}
+    return {f"output_{i}": name for i, name in enumerate(names)}
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def is_keras(path: Path) -> bool:
+    return path.is_file() and path.suffix == ".keras"
+
+
+def is_h5(path: Path) -> bool:
+    return path.is_file() and path.suffix in (".h5", ".hdf5")
+
+
+register(Loader("keras", "a Keras v3 .keras file", is_keras, load))
+register(
+    Loader("h5", "a Keras HDF5 .h5 file (whole model, or weights with --architecture)", is_h5, load)
+)

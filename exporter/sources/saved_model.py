@@ -1,0 +1,55 @@
+"""SavedModel sources: TF2 (`tf.saved_model.save`, Keras `model.export`) and TF1
+(`simple_save`, `SavedModelBuilder`, custom tags, several MetaGraphs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from exporter.graphs import read_meta_graphs, select_meta_graph, signatures_of
+from exporter.sources import Loader, LoadOptions, Runner, Source, register
+
+
+def signature_runner(saved_model_dir: Path, tags: list[str]) -> Runner:
+    """Runs a SavedModel's signatures by key, loading it once on first use."""
+    cache: dict[str, object] = {}
+
+    def run(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if "model" not in cache:
+            cache["model"] = tf.saved_model.load(str(saved_model_dir), tags=tags)
+        fn = cache["model"].signatures[key]
+        outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    return run
+
+
+def is_saved_model(path: Path) -> bool:
+    return path.is_dir() and (
+        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+    )
+
+
+def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    meta = select_meta_graph(path, options.tags)
+    details = {
+        "tag_sets": [sorted(m.meta_info_def.tags) for m in read_meta_graphs(path)],
+        "tensorflow_version": meta.meta_info_def.tensorflow_version,
+        "variables": sorted(p.name for p in (path / "variables").glob("*"))
+        if (path / "variables").is_dir()
+        else [],
+    }
+    return Source(
+        path=path,
+        format="savedmodel",
+        signatures=signatures_of(meta),
+        run=signature_runner(path, options.tags),
+        saved_model_dir=path,
+        tags=list(options.tags),
+        details=details,
+    )
+
+
+register(Loader("savedmodel", "a directory with saved_model.pb", is_saved_model, load))
