@@ -137,3 +137,106 @@ def write_custom_op_export(out: Path, op: str = "CaseFoldUTF8") -> Path:
     manifest = Manifest("custom_op", "frozen", "frozen.pb", tf.__version__, None, [art])
     (out / "manifest.json").write_text(manifest.dumps())
     return out
+
+
+TF1_FORMATS = textwrap.dedent("""
+    import os
+    import sys
+
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_eager_execution()
+    out = sys.argv[1]
+    x = tf.placeholder(tf.float32, (None, 3), name="input_x")
+    w = tf.Variable(np.arange(6, dtype=np.float32).reshape(3, 2) / 10, name="dense/kernel")
+    b = tf.Variable(np.array([0.1, -0.2], np.float32), name="dense/bias")
+    step = tf.train.get_or_create_global_step()
+    logits = tf.add(tf.matmul(x, w), b, name="logits")
+    probs = tf.nn.softmax(logits, name="loss/pred_prob")
+    examples = tf.placeholder(tf.string, (None,), name="tf_example")
+    features = tf.parse_example(examples, {"x": tf.FixedLenFeature([3], tf.float32)})
+    scores = tf.nn.softmax(tf.matmul(features["x"], w) + b, name="scores")
+    classes = tf.tile(tf.constant([["neg", "pos"]]), [tf.shape(scores)[0], 1], name="classes")
+    prediction = tf.identity(scores[:, 1:], name="prediction")
+    saver = tf.train.Saver(max_to_keep=5)
+    os.makedirs(os.path.join(out, "ckpt"))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.assign(step, 100))
+        saver.save(sess, os.path.join(out, "ckpt", "model.ckpt"), global_step=100)
+        sess.run([tf.assign_add(w, tf.ones_like(w)), tf.assign(step, 200)])
+        saver.save(sess, os.path.join(out, "ckpt", "model.ckpt"), global_step=200)
+
+        # The seed's puzzle: the same weights, with a .meta whose collection_def lists no
+        # variables and that carries no saver.
+        os.makedirs(os.path.join(out, "bare"))
+        saver.save(sess, os.path.join(out, "bare", "model.ckpt"), global_step=200,
+                   write_meta_graph=False)
+        meta = tf.train.export_meta_graph(collection_list=[], clear_devices=True)
+        meta.ClearField("saver_def")
+        with open(os.path.join(out, "bare", "model.ckpt-200.meta"), "wb") as f:
+            f.write(meta.SerializeToString())
+
+        frozen = tf.graph_util.convert_variables_to_constants(
+            sess, sess.graph.as_graph_def(), ["loss/pred_prob"])
+        tf.io.write_graph(frozen, out, "frozen.pb", as_text=False)
+        tf.io.write_graph(frozen, out, "frozen.pbtxt", as_text=True)
+
+        # SavedModelBuilder with a custom tag, three method names and a second MetaGraph.
+        builder = tf.saved_model.Builder(os.path.join(out, "builder"))
+        sigs = tf.saved_model.signature_def_utils
+        builder.add_meta_graph_and_variables(sess, ["myTag"], signature_def_map={
+            "predict": sigs.predict_signature_def({"x": x}, {"probs": probs}),
+            "classify": sigs.classification_signature_def(examples, classes, scores),
+            "regress": sigs.regression_signature_def(examples, prediction),
+        })
+        builder.add_meta_graph(["serve", "second"], signature_def_map={
+            "serving_default": sigs.predict_signature_def({"x": x}, {"logits": logits}),
+        })
+        builder.save()
+""")
+
+
+def save_tf1_formats(out: Path) -> Path:
+    """TF1 checkpoints (steps 100 and 200; and one whose .meta lists no variables), the frozen
+    graph as .pb and .pbtxt, and a SavedModelBuilder model with tag 'myTag'. Weights at step
+    200: kernel = arange(6).reshape(3, 2) / 10 + 1, bias = [0.1, -0.2]."""
+    proc = subprocess.run([sys.executable, "-c", TF1_FORMATS, str(out)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def tf1_probs(x: np.ndarray, step: int = 200) -> np.ndarray:
+    """The TF1 model's output computed with numpy, from the weights it was saved with."""
+    kernel = np.arange(6, dtype=np.float32).reshape(3, 2) / 10 + (1 if step == 200 else 0)
+    logits = x @ kernel + np.array([0.1, -0.2], np.float32)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def tf_examples(x: np.ndarray) -> np.ndarray:
+    """Serialized tf.train.Example protos with feature 'x'."""
+    return np.array([
+        tf.train.Example(features=tf.train.Features(feature={
+            "x": tf.train.Feature(float_list=tf.train.FloatList(value=row.tolist()))
+        })).SerializeToString()
+        for row in x
+    ], dtype=object)
+
+
+def save_keras_h5(out: Path) -> dict[str, Path]:
+    """The two-heads model as a whole-model .h5, its legacy weights-only .h5 and its JSON
+    architecture, and a second architecture that shares only the 'hidden' layer's name."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    source = keras.models.load_model(save_keras(out / "two_heads.keras"))
+    source.save(out / "whole.h5")
+    with h5py.File(out / "weights.h5", "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, source)
+    (out / "architecture.json").write_text(source.to_json())
+    return {"whole": out / "whole.h5", "weights": out / "weights.h5",
+            "architecture": out / "architecture.json", "model": source}

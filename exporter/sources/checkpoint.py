@@ -41,7 +41,7 @@ def state(directory: Path) -> tuple[str, list[str]]:
     if latest is None:
         raise ModelError(f"{directory / 'checkpoint'}: no model_checkpoint_path line")
     local = [str(directory / Path(p).name) for p in every or [latest.group(1)]]
-    return str(directory / Path(latest.group(1)).name), local
+    return str(directory / Path(latest.group(1)).name), list(dict.fromkeys(local))
 
 
 def prefix_of(path: Path, step: int | None) -> tuple[str, list[str]]:
@@ -78,7 +78,10 @@ def describe(prefix: str, every: list[str], meta: meta_graph_pb2.MetaGraphDef | 
     dtypes = reader.get_variable_to_dtype_map()
     details = {
         "checkpoint": prefix,
-        "all_checkpoints": every,
+        "all_checkpoints": [
+            p if Path(f"{p}.index").is_file() else f"{p} (listed, but its files are missing)"
+            for p in every
+        ],
         "variables": [
             {"name": n, "shape": list(shapes[n]), "dtype": dtypes[n].name} for n in sorted(shapes)
         ],

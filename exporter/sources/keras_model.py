@@ -9,6 +9,8 @@ import contextlib
 import importlib
 import inspect
 import io
+import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from exporter.sources import Loader, LoadOptions, Source, register
 def custom_objects(module_path: str | None) -> dict[str, object]:
     if not module_path:
         return {}
+    if os.getcwd() not in sys.path:  # as `python -m` would: modules beside the user come first
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_path)
     except ImportError as exc:
@@ -98,7 +102,42 @@ def _architecture(path: Path, objects: dict[str, object]):
         raise ModelError(f"--architecture {path}: cannot build the model ({_first(exc)})") from exc
 
 
+def h5_weights(path: Path) -> list[dict]:
+    """Layer name and weight shapes of a weights-only .h5, read without a model."""
+    import h5py
+
+    rows = []
+    with h5py.File(path, "r") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        names = [
+            n.decode() if isinstance(n, bytes) else n for n in root.attrs.get("layer_names", [])
+        ]
+        for name in names or list(root.keys()):
+            rows.append({"layer": name, "weights": _weight_shapes(root[name])})
+    return rows
+
+
+def _weight_shapes(group) -> list[list[int]]:
+    shapes: list[list[int]] = []
+    group.visititems(
+        lambda _, obj: shapes.append(list(obj.shape)) if hasattr(obj, "shape") else None
+    )
+    return shapes
+
+
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    if (
+        not options.stage
+        and options.architecture is None
+        and path.suffix in (".h5", ".hdf5")
+        and h5_kind(path) == "weights"
+    ):  # inspect: describe the weights; anything more needs the architecture
+
+        def needs_architecture(key, feed):
+            load_keras_model(path, options)
+
+        details = {"weights_only": True, "layers": h5_weights(path)}
+        return Source(path, "h5", [], needs_architecture, None, details=details)
     model = load_keras_model(path, options)
     staged = workdir / "keras_saved_model"
     with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the endpoints it wrote

@@ -42,7 +42,9 @@ def candidates(graph_def: graph_pb2.GraphDef) -> tuple[list[str], list[str]]:
     consumed = {ref.lstrip("^").split(":")[0] for n in graph_def.node for ref in n.input}
     placeholders = []
     for node in graph_def.node:
-        if node.op in ("Placeholder", "PlaceholderWithDefault"):
+        if node.op in ("Placeholder", "PlaceholderWithDefault") and not node.name.startswith(
+            "save/"
+        ):
             dtype = tf.dtypes.as_dtype(node.attr["dtype"].type).name
             shape = node.attr["shape"].shape
             dims = "?" if shape.unknown_rank else [d.size for d in shape.dim]
@@ -118,13 +120,14 @@ def build_saved_model(
 ) -> Path:
     """A TF1 SavedModel of the session's graph (and its variables) with one predict
     signature, as SavedModelBuilder writes it."""
-    builder = tf.compat.v1.saved_model.Builder(str(target))
-    sig_def = tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)
-    builder.add_meta_graph_and_variables(
-        sess,
-        tags,
-        signature_def_map={DEFAULT_SIGNATURE: sig_def},
-        strip_default_attrs=True,
-    )
-    builder.save()
+    with sess.graph.as_default():
+        builder = tf.compat.v1.saved_model.Builder(str(target))
+        sig_def = tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)
+        builder.add_meta_graph_and_variables(
+            sess,
+            tags,
+            signature_def_map={DEFAULT_SIGNATURE: sig_def},
+            strip_default_attrs=True,
+        )
+        builder.save()
     return target

@@ -4,6 +4,7 @@ else through the tensor details."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ def interpreter(content: bytes, where: str) -> tf.lite.Interpreter:
     if content[4:8] != b"TFL3":
         raise ModelError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier)")
     try:
-        interp = tf.lite.Interpreter(model_content=content)
+        with warnings.catch_warnings():  # the notice that LiteRT is TFLite's new home
+            warnings.simplefilter("ignore")
+            interp = tf.lite.Interpreter(model_content=content)
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"{where}: TFLite cannot load it ({exc})") from exc
