@@ -272,9 +272,16 @@ def export(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder of templates that replace the shipped ones of the same name.",
 )
+@click.option(
+    "--strings",
+    type=click.Choice(["text", "bytes"]),
+    default="text",
+    show_default=True,
+    help="DT_STRING tensors as String (UTF-8 text) or as byte[] (binary data; rank 0 and 1).",
+)
 @click.option("--force", is_flag=True, help="Replace the source folder if it exists.")
 @handled
-def java(out, package, class_name, java_out, fmt, templates, force):
+def java(out, package, class_name, java_out, fmt, templates, strings, force):
     """Generate typed Java loader classes from OUT/manifest.json."""
     from exporter import codegen, manifest
 
@@ -289,6 +296,7 @@ def java(out, package, class_name, java_out, fmt, templates, force):
         formats=FORMAT_CHOICES[fmt] if fmt else None,
         force=force,
         templates=templates,
+        strings=strings,
     )
     for cls in classes:
         click.echo(f"wrote {target / cls.relative_path}")

@@ -53,6 +53,21 @@ class JavaTensor:
     tensor_type: str
     rank: int
     doc: str  # Javadoc text: key, dtype, shape
+    bytes_strings: bool = False  # a DT_STRING tensor as byte[] elements, not String
+
+    @property
+    def nullable(self) -> bool:
+        """An array or a String/byte[] parameter: checked for null and shape on entry."""
+        return self.rank > 0 or self.info.dtype == "string"
+
+    @property
+    def shape_of(self) -> str:
+        """Java expression: the shape of this (non-null) parameter."""
+        if self.rank == 0:
+            return "Shape.scalar()"
+        if self.bytes_strings:
+            return f"Shape.of({self.ident}.length)"
+        return f"StdArrays.shapeOf({self.ident})"
 
     @property
     def key_literal(self) -> str:
@@ -69,6 +84,9 @@ class JavaTensor:
     @property
     def to_tensor(self) -> str:
         """Java expression: this parameter as a new tensor (one bulk copy)."""
+        if self.bytes_strings:
+            wrap = "scalarOfObject" if self.rank == 0 else "vectorOfObjects"
+            return f"TString.tensorOfBytes(NdArrays.{wrap}({self.ident}))"
         if self.rank == 0:
             return f"{self.tensor_type}.scalarOf({self.ident})"
         if self.info.dtype == "string":
@@ -81,6 +99,10 @@ class JavaTensor:
     def from_tensor(self, tensor: str) -> str:
         """Java expression: the fetched tensor as a Java array (one bulk copy)."""
         cast = f"({self.tensor_type}) {tensor}"
+        if self.bytes_strings:
+            if self.rank == 0:
+                return f"(({cast}).asBytes().getObject())"
+            return f"StdArrays.array1dCopyOf((({cast}).asBytes()), byte[].class)"
         if self.rank == 0:
             return f"({cast}).{JAVA_TYPES[self.info.dtype].scalar_getter}()"
         extra = ", String.class" if self.info.dtype == "string" else ""
@@ -121,12 +143,19 @@ class JavaClass:
         return Path(*self.package.split("."), f"{self.name}.java")
 
 
+STRING_TYPES = ("text", "bytes")
+
+
 def plan(
     manifest: Manifest,
     package: str = DEFAULT_PACKAGE,
     class_name: str | None = None,
     formats: tuple[str, ...] | None = None,
+    strings: str = "text",
 ) -> list[JavaClass]:
+    """The Java classes for a manifest. `strings` maps DT_STRING tensors to `String` (text,
+    UTF-8) or, for scalars and vectors, to `byte[]` (bytes: any binary data, such as serialized
+    tf.Example protos)."""
     if not is_package(package):
         raise UsageError(
             f"--package '{package}' is not a Java package name "
@@ -142,14 +171,16 @@ def plan(
         name = base + CLASS_SUFFIX[art.format]
         methods = unique([camel(s.key) for s in art.signatures], {"close", "load", "loadResource"})
         results = unique([pascal(s.key) + "Result" for s in art.signatures], {name})
-        sigs = tuple(_signature(s, m, r) for s, m, r in zip(art.signatures, methods, results))
+        sigs = tuple(
+            _signature(s, m, r, strings) for s, m, r in zip(art.signatures, methods, results)
+        )
         classes.append(JavaClass(package, name, art, TEMPLATES[art.format], sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
     return classes
 
 
-def _signature(sig: Signature, method: str, result_class: str) -> JavaSignature:
+def _signature(sig: Signature, method: str, result_class: str, strings: str) -> JavaSignature:
     where = f"signature '{sig.key}'"
     params = unique([camel(t.key) for t in sig.inputs])
     fields = unique([camel(t.key) for t in sig.outputs])
@@ -158,12 +189,14 @@ def _signature(sig: Signature, method: str, result_class: str) -> JavaSignature:
         sig=sig,
         method=method,
         result_class=result_class,
-        inputs=tuple(_tensor(t, p, "", where) for t, p in zip(sig.inputs, params)),
-        outputs=tuple(_tensor(t, f, g, where) for t, f, g in zip(sig.outputs, fields, getters)),
+        inputs=tuple(_tensor(t, p, "", where, strings) for t, p in zip(sig.inputs, params)),
+        outputs=tuple(
+            _tensor(t, f, g, where, strings) for t, f, g in zip(sig.outputs, fields, getters)
+        ),
     )
 
 
-def _tensor(info: TensorInfo, ident: str, getter: str, where: str) -> JavaTensor:
+def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str) -> JavaTensor:
     jtype = JAVA_TYPES.get(info.dtype)
     if jtype is None:
         raise ModelError(
@@ -186,6 +219,11 @@ def _tensor(info: TensorInfo, ident: str, getter: str, where: str) -> JavaTensor
         if rank == 0
         else "(" + ", ".join("?" if d < 0 else str(d) for d in info.shape) + ")"
     )
+    if info.dtype == "string" and strings == "bytes" and rank <= 1:
+        # TensorFlow Java copies byte[] elements in bulk only as scalars and vectors; string
+        # tensors of higher rank stay String
+        doc = javadoc(f"'{info.key}', string as bytes {shape}")
+        return JavaTensor(info, ident, getter, "byte[]" + "[]" * rank, "TString", rank, doc, True)
     doc = javadoc(f"'{info.key}', {info.dtype} {shape}")
     return JavaTensor(info, ident, getter, jtype.element + "[]" * rank, jtype.tensor, rank, doc)
 
@@ -245,9 +283,10 @@ def generate(
     formats: tuple[str, ...] | None = None,
     force: bool = False,
     templates: Path | None = None,
+    strings: str = "text",
 ) -> list[JavaClass]:
     """Writes one Java file per artifact under out_dir (replaced as a whole, atomically)."""
-    classes = plan(manifest, package, class_name, formats)
+    classes = plan(manifest, package, class_name, formats, strings)
     with staged_dir(out_dir, force) as stage:
         for cls in classes:
             path = stage / cls.relative_path

@@ -23,6 +23,35 @@ _TO_JAVA_VIEW = {"uint8": np.int8, "uint16": np.int16}
 _TO_JAVA_CAST = {"float16": np.float32, "bfloat16": np.float32}
 
 
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz that needs no pickling: string arrays go as their bytes concatenated, the
+    length of each, and the shape, so binary strings (trailing NULs too) survive exactly."""
+    flat: dict[str, np.ndarray] = {}
+    for key, value in arrays.items():
+        if value.dtype.kind in "OSU":
+            items = [v.encode() if isinstance(v, str) else bytes(v) for v in value.ravel()]
+            flat[f"{key}.bytes"] = np.frombuffer(b"".join(items), np.uint8)
+            flat[f"{key}.lengths"] = np.array([len(v) for v in items], np.int64)
+            flat[f"{key}.shape"] = np.array(value.shape, np.int64)
+        else:
+            flat[key] = value
+    np.savez(path, **flat)
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        files = set(data.files)
+        out = {k: data[k] for k in files if "." not in k}
+        for key in {k.rsplit(".", 1)[0] for k in files if k.endswith(".bytes")}:
+            blob = data[f"{key}.bytes"].tobytes()
+            ends = np.cumsum(data[f"{key}.lengths"])
+            starts = ends - data[f"{key}.lengths"]
+            items = np.empty(len(ends), dtype=object)
+            items[:] = [blob[a:b] for a, b in zip(starts, ends)]
+            out[key] = items.reshape(tuple(data[f"{key}.shape"]))
+    return out
+
+
 def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     response: dict = {"jobs": []}
@@ -103,13 +132,13 @@ def _run_job(jpype, job: dict) -> dict:
     paths = jpype.JClass("java.nio.file.Paths")
     try:
         cls = jpype.JClass(job["class"])
-        with np.load(job["inputs"], allow_pickle=False) as data:
-            args = [_to_java(jpype, data[p["key"]], p["dtype"], p["rank"]) for p in job["params"]]
+        data = load_arrays(job["inputs"])
+        args = [_to_java(jpype, data[p["key"]], p) for p in job["params"]]
         model = cls.load(paths.get(job["model"]))
         try:
             result = getattr(model, job["method"])(*args)
             outputs = {
-                o["key"]: _from_java(getattr(result, o["getter"])(), o["dtype"], o["rank"])
+                o["key"]: _from_java(getattr(result, o["getter"])(), o)
                 for o in job["outputs"]
             }
         finally:
@@ -120,7 +149,7 @@ def _run_job(jpype, job: dict) -> dict:
             "ok": False,
             "error": f"{exc.getClass().getName()}: {_java_message(exc)}",
         }
-    np.savez(job["result"], **{f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
+    save_arrays(job["result"], {f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
     return {"id": job["id"], "ok": True}
 
 
@@ -129,7 +158,13 @@ def _java_message(exc) -> str:
     return str(message).strip().splitlines()[0] if message is not None else "(no message)"
 
 
-def _to_java(jpype, value: np.ndarray, dtype: str, rank: int):
+def _to_java(jpype, value: np.ndarray, param: dict):
+    dtype, rank = param["dtype"], param["rank"]
+    if dtype == "string" and param.get("bytes"):
+        byte_array = jpype.JArray(jpype.JByte)
+        if rank == 0:
+            return byte_array(value.item())
+        return jpype.JArray(jpype.JByte, 2)([byte_array(v) for v in value.tolist()])
     if dtype == "string":
         if rank == 0:
             return jpype.JString(_text(value.item()))
@@ -145,10 +180,20 @@ def _to_java(jpype, value: np.ndarray, dtype: str, rank: int):
     return jpype.JArray.of(np.ascontiguousarray(value))
 
 
-def _from_java(obj, dtype: str, rank: int) -> np.ndarray:
+def _from_java(obj, output: dict) -> np.ndarray:
+    dtype, rank = output["dtype"], output["rank"]
+    if dtype == "string" and output.get("bytes"):
+        items = [bytes(obj)] if rank == 0 else [bytes(x) for x in obj]
+        value = np.empty(len(items), dtype=object)
+        value[:] = items
+        return value.reshape(() if rank == 0 else (len(items),))
     if dtype == "string":
-        # fixed-width bytes, so the result file needs no pickling
-        return np.array(_bytes(obj, rank), dtype=bytes).reshape(_java_shape(obj, rank))
+        value = np.empty(_java_shape(obj, rank), dtype=object)
+        if rank == 0:
+            value[()] = _bytes(obj, 0)
+        elif value.size:
+            value[...] = np.array(_bytes(obj, rank), dtype=object)
+        return value
     if rank == 0:
         value = np.array(obj)
     else:

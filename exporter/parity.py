@@ -21,6 +21,7 @@ from exporter import inputs as inputs_mod
 from exporter import manifest as manifest_mod
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.errors import IncompatibleModelError, ModelError
+from exporter.java_worker import load_arrays, save_arrays
 from exporter.manifest import Manifest
 from exporter.model import Artifact, Signature
 
@@ -199,7 +200,16 @@ def parity(
     manifest, sha = manifest_mod.read(export_dir)
     verify_files(export_dir, manifest)
     require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
-    classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats)
+    feeds = {}
+    for art in manifest.artifacts:
+        for sig in art.signatures if art.format in codegen.TEMPLATES else []:
+            feeds[(art.format, sig.key)] = (
+                inputs_mod.load_npz(inputs_npz, sig)
+                if inputs_npz
+                else inputs_mod.generate(sig, batch=batch, seed=seed)
+            )
+    strings = "bytes" if any(_binary(v) for f in feeds.values() for v in f.values()) else "text"
+    classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
     report = ParityReport(str(export_dir), sha, atol, rtol, tf.__version__)
     report.notes = [
         f"{a.path}: no Java check, TensorFlow Java does not run TFLite (it was checked in "
@@ -207,6 +217,12 @@ def parity(
         for a in manifest.artifacts
         if a.format == "tflite"
     ]
+
+    if strings == "bytes":
+        report.notes.append(
+            "string tensors went to Java as byte[] (the inputs hold strings that are not UTF-8 "
+            "text); `tf2java java --strings bytes` generates that API"
+        )
 
     with tempfile.TemporaryDirectory(prefix="tf2java-parity-") as tmp:
         work = Path(tmp)
@@ -223,16 +239,20 @@ def parity(
         for cls in classes:
             for jsig in cls.signatures:
                 sig = jsig.sig
-                feed = (
-                    inputs_mod.load_npz(inputs_npz, sig)
-                    if inputs_npz
-                    else inputs_mod.generate(sig, batch=batch, seed=seed)
-                )
+                feed = feeds[(cls.artifact.format, sig.key)]
                 job_id = len(jobs)
-                expected[job_id] = run_python(export_dir, cls.artifact, sig, feed)
+                try:
+                    expected[job_id] = run_python(export_dir, cls.artifact, sig, feed)
+                except tf.errors.OpError as exc:
+                    given = "the given" if inputs_npz else "generated"
+                    raise ModelError(
+                        f"{cls.artifact.format} signature '{sig.key}' fails in Python "
+                        f"TensorFlow on {given} inputs ({exc.message.splitlines()[0]}); give "
+                        "inputs it accepts with --inputs FILE.npz"
+                    ) from exc
                 inputs_file = work / f"in{job_id}.npz"
-                np.savez(inputs_file, **{k: _storable(v) for k, v in feed.items()})
-                jobs.append(_job(job_id, cls, jsig, export_dir, inputs_file, work))
+                save_arrays(inputs_file, feed)
+                jobs.append(java_job(job_id, cls, jsig, export_dir, inputs_file, work))
                 report.cases.append(CaseResult(cls.artifact.format, sig.key, cls.name))
 
         echo(f"running {len(jobs)} signature(s) on TensorFlow Java")
@@ -248,8 +268,8 @@ def parity(
             if not answer["ok"]:
                 case.error = answer["error"]
                 continue
-            with np.load(job["result"], allow_pickle=False) as data:
-                actual = {o["key"]: data[f"o{i}"] for i, o in enumerate(job["outputs"])}
+            data = load_arrays(job["result"])
+            actual = {o["key"]: data[f"o{i}"] for i, o in enumerate(job["outputs"])}
             case.comparison = compare(
                 expected[job["id"]],
                 actual,
@@ -261,11 +281,19 @@ def parity(
     return report
 
 
-def _storable(value: np.ndarray) -> np.ndarray:
-    return value.astype(bytes) if value.dtype == object else value
+def _binary(value: np.ndarray) -> bool:
+    """True for a string array holding anything that is not UTF-8 text."""
+    if value.dtype.kind not in "OS":
+        return False
+    try:
+        for item in value.ravel():
+            (item if isinstance(item, bytes) else str(item).encode()).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
-def _job(
+def java_job(
     job_id: int,
     cls: codegen.JavaClass,
     jsig: codegen.JavaSignature,
@@ -280,12 +308,13 @@ def _job(
         "method": jsig.method,
         "inputs": str(inputs_file),
         "result": str(work / f"out{job_id}.npz"),
-        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank} for t in jsig.inputs],
-        "outputs": [
-            {"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype, "rank": t.rank}
-            for t in jsig.outputs
-        ],
+        "params": [_tensor_job(t) for t in jsig.inputs],
+        "outputs": [dict(_tensor_job(t), getter=t.getter) for t in jsig.outputs],
     }
+
+
+def _tensor_job(t: codegen.JavaTensor) -> dict:
+    return {"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank, "bytes": t.bytes_strings}
 
 
 def write_report(report: ParityReport, path: Path, force: bool = True) -> None:

@@ -102,3 +102,55 @@ def gamma_export(built, tmp_path_factory, gamma_source) -> Path:
 @pytest.fixture(scope="session")
 def custom_op_export(tmp_path_factory) -> Path:
     return models.write_custom_op_export(tmp_path_factory.mktemp("custom") / "export")
+
+
+@pytest.fixture(scope="session")
+def tf1_dir(built) -> Path:
+    return models.save_tf1_formats(built / "tf1")
+
+
+@pytest.fixture(scope="session")
+def keras_h5(built) -> dict:
+    (built / "h5").mkdir()
+    return models.save_keras_h5(built / "h5")
+
+
+CUSTOM_LAYERS = """
+import keras
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+"""
+
+
+@pytest.fixture(scope="session")
+def custom_keras(built) -> Path:
+    """A .keras model with a custom layer that is not registered for serialization, defined
+    in a module (built/custom/tf2java_test_layers.py) that is not importable afterwards."""
+    import importlib
+    import sys
+
+    import keras
+
+    folder = built / "custom"
+    folder.mkdir()
+    (folder / "tf2java_test_layers.py").write_text(CUSTOM_LAYERS)
+    sys.path.insert(0, str(folder))
+    try:
+        layers = importlib.import_module("tf2java_test_layers")
+        x = keras.Input((3,), name="x")
+        y = layers.Scale(3.0, name="scale")(keras.layers.Dense(2, name="dense")(x))
+        keras.Model(x, y).save(folder / "custom.keras")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("tf2java_test_layers", None)
+    return folder / "custom.keras"

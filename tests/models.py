@@ -202,8 +202,9 @@ def save_tf1_formats(out: Path) -> Path:
     """TF1 checkpoints (steps 100 and 200; and one whose .meta lists no variables), the frozen
     graph as .pb and .pbtxt, and a SavedModelBuilder model with tag 'myTag'. Weights at step
     200: kernel = arange(6).reshape(3, 2) / 10 + 1, bias = [0.1, -0.2]."""
-    proc = subprocess.run([sys.executable, "-c", TF1_FORMATS, str(out)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", TF1_FORMATS, str(out)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
@@ -218,12 +219,19 @@ def tf1_probs(x: np.ndarray, step: int = 200) -> np.ndarray:
 
 def tf_examples(x: np.ndarray) -> np.ndarray:
     """Serialized tf.train.Example protos with feature 'x'."""
-    return np.array([
-        tf.train.Example(features=tf.train.Features(feature={
-            "x": tf.train.Feature(float_list=tf.train.FloatList(value=row.tolist()))
-        })).SerializeToString()
-        for row in x
-    ], dtype=object)
+    return np.array(
+        [
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        "x": tf.train.Feature(float_list=tf.train.FloatList(value=row.tolist()))
+                    }
+                )
+            ).SerializeToString()
+            for row in x
+        ],
+        dtype=object,
+    )
 
 
 def save_keras_h5(out: Path) -> dict[str, Path]:
@@ -238,5 +246,9 @@ def save_keras_h5(out: Path) -> dict[str, Path]:
     with h5py.File(out / "weights.h5", "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, source)
     (out / "architecture.json").write_text(source.to_json())
-    return {"whole": out / "whole.h5", "weights": out / "weights.h5",
-            "architecture": out / "architecture.json", "model": source}
+    return {
+        "whole": out / "whole.h5",
+        "weights": out / "weights.h5",
+        "architecture": out / "architecture.json",
+        "model": source,
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
@@ -15,8 +16,9 @@ from tensorflow.core.framework import graph_pb2, node_def_pb2
 from exporter import codegen, javaenv, manifest, opcheck, registry
 from exporter.cli import main
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, IncompatibleModelError
+from exporter.java_worker import save_arrays
 from exporter.opsreport import ops_report
-from exporter.parity import PARITY_PACKAGE, parity
+from exporter.parity import PARITY_PACKAGE, java_job, parity
 from tests.conftest import EXPORTS
 
 
@@ -213,20 +215,8 @@ def test_generated_class_names_both_versions_when_ops_are_missing(custom_op_expo
     src.parent.mkdir(parents=True)
     src.write_text(codegen.render(cls, data, sha))
     javaenv.compile_sources([src], tmp_path / "classes")
-    np_inputs = tmp_path / "in.npz"
-    import numpy as np
-
-    np.savez(np_inputs, text=np.array([b"Hello"]))
-    job = {
-        "id": 0,
-        "class": cls.qualified_name,
-        "model": str(custom_op_export / "frozen.pb"),
-        "method": cls.signatures[0].method,
-        "inputs": str(np_inputs),
-        "result": str(tmp_path / "out.npz"),
-        "params": [{"key": "text", "dtype": "string", "rank": 1}],
-        "outputs": [{"key": "folded", "getter": "getFolded", "dtype": "string", "rank": 1}],
-    }
+    save_arrays(tmp_path / "in.npz", {"text": np.array([b"Hello"], dtype=object)})
+    job = java_job(0, cls, cls.signatures[0], custom_op_export, tmp_path / "in.npz", tmp_path)
     response = javaenv.run_worker(
         tmp_path, 300, jobs=[job], jars=[*javaenv.classpath(), str(tmp_path / "classes")]
     )

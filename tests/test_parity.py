@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from exporter import codegen, demo_model, javaenv, manifest
-from exporter.parity import PARITY_PACKAGE, parity, write_junit, write_report
+from exporter.java_worker import save_arrays
+from exporter.parity import PARITY_PACKAGE, java_job, parity, write_junit, write_report
 from tests.conftest import EXPORTS
 
 pytestmark = pytest.mark.jvm
@@ -61,21 +62,8 @@ def _demo_job(export, work, ids):
     javaenv.compile_sources([src], work / "classes")
     feed = demo_model.example_inputs(batch=2)
     feed["input_ids"] = ids
-    np.savez(work / "in.npz", **feed)
-    jsig = cls.signatures[0]
-    return {
-        "id": 0,
-        "class": cls.qualified_name,
-        "model": str(export / "frozen.pb"),
-        "method": jsig.method,
-        "inputs": str(work / "in.npz"),
-        "result": str(work / "out.npz"),
-        "params": [{"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank} for t in jsig.inputs],
-        "outputs": [
-            {"key": t.info.key, "getter": t.getter, "dtype": t.info.dtype, "rank": t.rank}
-            for t in jsig.outputs
-        ],
-    }
+    save_arrays(work / "in.npz", feed)
+    return java_job(0, cls, cls.signatures[0], export, work / "in.npz", work)
 
 
 def test_worker_never_loads_python_tensorflow_and_reports_java_errors(demo_export, tmp_path):

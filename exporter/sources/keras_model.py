@@ -81,10 +81,10 @@ def load_keras_model(path: Path, options: LoadOptions):
     try:
         return keras.models.load_model(path, compile=False, custom_objects=objects)
     except Exception as exc:  # zip, json and deserialization errors alike
+        text = str(exc)
+        custom = any(w in text for w in ("Unknown", "custom", "deserializ", "Could not locate"))
         hint = (
-            "; a custom layer or function? name its module with --custom-objects"
-            if "Unknown" in str(exc) or "custom" in str(exc).lower()
-            else ""
+            "; a custom layer or function? name its module with --custom-objects" if custom else ""
         )
         raise ModelError(f"{path}: cannot load the Keras model ({_first(exc)}){hint}") from exc
 
