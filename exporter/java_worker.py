@@ -138,8 +138,7 @@ def _run_job(jpype, job: dict) -> dict:
         try:
             result = getattr(model, job["method"])(*args)
             outputs = {
-                o["key"]: _from_java(getattr(result, o["getter"])(), o)
-                for o in job["outputs"]
+                o["key"]: _from_java(getattr(result, o["getter"])(), o) for o in job["outputs"]
             }
         finally:
             model.close()
