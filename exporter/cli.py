@@ -14,7 +14,7 @@ import click
 
 from exporter import __version__
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from exporter.errors import EXIT_MISMATCH, Tf2JavaError
+from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError
 
 FORMAT_CHOICES = {
     "savedmodel": ("savedmodel",),
@@ -24,6 +24,7 @@ FORMAT_CHOICES = {
     "all": ("savedmodel", "frozen", "tflite"),
 }
 EXIT_INTERNAL = 70
+_MODEL_LIBRARIES = ("tensorflow", "google.protobuf", "keras", "h5py", "absl")
 
 
 def _quiet_tensorflow() -> None:
@@ -46,10 +47,20 @@ def handled(func):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
             raise
+        except OSError as exc:  # a file that cannot be read or written
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_MODEL)
         except Exception as exc:
             if debug:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if type(exc).__module__.startswith(_MODEL_LIBRARIES):
+                # TensorFlow, protobuf, Keras or h5py refused the model
+                click.echo(f"error: the model cannot be used: {first}", err=True)
+                sys.exit(EXIT_MODEL)
             click.echo(
                 f"error: unexpected {type(exc).__name__}: {first} "
                 "(run again with --debug for the traceback)",
@@ -286,6 +297,7 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force):
     from exporter import codegen, manifest
 
     data, sha = manifest.read(out)
+    manifest.verify_files(out, data)
     target = java_out or out / "java"
     classes = codegen.generate(
         data,

@@ -21,12 +21,39 @@ def check_target(target: Path, force: bool, flag: str = "--force") -> None:
         raise UsageError(f"{parent}: no permission to write here; choose another output path")
 
 
+def _stage_prefix(target: Path) -> str:
+    return f".{target.name}.tmp-"
+
+
+def remove_stale_stages(target: Path) -> None:
+    """Staging directories of runs that were killed (their process is gone) are removed."""
+    if not target.parent.is_dir():
+        return
+    for stage in target.parent.glob(_stage_prefix(target) + "*"):
+        pid = stage.name[len(_stage_prefix(target)) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True) if stage.is_dir() else stage.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def staged_dir(target: Path, force: bool) -> Iterator[Path]:
-    """Yields an empty directory; on success it replaces `target`, on error it is removed."""
+    """Yields an empty directory; on success it replaces `target`, on error it is removed.
+    An interrupted run leaves `target` as it was (or absent), never half-written."""
     check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    remove_stale_stages(target)
+    prefix = f"{_stage_prefix(target)}{os.getpid()}-"
+    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix))
     try:
         yield stage
         replace(stage, target)
@@ -38,7 +65,8 @@ def staged_dir(target: Path, force: bool) -> Iterator[Path]:
 def staged_file(target: Path, force: bool) -> Iterator[Path]:
     check_target(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
+    remove_stale_stages(target)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{_stage_prefix(target)}{os.getpid()}-")
     os.close(fd)
     stage = Path(name)
     try:

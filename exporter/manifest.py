@@ -112,3 +112,16 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_files(export_dir: Path, manifest: Manifest) -> None:
+    """Every model file the manifest lists must be there with its recorded sha256."""
+    for art in manifest.artifacts:
+        for entry in art.files:
+            path = export_dir / entry["path"]
+            if not path.is_file():
+                raise ModelError(f"{path}: listed in the manifest but missing; export again")
+            if sha256_file(path) != entry["sha256"]:
+                raise ModelError(
+                    f"{path}: sha256 differs from the manifest (changed after export); export again"
+                )

@@ -22,7 +22,6 @@ from exporter import manifest as manifest_mod
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.errors import IncompatibleModelError, ModelError
 from exporter.java_worker import load_arrays, save_arrays
-from exporter.manifest import Manifest
 from exporter.model import Artifact, Signature
 
 PARITY_PACKAGE = "tf2java.parity"
@@ -130,19 +129,6 @@ class ParityReport:
         return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def verify_files(export_dir: Path, manifest: Manifest) -> None:
-    """Every model file the manifest lists must be there with its recorded sha256."""
-    for art in manifest.artifacts:
-        for entry in art.files:
-            path = export_dir / entry["path"]
-            if not path.is_file():
-                raise ModelError(f"{path}: listed in the manifest but missing; export again")
-            if manifest_mod.sha256_file(path) != entry["sha256"]:
-                raise ModelError(
-                    f"{path}: sha256 differs from the manifest (changed after export); export again"
-                )
-
-
 def require_loadable(
     export_dir: Path, runtime: str, op_libraries: list[Path], echo: Callable[[str], None]
 ) -> None:
@@ -198,7 +184,7 @@ def parity(
 
     started = time.monotonic()
     manifest, sha = manifest_mod.read(export_dir)
-    verify_files(export_dir, manifest)
+    manifest_mod.verify_files(export_dir, manifest)
     require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
     feeds = {}
     for art in manifest.artifacts:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from exporter.errors import ModelError
 from exporter.graphs import read_meta_graphs, select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Runner, Source, register
 
@@ -32,8 +33,36 @@ def is_saved_model(path: Path) -> bool:
     )
 
 
+_VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
+
+
+def check_variables(path: Path, meta) -> None:
+    """A SavedModel with variables needs variables/variables.index and every data shard."""
+    nodes = list(meta.graph_def.node) + [
+        n for f in meta.graph_def.library.function for n in f.node_def
+    ]
+    if not any(n.op in _VARIABLE_OPS for n in nodes):
+        return
+    index = path / "variables" / "variables.index"
+    if not index.is_file():
+        raise ModelError(
+            f"{path}: the model has variables but variables/variables.index is missing; copy "
+            "the SavedModel directory whole"
+        )
+    shards = sorted((path / "variables").glob("variables.data-*-of-*"))
+    total = int(shards[0].name.rsplit("-of-", 1)[1]) if shards else 1
+    expected = {f"variables.data-{i:05d}-of-{total:05d}" for i in range(total)}
+    missing = sorted(expected - {s.name for s in shards})
+    if missing:
+        raise ModelError(
+            f"{path}: variables/{missing[0]} is missing ({len(missing)} of {total} shard(s)); "
+            "copy the SavedModel directory whole"
+        )
+
+
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     meta = select_meta_graph(path, options.tags)
+    check_variables(path, meta)
     details = {
         "tag_sets": [sorted(m.meta_info_def.tags) for m in read_meta_graphs(path)],
         "tensorflow_version": meta.meta_info_def.tensorflow_version,
