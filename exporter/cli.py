@@ -350,9 +350,18 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Custom op library (.so) to load on both sides before the model.",
 )
+@click.option(
+    "--java-option",
+    "jvm_options",
+    multiple=True,
+    metavar="OPTION",
+    help="An option for the JVM of the Java side, e.g. --java-option=-Xmx2g (repeatable).",
+)
 @with_options(tolerances)
 @handled
-def parity(out, inputs_npz, fmt, report, junit, timeout, op_libraries, atol, rtol, seed, batch):
+def parity(
+    out, inputs_npz, fmt, report, junit, timeout, op_libraries, jvm_options, atol, rtol, seed, batch
+):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
     from exporter import parity as parity_mod
@@ -367,6 +376,7 @@ def parity(out, inputs_npz, fmt, report, junit, timeout, op_libraries, atol, rto
         formats=FORMAT_CHOICES[fmt] if fmt else None,
         timeout=timeout,
         op_libraries=list(op_libraries),
+        jvm_options=list(jvm_options),
         echo=_echo,
     )
     _finish_parity(result, report, junit)

@@ -44,6 +44,10 @@ class EnvironmentError_(Tf2JavaError):
     exit_code = EXIT_ENVIRONMENT
 
 
+class JavaWorkerError(EnvironmentError_):
+    """The Java worker crashed, ran out of memory fatally, or did not finish in time."""
+
+
 class JavaRuntimeError(Tf2JavaError):
     """TensorFlow Java failed while loading or running a model."""
 

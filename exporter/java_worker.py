@@ -148,6 +148,8 @@ def _run_job(jpype, job: dict) -> dict:
             "ok": False,
             "error": f"{exc.getClass().getName()}: {_java_message(exc)}",
         }
+    except (ValueError, TypeError, OverflowError) as exc:  # arrays Java cannot take
+        return {"id": job["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
     save_arrays(job["result"], {f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
     return {"id": job["id"], "ok": True}
 
@@ -175,7 +177,10 @@ def _to_java(jpype, value: np.ndarray, param: dict):
     if rank == 0:
         return jpype.JArray.of(value.reshape(1))[0]
     if value.size == 0 and rank > 1:
-        raise ValueError(f"an empty array of rank {rank} cannot be passed to Java through jpype")
+        raise ValueError(
+            f"input '{param['key']}' has shape {value.shape}: a Java array of rank {rank} with "
+            "no elements cannot carry its inner dimensions, so the generated API cannot take it"
+        )
     return jpype.JArray.of(np.ascontiguousarray(value))
 
 

@@ -13,7 +13,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from exporter.errors import EnvironmentError_
+from exporter.errors import EnvironmentError_, JavaWorkerError
 
 CLASSPATH_ENV = "TF2JAVA_CLASSPATH"
 CLASSPATH_FILE = Path("build/tf2java/classpath.txt")
@@ -121,6 +121,28 @@ def compile_sources(sources: list[Path], classes_dir: Path) -> None:
         )
 
 
+_CRASH_MARKS = (
+    "Aborting due to",
+    "OutOfMemoryError",
+    "SIGSEGV",
+    "SIGBUS",
+    "fatal error",
+    "Fatal Python error",
+    "Killed",
+)
+
+
+def crash_cause(log: str, proc: subprocess.Popen) -> str:
+    """The line of a dead worker's output that says why, else its last lines."""
+    lines = [line.strip("# ").strip() for line in log.splitlines() if line.strip("# ").strip()]
+    marked = [line for line in lines if any(mark in line for mark in _CRASH_MARKS)]
+    if marked:
+        return marked[0]
+    if proc.returncode and proc.returncode < 0:
+        return f"killed by signal {-proc.returncode}"
+    return " | ".join(lines[-3:]) or f"exit code {proc.returncode}"
+
+
 def jvm_path() -> str:
     home = java_home()
     for candidate in ("lib/server/libjvm.so", "jre/lib/amd64/server/libjvm.so"):
@@ -135,6 +157,7 @@ def run_worker(
     *,
     jobs: list[dict] | None = None,
     jars: list[str] | None = None,
+    jvm_options: list[str] = (),
     **extra,
 ) -> dict:
     """Runs one worker process (one JVM, exporter.java_worker) on a request written into
@@ -143,7 +166,7 @@ def run_worker(
     request = {
         "jvm": jvm_path(),
         "classpath": list(jars or classpath()),
-        "jvm_options": ["-Xss4m"],
+        "jvm_options": ["-Xss4m", f"-XX:ErrorFile={work}/hs_err_pid%p.log", *jvm_options],
         "jobs": jobs or [],
         **extra,
     }
@@ -155,6 +178,7 @@ def run_worker(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=work,
         start_new_session=True,
     )
     try:
@@ -162,12 +186,11 @@ def run_worker(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise EnvironmentError_(
-            f"the Java worker did not finish within {timeout:g} s (raise --timeout)"
+        raise JavaWorkerError(
+            f"the Java worker did not finish within {timeout:g} s and was stopped (raise --timeout)"
         ) from None
     if not response_file.is_file():
-        tail = " | ".join(log.strip().splitlines()[-4:]) or f"exit code {proc.returncode}"
-        raise EnvironmentError_(f"the Java worker died before answering: {tail}")
+        raise JavaWorkerError(f"the Java worker died before answering: {crash_cause(log, proc)}")
     response = json.loads(response_file.read_text())
     if "error" in response:
         raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")

@@ -20,7 +20,7 @@ from exporter import codegen, javaenv
 from exporter import inputs as inputs_mod
 from exporter import manifest as manifest_mod
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import IncompatibleModelError, ModelError
+from exporter.errors import IncompatibleModelError, JavaWorkerError, ModelError
 from exporter.java_worker import load_arrays, save_arrays
 from exporter.model import Artifact, Signature
 
@@ -178,6 +178,7 @@ def parity(
     formats: tuple[str, ...] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     op_libraries: list[Path] = (),
+    jvm_options: list[str] = (),
     echo: Callable[[str], None] = lambda s: None,
 ) -> ParityReport:
     import tensorflow as tf
@@ -242,13 +243,20 @@ def parity(
                 report.cases.append(CaseResult(cls.artifact.format, sig.key, cls.name))
 
         echo(f"running {len(jobs)} signature(s) on TensorFlow Java")
-        response = javaenv.run_worker(
-            work,
-            timeout,
-            jobs=jobs,
-            jars=[*javaenv.classpath(), str(work / "classes")],
-            op_libraries=[str(Path(p).resolve()) for p in op_libraries],
-        )
+        try:
+            response = javaenv.run_worker(
+                work,
+                timeout,
+                jobs=jobs,
+                jars=[*javaenv.classpath(), str(work / "classes")],
+                jvm_options=list(jvm_options),
+                op_libraries=[str(Path(p).resolve()) for p in op_libraries],
+            )
+        except JavaWorkerError as exc:  # a crash or a hang is a parity failure, with its cause
+            for case in report.cases:
+                case.error = str(exc)
+            report.seconds = time.monotonic() - started
+            return report
         report.tensorflow_java = response.get("tensorflow_java")
         for job, case, answer in zip(jobs, report.cases, response["jobs"]):
             if not answer["ok"]:

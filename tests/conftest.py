@@ -154,3 +154,9 @@ def custom_keras(built) -> Path:
         sys.path.remove(str(folder))
         sys.modules.pop("tf2java_test_layers", None)
     return folder / "custom.keras"
+
+
+@pytest.fixture(scope="session")
+def edges_export(built, tmp_path_factory) -> Path:
+    src = models.save_module(models.Edges(), built / "edges")
+    return _export(built, tmp_path_factory, "edges", src)

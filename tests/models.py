@@ -252,3 +252,19 @@ def save_keras_h5(out: Path) -> dict[str, Path]:
         "architecture": out / "architecture.json",
         "model": source,
     }
+
+
+class Edges(tf.Module):
+    """Outputs that test the comparison's edges: NaN and Inf, an empty dimension, scalars of
+    float and string, and a wide input."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None), tf.float32, name="x")])
+    def serve(self, x):
+        total = tf.reduce_sum(x)
+        return {
+            "log": tf.math.log(x),  # NaN below 0, -Inf at 0
+            "ratio": x / 0.0,  # +-Inf, and NaN at 0
+            "empty": x[:, :0],
+            "total": total,
+            "label": tf.strings.as_string(tf.reduce_sum(tf.cast(x > 0, tf.int32))),
+        }

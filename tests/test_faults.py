@@ -1,0 +1,135 @@
+"""Faults while running: the Java side crashing, running out of memory or hanging is a parity
+failure with its cause and leaves no process behind; an interrupted export leaves the previous
+output or none; the comparison is exact about NaN, Inf, empty and scalar outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from exporter import manifest
+from exporter.cli import main
+from exporter.errors import EXIT_MISMATCH
+from exporter.parity import parity
+
+pytestmark = pytest.mark.jvm
+
+
+def _workers() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"exporter.java_worker" in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_nan_inf_empty_scalars_and_strings(edges_export, tmp_path):
+    x = np.array([[1.0, 0.0, -2.0], [3.0, -1.0, 0.5]], np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    report = parity(edges_export, inputs_npz=tmp_path / "in.npz")
+    assert report.ok, "\n".join(report.lines())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isnan(np.log(x)).any() and np.isneginf(np.log(x)).any()  # the case is real
+    for case in report.cases:
+        checks = {c.key: c for c in case.comparison.checks}
+        assert checks["empty"].shape == [2, 0]
+        assert checks["total"].shape == [] and checks["label"].shape == []
+        assert checks["label"].dtype == "string"
+
+
+def test_a_batch_of_zero_is_reported_not_crashed(edges_export, tmp_path):
+    np.savez(tmp_path / "in.npz", x=np.zeros((0, 3), np.float32))
+    report = parity(edges_export, inputs_npz=tmp_path / "in.npz")
+    assert not report.ok
+    for case in report.cases:
+        assert "input 'x' has shape (0, 3)" in case.error
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["exception", "jvm-abort"])
+def test_out_of_memory_is_a_parity_failure_with_its_cause(
+    edges_export, tmp_path, crash, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "in.npz", x=np.ones((4, 4_000_000), np.float32))  # 64 MB as float[][]
+    options = ["-Xmx32m"] + (["-XX:+CrashOnOutOfMemoryError"] if crash else [])
+    before = _workers()
+    report = parity(edges_export, inputs_npz=tmp_path / "in.npz", jvm_options=options)
+    assert not report.ok
+    for case in report.cases:
+        assert "OutOfMemoryError" in case.error, case.error
+        if crash:
+            assert case.error.startswith("the Java worker died before answering")
+    assert _workers() <= before
+    assert not list(tmp_path.glob("hs_err*"))  # the JVM's crash report stays in its own folder
+
+
+def test_a_hang_is_stopped_by_the_timeout(edges_export, tmp_path):
+    before = _workers()
+    junit = tmp_path / "parity.xml"
+    result = CliRunner().invoke(
+        main, ["parity", str(edges_export), "--timeout", "1", "--junit", str(junit)]
+    )
+    assert result.exit_code == EXIT_MISMATCH
+    assert "did not finish within 1 s and was stopped" in result.output
+    assert 'failures="2"' in junit.read_text()
+    time.sleep(0.5)
+    assert _workers() <= before
+
+
+@pytest.mark.slow
+def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_path):
+    """The export is killed at several points; each time OUT is the previous complete export
+    or absent, never half-written."""
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "exporter",
+        "export",
+        str(split_source),
+        str(out),
+        "--force",
+        "--format",
+        "both",
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    interrupted = 0
+    for delay in (1.5, 4.0, 5.5, 7.0):
+        previous = (out / "manifest.json").read_bytes() if out.exists() else None
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        interrupted += proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if out.exists():
+            data, _ = manifest.read(out)
+            manifest.verify_files(out, data)  # complete: every file with its recorded hash
+            assert previous is None or (out / "manifest.json").read_bytes() in (
+                previous,
+                (out / "manifest.json").read_bytes(),
+            )
+    assert interrupted >= 2  # the kills landed while exports were running
+    finished = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    data, _ = manifest.read(out)
+    manifest.verify_files(out, data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # stale staging removed
+    assert json.loads((out / "manifest.json").read_text())["model"]["source_name"] == "split"
