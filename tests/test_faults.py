@@ -107,7 +107,6 @@ def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_pa
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     interrupted = 0
     for delay in (1.5, 4.0, 5.5, 7.0):
-        previous = (out / "manifest.json").read_bytes() if out.exists() else None
         proc = subprocess.Popen(
             cmd,
             env=env,
@@ -122,10 +121,6 @@ def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_pa
         if out.exists():
             data, _ = manifest.read(out)
             manifest.verify_files(out, data)  # complete: every file with its recorded hash
-            assert previous is None or (out / "manifest.json").read_bytes() in (
-                previous,
-                (out / "manifest.json").read_bytes(),
-            )
     assert interrupted >= 2  # the kills landed while exports were running
     finished = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
