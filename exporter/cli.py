@@ -502,6 +502,30 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 
 
 @main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="MetaGraph tag [default: serve].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@handled
+def scan(src, tags, as_json):
+    """List ops in SRC that touch the file system, the network or the host process when the
+    graph runs (a SavedModel's own saver is left out). Exit 1 when anything is found."""
+    from exporter.scan import scan as run_scan
+
+    graphs = run_scan(src, list(tags) or ["serve"])
+    found = sum(len(t) for t in graphs.values())
+    if as_json:
+        data = {"found": found, "graphs": {k: [t.to_json() for t in v] for k, v in graphs.items()}}
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for label, items in graphs.items():
+            click.echo(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
+            for item in items:
+                click.echo(f"  {item.line()}")
+    if found:
+        sys.exit(EXIT_MISMATCH)
+
+
+@main.command()
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

@@ -108,6 +108,8 @@ def export(
                 f"export check failed ({'; '.join(failed)}); nothing was written"
             )
         artifacts = [w.artifact for w in written]
+        for line in scan_warnings(stage, artifacts):
+            echo(line)
         for runtime in java_runtimes:
             check_runtime(stage, artifacts, runtime, allow_incompatible, echo)
 
@@ -121,6 +123,18 @@ def export(
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
+
+
+def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:
+    from exporter.scan import touches, warnings_for
+
+    graphs = {}
+    for art in artifacts:
+        if art.format == "frozen":
+            graphs[art.format] = touches(read_graph_def(stage / art.path))
+        elif art.format == "savedmodel":
+            graphs[art.format] = touches(select_meta_graph(stage / art.path, art.tags).graph_def)
+    return warnings_for(graphs)
 
 
 def check_runtime(

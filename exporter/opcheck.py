@@ -207,7 +207,7 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
     from exporter.freeze import read_graph_def
     from exporter.graphs import select_meta_graph
     from exporter.manifest import MANIFEST_NAME, read
-    from exporter.sources import load_source
+    from exporter.sources import detect, load_source
 
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
@@ -222,8 +222,15 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
                 meta = select_meta_graph(path, art.tags)
                 graphs.append((f"savedmodel ({art.path})", meta.graph_def))
         return graphs
-    if src.is_file() and src.suffix == ".pb":
-        return [(f"frozen ({src.name})", read_graph_def(src))]
+    loader = detect(src)
+    if loader.format == "frozen":
+        from exporter.sources.graphdef import read as read_any_graph_def
+
+        return [(f"frozen ({src.name})", read_any_graph_def(src))]
+    if loader.format == "checkpoint":
+        from exporter.sources.checkpoint import read_meta
+
+        return [(f"checkpoint ({src.name})", read_meta(src).graph_def)]
     source = load_source(src, tags, workdir)
     meta = select_meta_graph(source.saved_model_dir, source.tags)
     return [(f"{source.format} ({src.name})", meta.graph_def)]

@@ -187,6 +187,10 @@ def parity(
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
     require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
+    from exporter.scan import scan, warnings_for
+
+    for line in warnings_for(scan(export_dir, ["serve"])):
+        echo(line)
     feeds = {}
     for art in manifest.artifacts:
         for sig in art.signatures if art.format in codegen.TEMPLATES else []:

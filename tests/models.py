@@ -268,3 +268,23 @@ class Edges(tf.Module):
             "total": total,
             "label": tf.strings.as_string(tf.reduce_sum(tf.cast(x > 0, tf.int32))),
         }
+
+
+class Leaky(tf.Module):
+    """Reads and writes files and prints when it runs."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.string, name="path")])
+    def serve(self, path):
+        tf.print("reading", path)
+        content = tf.io.read_file(path[0])
+        tf.io.write_file(path[0] + ".copy", content)
+        return {"size": tf.strings.length(content)}
+
+
+class Chatty(tf.Module):
+    """Prints its input: harmless, but a backend should know."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.float32, name="x")])
+    def serve(self, x):
+        tf.print("x =", x)
+        return {"y": x * 2}

@@ -92,6 +92,17 @@ def describe(prefix: str, every: list[str], meta: meta_graph_pb2.MetaGraphDef | 
     return details
 
 
+def read_meta(path: Path, step: int | None = None) -> meta_graph_pb2.MetaGraphDef:
+    """The MetaGraphDef of a checkpoint (its `.meta`)."""
+    prefix, _ = prefix_of(path, step)
+    meta_path = Path(f"{prefix}.meta")
+    if not meta_path.is_file():
+        raise ModelError(f"{prefix}: no .meta graph beside the checkpoint")
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.ParseFromString(meta_path.read_bytes())
+    return meta
+
+
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     prefix, every = prefix_of(path, options.step)
     if not Path(f"{prefix}.index").is_file():
