@@ -184,7 +184,9 @@ def _signature(sig: Signature, method: str, result_class: str, strings: str) -> 
     where = f"signature '{sig.key}'"
     params = unique([camel(t.key) for t in sig.inputs])
     fields = unique([camel(t.key) for t in sig.outputs])
-    getters = unique(["get" + pascal(t.key) for t in sig.outputs], {"getClass", "toString"})
+    getters = unique(
+        ["get" + pascal(t.key).lstrip("_") for t in sig.outputs], {"getClass", "toString"}
+    )
     return JavaSignature(
         sig=sig,
         method=method,

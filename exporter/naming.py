@@ -1,4 +1,4 @@
-"""How model names, signature keys and tensor keys become Java identifiers and literals.
+r"""How model names, signature keys and tensor keys become Java identifiers and literals.
 
 The rules (also in the README):
 - A name is cut into words at every character that is not an ASCII letter or digit; a
@@ -9,9 +9,11 @@ The rules (also in the README):
   a Java keyword or literal gets a trailing `_` (`class` -> `class_`).
 - Names that map to the same identifier in one scope are numbered in order of their sorted
   keys: the first keeps the identifier, the next get `2`, `3`, ...
-- Every string placed in Java source is a Java string literal with every character outside
-  printable ASCII, and every backslash and quote, escaped; Javadoc text is HTML-escaped and
-  carries no backslash, `*/` or `@`.
+- Every string placed in Java source is a Java string literal with every backslash and quote
+  escaped, control characters as `\n`-style or octal escapes (never `\u000a`, which Java
+  would turn into a line break before reading the literal), and every other character outside
+  printable ASCII as `\uXXXX`; Javadoc text is HTML-escaped and carries no backslash, `*/`
+  or `@`.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ def unique(idents: list[str], taken: set[str] | None = None) -> list[str]:
     return out
 
 
+_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
 def java_string(text: str) -> str:
     """A Java string literal for `text`, safe from unicode-escape preprocessing."""
     out = ['"']
@@ -99,6 +104,10 @@ def java_string(text: str) -> str:
             out.append('\\"')
         elif 0x20 <= code < 0x7F:
             out.append(ch)
+        elif code < 0x20 or code == 0x7F:
+            # never \u000a: Java turns unicode escapes into characters before it reads string
+            # literals, and a line break there ends the literal
+            out.append(_CONTROL.get(ch, f"\\{code:03o}"))
         else:
             out.append(f"\\u{code:04x}")
     out.append('"')

@@ -288,3 +288,23 @@ class Chatty(tf.Module):
     def serve(self, x):
         tf.print("x =", x)
         return {"y": x * 2}
+
+
+HOSTILE_OUTPUTS = [
+    'x"); Runtime.getRuntime().exec("touch /tmp/tf2java-pwned"); //',
+    "*/ \\u000a evil */ /*",
+    "2nd output",
+    "a-b",
+    "a_b",
+    "größe",
+]
+
+
+class Hostile(tf.Module):
+    """Names that must not break or inject into generated Java: a Java keyword as an input,
+    quotes, comment ends, unicode escapes, leading digits, colliding and non-ASCII names as
+    outputs."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 2), tf.float32, name="default")])
+    def serve(self, x):
+        return {key: x * (i + 1) for i, key in enumerate(HOSTILE_OUTPUTS)}
