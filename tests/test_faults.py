@@ -115,8 +115,9 @@ def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_pa
             start_new_session=True,
         )
         time.sleep(delay)
-        interrupted += proc.poll() is None
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            interrupted += 1
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         if out.exists():
             data, _ = manifest.read(out)
