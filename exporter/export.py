@@ -192,9 +192,33 @@ def write_saved_model(source: Source, stage: Path, sig: Signature, optimize: boo
     return Written(art, lambda feed: run(sig.key, feed))
 
 
+PROTOBUF_LIMIT = 2**31 - 1  # bytes: the most one serialized protobuf message may hold
+
+
+def frozen_size_estimate(saved_model_dir: Path) -> int:
+    """Bytes a frozen GraphDef would hold at least: the graph plus every variable's value,
+    read from the checkpoint index without loading a tensor."""
+    size = sum(p.stat().st_size for p in saved_model_dir.glob("saved_model.pb*"))
+    index = saved_model_dir / "variables" / "variables.index"
+    if index.is_file():
+        reader = tf.train.load_checkpoint(str(index.with_suffix("")))
+        dtypes = reader.get_variable_to_dtype_map()
+        for name, shape in reader.get_variable_to_shape_map().items():
+            if dtypes[name] != tf.string:
+                size += int(np.prod(shape, dtype=np.int64)) * dtypes[name].size
+    return size
+
+
 def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
     from exporter.freeze import freeze_signature, optimize_for_inference
 
+    estimate = frozen_size_estimate(source.saved_model_dir)
+    if estimate > PROTOBUF_LIMIT:
+        raise ModelError(
+            f"a frozen GraphDef of this model would hold {estimate / 2**30:.2f} GiB of weights, "
+            f"over protobuf's 2 GiB limit for one message; export --format savedmodel, which "
+            "keeps the weights in variables/ and has no such limit"
+        )
     graph_def, frozen_sig = freeze_signature(source.saved_model_dir, source.tags, sig)
     checks = []
     notes = []
