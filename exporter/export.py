@@ -18,7 +18,7 @@ from exporter import inputs as inputs_mod
 from exporter import opcheck, registry
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.errors import IncompatibleModelError, ModelError, UsageError, VerificationError
-from exporter.freeze import read_graph_def, run_graph_def
+from exporter.freeze import run_graph_def
 from exporter.fsutil import staged_dir
 from exporter.graphs import ops_of, select_meta_graph, select_signature
 from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
@@ -128,12 +128,7 @@ def export(
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:
     from exporter.scan import touches, warnings_for
 
-    graphs = {}
-    for art in artifacts:
-        if art.format == "frozen":
-            graphs[art.format] = touches(read_graph_def(stage / art.path))
-        elif art.format == "savedmodel":
-            graphs[art.format] = touches(select_meta_graph(stage / art.path, art.tags).graph_def)
+    graphs = {art.format: touches(g) for art, g in opcheck.artifact_graphs(stage, artifacts)}
     return warnings_for(graphs)
 
 
@@ -147,13 +142,7 @@ def check_runtime(
     """Refuses (or, when allowed, warns about) artifacts the Java runtime cannot load."""
     reg = registry.load(runtime)
     errors = []
-    for art in artifacts:
-        if art.format == "tflite":
-            continue  # TensorFlow Java does not run TFLite
-        if art.format == "frozen":
-            graph_def = read_graph_def(stage / art.path)
-        else:
-            graph_def = select_meta_graph(stage / art.path, art.tags).graph_def
+    for art, graph_def in opcheck.artifact_graphs(stage, artifacts):
         verdict = opcheck.check(graph_def, reg)
         for finding in verdict.findings:
             echo(f"{art.format} on TensorFlow Java {runtime}: {finding.line()}")

@@ -201,27 +201,33 @@ def _few(items: list[str], n: int = 3) -> str:
     return head + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.GraphDef]]:
+    """The GraphDef of every exported artifact TensorFlow Java loads (a .tflite is none)."""
+    from exporter.freeze import read_graph_def
+    from exporter.graphs import select_meta_graph
+
+    graphs = []
+    for art in artifacts:
+        if art.format == "frozen":
+            graphs.append((art, read_graph_def(root / art.path)))
+        elif art.format == "savedmodel":
+            graphs.append((art, select_meta_graph(root / art.path, art.tags).graph_def))
+    return graphs
+
+
 def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, graph_pb2.GraphDef]]:
     """The graphs a source holds, labelled: an export directory's artifacts (by its manifest),
     a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export)."""
-    from exporter.freeze import read_graph_def
     from exporter.graphs import select_meta_graph
     from exporter.manifest import MANIFEST_NAME, read
     from exporter.sources import detect, load_source
 
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
-        graphs = []
-        for art in manifest.artifacts:
-            path = src / art.path
-            if art.format == "tflite":
-                continue  # a flatbuffer, not a graph TensorFlow Java loads
-            if art.format == "frozen":
-                graphs.append((f"frozen ({art.path})", read_graph_def(path)))
-            else:
-                meta = select_meta_graph(path, art.tags)
-                graphs.append((f"savedmodel ({art.path})", meta.graph_def))
-        return graphs
+        return [
+            (f"{art.format} ({art.path})", graph)
+            for art, graph in artifact_graphs(src, manifest.artifacts)
+        ]
     loader = detect(src)
     if loader.format == "frozen":
         from exporter.sources.graphdef import read as read_any_graph_def
