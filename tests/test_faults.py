@@ -105,8 +105,11 @@ def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_pa
         "both",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    interrupted = 0
-    for delay in (1.5, 4.0, 5.5, 7.0):
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    previous = (out / "manifest.json").read_bytes()
+    interrupted = kept_previous = 0
+    for delay in (0.0, 0.05, 0.2, 0.5):  # seconds after the export starts writing
         proc = subprocess.Popen(
             cmd,
             env=env,
@@ -114,15 +117,20 @@ def test_a_killed_export_leaves_the_previous_output_or_none(split_source, tmp_pa
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(tmp_path.glob(f".out.tmp-{proc.pid}-*")):  # its staging directory
+                break
+            time.sleep(0.01)
         time.sleep(delay)
         if proc.poll() is None:
             interrupted += 1
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        if out.exists():
-            data, _ = manifest.read(out)
-            manifest.verify_files(out, data)  # complete: every file with its recorded hash
-    assert interrupted >= 2  # the kills landed while exports were running
+        data, _ = manifest.read(out)  # a complete output is always there: the previous one,
+        manifest.verify_files(out, data)  # or the new one if the kill came after the move
+        kept_previous += (out / "manifest.json").read_bytes() == previous
+    assert interrupted >= 2 and kept_previous >= 2  # kills landed mid-export; nothing lost
     finished = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     data, _ = manifest.read(out)
