@@ -14,7 +14,7 @@ import click
 
 from exporter import __version__
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError
+from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError, first_line
 
 FORMAT_CHOICES = {
     "savedmodel": ("savedmodel",),
@@ -56,7 +56,7 @@ def handled(func):
         except Exception as exc:
             if debug:
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            first = first_line(exc)
             if type(exc).__module__.startswith(_MODEL_LIBRARIES):
                 # TensorFlow, protobuf, Keras or h5py refused the model
                 click.echo(f"error: the model cannot be used: {first}", err=True)

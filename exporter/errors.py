@@ -58,3 +58,9 @@ class VerificationError(Tf2JavaError):
     """Outputs differ between two runtimes or between an export and its source."""
 
     exit_code = EXIT_MISMATCH
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library errors often run to pages)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -17,7 +17,13 @@ import tensorflow as tf
 from exporter import inputs as inputs_mod
 from exporter import opcheck, registry
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import IncompatibleModelError, ModelError, UsageError, VerificationError
+from exporter.errors import (
+    IncompatibleModelError,
+    ModelError,
+    UsageError,
+    VerificationError,
+    first_line,
+)
 from exporter.freeze import run_graph_def
 from exporter.fsutil import staged_dir
 from exporter.graphs import ops_of, select_meta_graph, select_signature
@@ -244,9 +250,8 @@ def write_tflite(source: Source, stage: Path, sig: Signature, optimize: bool) ->
     try:
         content = converter.convert()
     except Exception as exc:  # ConverterError and friends
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
-            f"TFLite cannot convert signature '{sig.key}' ({first}); export --format "
+            f"TFLite cannot convert signature '{sig.key}' ({first_line(exc)}); export --format "
             "savedmodel or frozen instead, which need no conversion"
         ) from exc
     (stage / TFLITE_FILE).write_bytes(content)

@@ -4,6 +4,7 @@ into place at the end; an existing output is only replaced when the caller says 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import tempfile
@@ -77,11 +78,32 @@ def staged_file(target: Path, force: bool) -> Iterator[Path]:
 
 
 def replace(stage: Path, target: Path) -> None:
-    """Moves a staged directory onto `target`, keeping the old one until the move is done."""
+    """Moves a staged directory onto `target`. An existing target is swapped with the stage
+    in one atomic step (Linux renameat2 RENAME_EXCHANGE), so there is no moment without
+    either the old or the new output; elsewhere the old one is moved aside first."""
+    if target.exists() and _exchange(stage, target):
+        shutil.rmtree(stage, ignore_errors=True)  # now holds the previous output
+        return
     old = None
     if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        old = Path(
+            tempfile.mkdtemp(dir=target.parent, prefix=f"{_stage_prefix(target)}{os.getpid()}-old-")
+        )
         os.replace(target, old / "x")
     os.replace(stage, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0

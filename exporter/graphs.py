@@ -10,7 +10,7 @@ from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.python.saved_model import loader_impl
 
-from exporter.errors import ModelError, UsageError
+from exporter.errors import ModelError, UsageError, first_line
 from exporter.model import Signature, TensorInfo, split_tensor_name
 
 DEFAULT_TAG = "serve"
@@ -33,7 +33,7 @@ def read_meta_graphs(saved_model_dir: Path) -> list[meta_graph_pb2.MetaGraphDef]
         return list(loader_impl.parse_saved_model(str(saved_model_dir)).meta_graphs)
     except (OSError, ValueError) as exc:  # IOError: no saved_model.pb; DecodeError: bad proto
         raise ModelError(
-            f"{saved_model_dir}: not a readable SavedModel ({_first_line(exc)})"
+            f"{saved_model_dir}: not a readable SavedModel ({first_line(exc)})"
         ) from exc
 
 
@@ -141,8 +141,3 @@ def unique_name(graph_def: graph_pb2.GraphDef, base: str) -> str:
     while f"{base}_{i}" in taken:
         i += 1
     return f"{base}_{i}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from exporter.errors import ModelError, UsageError
+from exporter.errors import ModelError, UsageError, first_line
 from exporter.graphs import select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Source, register
 
@@ -72,7 +72,7 @@ def load_keras_model(path: Path, options: LoadOptions):
                 model.load_weights(path)
         except Exception as exc:  # shape and layer-count mismatches
             raise ModelError(
-                f"{path}: the weights do not fit {options.architecture} ({_first(exc)}); "
+                f"{path}: the weights do not fit {options.architecture} ({first_line(exc)}); "
                 "--by-name loads the layers whose names match"
             ) from exc
         return model
@@ -86,7 +86,7 @@ def load_keras_model(path: Path, options: LoadOptions):
         hint = (
             "; a custom layer or function? name its module with --custom-objects" if custom else ""
         )
-        raise ModelError(f"{path}: cannot load the Keras model ({_first(exc)}){hint}") from exc
+        raise ModelError(f"{path}: cannot load the Keras model ({first_line(exc)}){hint}") from exc
 
 
 def _architecture(path: Path, objects: dict[str, object]):
@@ -99,7 +99,9 @@ def _architecture(path: Path, objects: dict[str, object]):
             return keras.models.model_from_json(path.read_text(), custom_objects=objects)
         return keras.models.load_model(path, compile=False, custom_objects=objects)
     except Exception as exc:
-        raise ModelError(f"--architecture {path}: cannot build the model ({_first(exc)})") from exc
+        raise ModelError(
+            f"--architecture {path}: cannot build the model ({first_line(exc)})"
+        ) from exc
 
 
 def h5_weights(path: Path) -> list[dict]:
@@ -188,11 +190,6 @@ def _output_layers(model) -> dict[str, str]:
     except (AttributeError, TypeError):
         return {}
     return {f"output_{i}": name for i, name in enumerate(names)}
-
-
-def _first(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def is_keras(path: Path) -> bool:
