@@ -93,12 +93,10 @@ def run_graph_def(
 
 
 def read_graph_def(path: Path) -> graph_pb2.GraphDef:
-    graph_def = graph_pb2.GraphDef()
-    try:
-        graph_def.ParseFromString(path.read_bytes())
-    except Exception as exc:  # google.protobuf.message.DecodeError
-        raise ModelError(f"{path}: not a binary GraphDef ({exc})") from exc
-    return graph_def
+    """A GraphDef file (binary, or text for .pbtxt), with the frozen-graph source's checks."""
+    from exporter.sources.graphdef import read
+
+    return read(path)
 
 
 def optimize_for_inference(graph_def: graph_pb2.GraphDef, sig: Signature) -> graph_pb2.GraphDef:
