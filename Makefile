@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry lint clean
+.PHONY: setup demo test java-test golden registry bench-memory lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -28,13 +28,13 @@ demo: setup
 	$(BIN)/tf2java demo --out demo-out --force
 
 test: setup
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests benchmarks
+	$(BIN)/ruff format --check exporter tests benchmarks
 	$(BIN)/pytest -q -rs
 
 java-test: setup
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests benchmarks
+	$(BIN)/ruff format --check exporter tests benchmarks
 	$(BIN)/pytest -q -rs tests/test_java_gradle.py
 
 golden: setup
@@ -44,9 +44,13 @@ golden: setup
 registry: setup
 	$(BIN)/python -m exporter.registry snapshot $(VERSION)
 
+# Peak resident memory of exporting 1 GiB of weights: make bench-memory [FORMAT=frozen] [MIB=1024]
+bench-memory: setup
+	$(BIN)/python benchmarks/export_memory.py --mib $(or $(MIB),1024) --format $(or $(FORMAT),both)
+
 lint: setup
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format exporter tests
+	$(BIN)/ruff check exporter tests benchmarks
+	$(BIN)/ruff format exporter tests benchmarks
 
 clean:
 	rm -rf build demo-out .gradle

@@ -4,6 +4,7 @@ result into place."""
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import tempfile
@@ -14,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from exporter import graphfile, opcheck, registry
 from exporter import inputs as inputs_mod
-from exporter import opcheck, registry
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.errors import (
     IncompatibleModelError,
@@ -92,28 +93,25 @@ def export(
         sig = select_signature(source.signatures, signature, str(src))
         for note in source.notes:
             echo(f"note: {note}")
-        written = [WRITERS[fmt](source, stage, sig, optimize) for fmt in formats]
-
         feed = inputs_mod.generate(sig, batch=batch, seed=seed)
         expected = source.run(sig.key, feed)
+        source.release()  # each artifact is written and checked with the memory to itself
         checks = []
-        for w in written:
-            fmt = w.artifact.format
-            pairs = [(f"{fmt} vs source ({source.format})", lambda f: expected, w.run)]
-            for label, want, got in pairs + w.checks:
-                result = compare(want(feed), got(feed), atol=atol, rtol=rtol, label=label)
-                checks.append(result)
-                echo(f"{result.label}, signature '{sig.key}':")
-                for line in result.lines():
-                    echo("  " + line)
+        artifacts = []
+        for fmt in formats:
+            w = WRITERS[fmt](source, stage, sig, optimize)
+            base = (f"{fmt} vs source ({source.format})", lambda f: expected, w.run)
+            checks += [_check(check, feed, sig, atol, rtol, echo) for check in [base, *w.checks]]
             for note in w.artifact.notes:
                 echo(f"note ({fmt}): {note}")
+            artifacts.append(w.artifact)
+            del w, base  # the next artifact gets the memory of this one's loaded model
+            gc.collect()  # a loaded model sits in reference cycles
         failed = [c.label for c in checks if not c.ok]
         if failed:
             raise VerificationError(
                 f"export check failed ({'; '.join(failed)}); nothing was written"
             )
-        artifacts = [w.artifact for w in written]
         for line in scan_warnings(stage, artifacts):
             echo(line)
         for runtime in java_runtimes:
@@ -129,6 +127,15 @@ def export(
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
+
+
+def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:
+    label, want, got = check
+    result = compare(want(feed), got(feed), atol=atol, rtol=rtol, label=label)
+    echo(f"{result.label}, signature '{sig.key}':")
+    for line in result.lines():
+        echo("  " + line)
+    return result
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:
@@ -214,21 +221,26 @@ def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) ->
             f"over protobuf's 2 GiB limit for one message; export --format savedmodel, which "
             "keeps the weights in variables/ and has no such limit"
         )
-    graph_def, frozen_sig = freeze_signature(source.saved_model_dir, source.tags, sig)
+    frozen = freeze_signature(source.saved_model_dir, source.tags, sig)
+    frozen_sig = frozen.signature
+    graph_def, values = frozen.graph_def, frozen.values
     checks = []
     notes = []
-    if optimize:
-        plain, plain_sig = graph_def, frozen_sig
-        graph_def = optimize_for_inference(plain, frozen_sig)
+    if optimize:  # optimize_for_inference reads the weights: the graph holds them all
+        plain = frozen.full_graph_def()
+        graph_def, values = optimize_for_inference(plain, frozen_sig), {}
         notes.append(f"optimized for inference: {len(plain.node)} nodes -> {len(graph_def.node)}")
+        optimized = graph_def
         checks.append(
             (
                 "frozen optimized vs unoptimized",
-                lambda feed: run_graph_def(plain, plain_sig, feed),
-                lambda feed: run_graph_def(graph_def, frozen_sig, feed),
+                lambda feed: run_graph_def(plain, frozen_sig, feed),
+                lambda feed: run_graph_def(optimized, frozen_sig, feed),
             )
         )
-    (stage / FROZEN_FILE).write_bytes(graph_def.SerializeToString(deterministic=True))
+    path = stage / FROZEN_FILE
+    graphfile.write(path, graph_def, values)
+    frozen.release()
     art = Artifact(
         format="frozen",
         path=FROZEN_FILE,
@@ -238,7 +250,8 @@ def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) ->
         producer=graph_def.versions.producer,
         notes=notes,
     )
-    return Written(art, lambda feed: run_graph_def(graph_def, frozen_sig, feed), checks)
+    # The check runs the file as written, without the loaded model behind `frozen`.
+    return Written(art, lambda feed: graphfile.run(path, frozen_sig, feed), checks)
 
 
 def write_tflite(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:

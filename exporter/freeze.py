@@ -1,32 +1,123 @@
 """Freezing one signature of a SavedModel into a GraphDef whose feeds and fetches carry the
-signature's own keys, and running a frozen GraphDef in Python."""
+signature's own keys, and running a frozen GraphDef in Python.
+
+TensorFlow's `convert_variables_to_constants_v2` copies every variable's value into the
+GraphDef message several times over (numpy, astype, tobytes, the message, a re-import). Here
+its conversion runs with each variable standing in as a tiny placeholder value; the frozen
+graph's constants carry dtype and shape only, and the values stay in the loaded variables
+until `graphfile.write` streams them into the file."""
 
 from __future__ import annotations
 
+import gc
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import graph_pb2
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.core.framework import graph_pb2, tensor_pb2
+from tensorflow.python.framework import convert_to_constants as c2c
+from tensorflow.python.framework import tensor_util
 
 from exporter.errors import ModelError
 from exporter.graphs import rename_node, unique_name, valid_node_name
 from exporter.model import Signature, TensorInfo, split_tensor_name
 
+_LOOPS = ("While", "StatelessWhile")
 
-def freeze_signature(
-    saved_model_dir: Path, tags: list[str], sig: Signature
-) -> tuple[graph_pb2.GraphDef, Signature]:
+
+@dataclass
+class Frozen:
+    """A frozen signature: the graph (its variable constants hold dtype and shape only), the
+    value of each such constant, and the loaded model those values live in."""
+
+    graph_def: graph_pb2.GraphDef
+    signature: Signature
+    values: dict[str, np.ndarray]
+    owner: object  # the loaded SavedModel; `values` are views of its variables
+
+    def full_graph_def(self) -> graph_pb2.GraphDef:
+        """The graph with every value inside it, as one message: copies all the weights."""
+        full = graph_pb2.GraphDef()
+        full.CopyFrom(self.graph_def)
+        for node in full.node:
+            if node.name in self.values:
+                value = self.values[node.name]
+                node.attr["value"].tensor.tensor_content = np.ascontiguousarray(value).tobytes()
+        return full
+
+    def release(self) -> None:
+        """Lets go of the loaded model: the values are gone afterwards."""
+        self.values.clear()
+        self.owner = None
+        gc.collect()  # a loaded model sits in reference cycles
+
+
+class _ViewConverterData(c2c._FunctionConverterDataInEager):
+    """TensorFlow's conversion data, with each variable's value a view of its memory."""
+
+    def _eval(self, tensor):
+        if isinstance(tensor, tf.Variable):
+            return np.asarray(tensor.read_value())  # aliases the variable; .numpy() copies
+        return tensor.numpy()
+
+
+def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
+    """convert_variables_to_constants_v2, leaving each variable's value out of the graph."""
+    data = _ViewConverterData(func=fn, lower_control_flow=True, aggressive_inlining=False)
+    values = {}
+    for name, item in list(data.tensor_data.items()):
+        value = item.numpy
+        dtype = tf.dtypes.as_dtype(value.dtype)
+        if value.size > 1 and dtype in tensor_util._TENSOR_CONTENT_TYPES:
+            values[name] = value
+            data.tensor_data[name] = item._replace(numpy=np.zeros((), value.dtype))
+    graph_def, converted = c2c._replace_variables_by_constants(data)
+    nodes = {node.name: node for node in graph_def.node}
+    for name, value in values.items():
+        nodes[name].attr["value"].tensor.CopyFrom(
+            tensor_pb2.TensorProto(
+                dtype=tf.dtypes.as_dtype(value.dtype).as_datatype_enum,
+                tensor_shape=tf.TensorShape(value.shape).as_proto(),
+            )
+        )
+    _loop_shapes(graph_def, nodes, values)
+    return c2c._construct_concrete_function(fn, graph_def, converted), values
+
+
+def _loop_shapes(graph_def, nodes, values) -> None:
+    """A loop that carries a variable records the shape of its value; the conversion saw a
+    scalar stand-in there, so the real shape is put back."""
+    for node in graph_def.node:
+        if node.op not in _LOOPS or not node.attr["output_shapes"].list.shape:
+            continue
+        for index, name in enumerate(i for i in node.input if not i.startswith("^")):
+            source, _ = split_tensor_name(name)
+            while source in nodes and nodes[source].op == "Identity":
+                source, _ = split_tensor_name(nodes[source].input[0])
+            if source in values:
+                shape = tf.TensorShape(values[source].shape).as_proto()
+                node.attr["output_shapes"].list.shape[index].CopyFrom(shape)
+
+
+def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> Frozen:
     """Variables become constants; input placeholders are renamed to the input keys and each
-    output gets an Identity node named after its key. Returns the graph and its signature."""
+    output gets an Identity node named after its key."""
     loaded = tf.saved_model.load(str(saved_model_dir), tags=tags)
     fn = loaded.signatures[sig.key]
     try:
-        frozen = convert_variables_to_constants_v2(fn)
+        frozen, values = _convert(fn)
     except Exception as exc:  # TensorFlow raises a variety of types here
         raise ModelError(f"cannot freeze signature '{sig.key}': {exc}") from exc
     graph_def = frozen.graph.as_graph_def()
+    missing = sorted(set(values) - {node.name for node in graph_def.node})
+    if missing:
+        raise ModelError(f"cannot freeze signature '{sig.key}': lost constant '{missing[0]}'")
+
+    def rename(old: str, new: str) -> None:
+        rename_node(graph_def, old, new)
+        if old in values:
+            values[new] = values.pop(old)
 
     # Signature functions take keyword arguments only; their flat order is the sorted keys.
     keys = sorted(fn.structured_input_signature[1])
@@ -44,9 +135,10 @@ def freeze_signature(
         new = valid_node_name(info.key)
         if new != old:
             if any(n.name == new for n in graph_def.node):
-                rename_node(graph_def, new, unique_name(graph_def, new + "_orig"))
-                fetches = {k: _renamed(v, new, new + "_orig") for k, v in fetches.items()}
-            rename_node(graph_def, old, new)
+                moved = unique_name(graph_def, new + "_orig")
+                rename(new, moved)
+                fetches = {k: _renamed(v, new, moved) for k, v in fetches.items()}
+            rename(old, new)
             fetches = {k: _renamed(v, old, new) for k, v in fetches.items()}
         inputs.append(TensorInfo(info.key, new, 0, info.dtype, info.shape))
 
@@ -58,8 +150,9 @@ def freeze_signature(
         if wanted in input_names:  # an input already holds this name
             wanted = unique_name(graph_def, wanted + "_output")
         elif any(n.name == wanted for n in graph_def.node):
-            rename_node(graph_def, wanted, unique_name(graph_def, wanted + "_orig"))
-            source = fetches[info.key] = _renamed(source, wanted, wanted + "_orig")
+            moved = unique_name(graph_def, wanted + "_orig")
+            rename(wanted, moved)
+            source = fetches[info.key] = _renamed(source, wanted, moved)
         node = graph_def.node.add()
         node.name = wanted
         node.op = "Identity"
@@ -68,7 +161,7 @@ def freeze_signature(
         node.attr["T"].type = tf.dtypes.as_dtype(info.dtype).as_datatype_enum
         outputs.append(TensorInfo(info.key, wanted, 0, info.dtype, info.shape, info.keras_layer))
     frozen_sig = Signature(sig.key, sig.method_name, tuple(inputs), tuple(outputs))
-    return graph_def, frozen_sig
+    return Frozen(graph_def, frozen_sig, values, loaded)
 
 
 def _renamed(tensor_name: str, old: str, new: str) -> str:
@@ -90,13 +183,6 @@ def run_graph_def(
     )
     values = fn(*[tf.constant(inputs[t.key]) for t in sig.inputs])
     return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
-
-
-def read_graph_def(path: Path) -> graph_pb2.GraphDef:
-    """A GraphDef file (binary, or text for .pbtxt), with the frozen-graph source's checks."""
-    from exporter.sources.graphdef import read
-
-    return read(path)
 
 
 def optimize_for_inference(graph_def: graph_pb2.GraphDef, sig: Signature) -> graph_pb2.GraphDef:

@@ -203,13 +203,13 @@ def _few(items: list[str], n: int = 3) -> str:
 
 def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.GraphDef]]:
     """The GraphDef of every exported artifact TensorFlow Java loads (a .tflite is none)."""
-    from exporter.freeze import read_graph_def
+    from exporter.graphfile import read_skeleton
     from exporter.graphs import select_meta_graph
 
     graphs = []
     for art in artifacts:
-        if art.format == "frozen":
-            graphs.append((art, read_graph_def(root / art.path)))
+        if art.format == "frozen":  # nodes and attrs; large constants' bytes stay in the file
+            graphs.append((art, read_skeleton(root / art.path).graph_def))
         elif art.format == "savedmodel":
             graphs.append((art, select_meta_graph(root / art.path, art.tags).graph_def))
     return graphs
@@ -232,7 +232,7 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
     if loader.format == "frozen":
         from exporter.sources.graphdef import read as read_any_graph_def
 
-        return [(f"frozen ({src.name})", read_any_graph_def(src))]
+        return [(f"frozen ({src.name})", read_any_graph_def(src, constants=False))]
     if loader.format == "checkpoint":
         from exporter.sources.checkpoint import read_meta
 

@@ -159,9 +159,9 @@ def run_python(
     import tensorflow as tf
 
     if art.format == "frozen":
-        from exporter.freeze import read_graph_def, run_graph_def
+        from exporter import graphfile
 
-        return run_graph_def(read_graph_def(export_dir / art.path), sig, feed)
+        return graphfile.run(export_dir / art.path, sig, feed)
     model = tf.saved_model.load(str(export_dir / art.path), tags=art.tags)
     outputs = model.signatures[sig.key](**{k: tf.constant(v) for k, v in feed.items()})
     return {k: v.numpy() for k, v in outputs.items()}

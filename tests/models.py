@@ -308,3 +308,42 @@ class Hostile(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec((None, 2), tf.float32, name="default")])
     def serve(self, x):
         return {key: x * (i + 1) for i, key in enumerate(HOSTILE_OUTPUTS)}
+
+
+class ManyWeights(tf.Module):
+    """Variables of eight dtypes, several larger than a file reader keeps in memory, one
+    carried through a while loop: what freezing streams into the file and what it does not."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(7)
+        self.f16 = tf.Variable(rng.normal(size=(96, 400)).astype(np.float16))  # 75 KiB
+        self.bf16 = tf.Variable(tf.cast(rng.normal(size=(96, 400)), tf.bfloat16))
+        self.i8 = tf.Variable(rng.integers(-100, 100, size=(400, 200)).astype(np.int8))
+        self.f64 = tf.Variable(rng.normal(size=(96, 100)))
+        self.i64 = tf.Variable(np.array([3, 1, 4], np.int64))
+        self.pair = tf.Variable([0.5, -0.25])
+        self.flags = tf.Variable([True, False, True])
+        self.loop_w = tf.Variable((rng.normal(size=(96, 96)) * 0.1).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 96), tf.float32, name="x")])
+    def serve(self, x):
+        half = tf.matmul(tf.cast(x, tf.float16), self.f16)
+        brain = tf.matmul(tf.cast(x, tf.bfloat16), self.bf16)
+        ints = tf.matmul(tf.cast(half, tf.float32), tf.cast(self.i8, tf.float32))
+        wide = tf.matmul(tf.cast(x, tf.float64), self.f64)
+
+        def body(i, y):
+            return i + 1, tf.tanh(tf.matmul(y, self.loop_w))
+
+        _, looped = tf.while_loop(lambda i, y: i < 3, body, [tf.constant(0), x])
+        count = tf.reduce_sum(tf.cast(self.flags, tf.float32))
+        scalar = tf.reduce_sum(tf.cast(self.i64, tf.float32)) * self.pair[0] + count
+        return {
+            "half": tf.cast(half, tf.float32),
+            "brain": tf.cast(brain, tf.float32),
+            "ints": ints,
+            "wide": wide,
+            "looped": looped,
+            "scalar": tf.fill(tf.shape(x)[:1], scalar + self.pair[1]),
+        }

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from exporter import __version__, inputs, manifest
-from exporter.freeze import read_graph_def
 from exporter.graphs import ops_of, select_meta_graph
+from exporter.sources.graphdef import read as read_graph_def
 from tests.conftest import EXPORTS
 
 

@@ -131,7 +131,8 @@ def test_checkpoint_step_picks_another_checkpoint(tf1_dir, tmp_path):
     for step in (100, 200):
         out = tmp_path / str(step)
         export(tf1_dir / "ckpt", out, formats=("frozen",), options=LoadOptions(step=step, **TF1_IO))
-        from exporter.freeze import read_graph_def, run_graph_def
+        from exporter.freeze import run_graph_def
+        from exporter.sources.graphdef import read as read_graph_def
 
         data, _ = manifest.read(out)
         sig = data.artifact("frozen").signatures[0]

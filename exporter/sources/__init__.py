@@ -5,6 +5,7 @@ start from: the source itself, or one staged from it."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,16 @@ class Source:
     tags: list[str] = field(default_factory=lambda: ["serve"])
     notes: list[str] = field(default_factory=list)
     details: dict = field(default_factory=dict)  # what `inspect` shows beyond signatures
+
+    def release(self) -> None:
+        """Lets go of what running the source holds (a loaded model, a session), so that the
+        memory is there for the export; `run` refuses afterwards."""
+        self.run = _released
+        gc.collect()  # loaded models sit in reference cycles
+
+
+def _released(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    raise RuntimeError("the source was released; load it again to run it")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 from tensorflow.core.framework import graph_pb2
 
+from exporter import graphfile
 from exporter.errors import ModelError, UsageError
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
 
@@ -18,7 +19,11 @@ EMPTY_VARIABLES_NOTE = (
 )
 
 
-def read(path: Path) -> graph_pb2.GraphDef:
+def read(path: Path, *, constants: bool = True) -> graph_pb2.GraphDef:
+    """The GraphDef in a .pb or .pbtxt file. With constants=False a binary file's large
+    constants come without their bytes: enough to list, check and describe its nodes."""
+    if not constants and path.suffix != ".pbtxt":
+        return graphfile.read_skeleton(path).graph_def
     graph_def = graph_pb2.GraphDef()
     data = path.read_bytes()
     if not data:
@@ -43,7 +48,7 @@ def is_graphdef(path: Path) -> bool:
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     if path.name in ("saved_model.pb", "saved_model.pbtxt"):
         raise UsageError(f"{path}: part of a SavedModel; pass its directory {path.parent}")
-    graph_def = read(path)
+    graph_def = read(path, constants=False)
     placeholders, outputs = tf1.candidates(graph_def)
     details = {
         "placeholders": placeholders,
@@ -60,6 +65,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             tf1.require_io(options, graph_def, str(path))
 
         return Source(path, "frozen", [], needs_io, None, details=details)
+    graph_def = read(path)  # now with its constants: the graph is imported to run
     graph = tf.Graph()
     with graph.as_default():
         try:

@@ -1,0 +1,289 @@
+"""Binary GraphDef files whose constants may be large.
+
+Building a GraphDef message with a 1 GiB constant, serializing it, parsing it back and
+importing it each hold another copy of the weights. Here a file is written node by node, each
+large constant's bytes going straight from its array to the file, and read back as a
+skeleton: every node, with each large constant's bytes left in the file and only their place
+recorded. Running the graph feeds those bytes, read once into memory TensorFlow then uses
+without copying. The file is the one protobuf itself would write: `write` produces the bytes
+of `GraphDef.SerializeToString(deterministic=True)` of the full graph."""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import message
+from tensorflow.core.framework import graph_pb2, node_def_pb2
+
+from exporter.errors import ModelError
+from exporter.model import Signature
+
+LARGE = 1 << 16  # bytes: a constant at least this large stays in the file when read
+CHUNK = 1 << 26  # bytes per write and read call
+
+# Field numbers on the way from a GraphDef to a constant's bytes.
+GRAPH_NODE = 1  # GraphDef.node
+NODE_ATTR = 5  # NodeDef.attr (map entries: key 1, value 2)
+ENTRY_VALUE = 2
+ATTR_TENSOR = 8  # AttrValue.tensor
+TENSOR_CONTENT = 4  # TensorProto.tensor_content
+_CONTENT_PATH = (NODE_ATTR, ENTRY_VALUE, ATTR_TENSOR, TENSOR_CONTENT)
+_LENGTH_DELIMITED = 2
+
+
+def write(path: Path, graph_def: graph_pb2.GraphDef, values: Mapping[str, np.ndarray]) -> None:
+    """Writes `graph_def` with the Const nodes named in `values` holding those arrays.
+
+    Those nodes carry their dtype and shape but no content in `graph_def`; each array is
+    written from its own memory, never copied into a message."""
+    pending = dict(values)
+    with path.open("wb") as f:
+        for node in graph_def.node:
+            value = pending.pop(node.name, None)
+            if value is None:
+                f.write(_field(GRAPH_NODE, node.SerializeToString(deterministic=True)))
+            else:
+                _write_constant(f, node, value)
+        rest = graph_pb2.GraphDef()
+        rest.CopyFrom(graph_def)
+        del rest.node[:]
+        # Deterministic serialization orders fields by number; nodes (1) come first.
+        f.write(rest.SerializeToString(deterministic=True))
+    if pending:
+        raise ValueError(f"no Const node for {sorted(pending)[:3]} in the graph")
+
+
+def _write_constant(f, node: node_def_pb2.NodeDef, value: np.ndarray) -> None:
+    tensor = node.attr["value"].tensor
+    if node.op != "Const" or tensor.tensor_content or value.size <= 1:
+        raise ValueError(f"node '{node.name}' is not a Const waiting for its content")
+    if tf.dtypes.as_dtype(value.dtype).as_datatype_enum != tensor.dtype:
+        raise ValueError(f"node '{node.name}': array dtype {value.dtype} differs from the node's")
+    if list(value.shape) != [d.size for d in tensor.tensor_shape.dim]:
+        raise ValueError(f"node '{node.name}': array shape {value.shape} differs from the node's")
+    head = node_def_pb2.NodeDef()
+    head.CopyFrom(node)
+    del head.attr["value"]
+    # The "value" entry must be what a serializer writes last: the map is sorted by key and
+    # no NodeDef field numbered above attr may be set.
+    if any(key > "value" for key in head.attr) or head.ListFields()[-1][0].number > NODE_ATTR:
+        raise ValueError(f"node '{node.name}' has fields that sort after its value")
+    content = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
+    n = content.size
+    tensor_head = tensor.SerializeToString(deterministic=True) + _key(TENSOR_CONTENT)
+    tensor_head += _varint(n)
+    attr_head = _key(ATTR_TENSOR) + _varint(len(tensor_head) + n)
+    entry_head = _key(1) + _varint(5) + b"value" + _key(ENTRY_VALUE)
+    entry_head += _varint(len(attr_head) + len(tensor_head) + n)
+    heads = entry_head + attr_head + tensor_head  # each message's head, outermost first
+    body = head.SerializeToString(deterministic=True) + _key(NODE_ATTR) + _varint(len(heads) + n)
+    f.write(_key(GRAPH_NODE) + _varint(len(body) + len(heads) + n) + body + heads)
+    view = memoryview(content)
+    for start in range(0, n, CHUNK):
+        f.write(view[start : start + CHUNK])
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where a constant's bytes sit in a file."""
+
+    offset: int
+    length: int
+
+
+@dataclass
+class Skeleton:
+    """A GraphDef whose large constants hold no bytes, and where in the file those are."""
+
+    graph_def: graph_pb2.GraphDef
+    constants: dict[str, Extent]
+
+
+def read_skeleton(path: Path) -> Skeleton:
+    """Every node of a binary GraphDef file; Const nodes of LARGE bytes or more come without
+    their content, which `constants` locates in the file."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelError(f"{path}: the file is empty; expected a GraphDef")
+    parts: list[bytes] = []
+    constants: dict[str, Extent] = {}
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            kept = 0  # bytes before this offset are in parts already
+            for key, at, start, end in _fields(buf, 0, size):
+                if key != _key_of(GRAPH_NODE) or end - start < LARGE:
+                    continue
+                stripped, extent = _strip(buf, start, end, _CONTENT_PATH)
+                name = extent and _stripped_constant(stripped, extent)
+                if name:
+                    parts.append(buf[kept:at])
+                    parts.append(_field(GRAPH_NODE, stripped))
+                    constants[name] = extent
+                    kept = end
+            parts.append(buf[kept:size])
+        graph_def = graph_pb2.GraphDef.FromString(b"".join(parts))
+    except (message.DecodeError, _Truncated) as exc:
+        raise ModelError(f"{path}: not a binary GraphDef ({exc})") from exc
+    if not graph_def.node:
+        raise ModelError(f"{path}: the GraphDef has no nodes")
+    return Skeleton(graph_def, constants)
+
+
+def _stripped_constant(stripped: bytes, extent: Extent) -> str | None:
+    """The node's name when it is a Const whose "value" lost exactly its content's bytes."""
+    node = node_def_pb2.NodeDef.FromString(stripped)
+    tensor = node.attr["value"].tensor if "value" in node.attr else None
+    if node.op != "Const" or tensor is None or tensor.tensor_content:
+        return None
+    dtype = tf.dtypes.as_dtype(tensor.dtype)
+    count = int(np.prod([d.size for d in tensor.tensor_shape.dim], dtype=np.int64))
+    if dtype == tf.string or count * dtype.size != extent.length:
+        return None
+    return node.name
+
+
+def run(path: Path, sig: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs a frozen graph file, feeding and fetching by the signature's tensor names; each
+    large constant becomes a placeholder fed with its bytes from the file."""
+    skeleton = read_skeleton(path)
+    graph_def = skeleton.graph_def
+    shapes = {}
+    for node in graph_def.node:
+        if node.name in skeleton.constants:
+            tensor = node.attr["value"].tensor
+            shapes[node.name] = (tf.dtypes.as_dtype(tensor.dtype), tensor.tensor_shape)
+            node.op = "Placeholder"
+            del node.attr["value"]
+            node.attr["shape"].shape.CopyFrom(tensor.tensor_shape)
+    wrapped = tf.compat.v1.wrap_function(
+        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
+    )
+    graph = wrapped.graph
+    names = list(skeleton.constants)
+    fn = wrapped.prune(
+        [graph.get_tensor_by_name(t.tensor_name) for t in sig.inputs]
+        + [graph.get_tensor_by_name(f"{name}:0") for name in names],
+        [graph.get_tensor_by_name(t.tensor_name) for t in sig.outputs],
+    )
+    fed = [tf.constant(inputs[t.key]) for t in sig.inputs]
+    for name in names:
+        dtype, shape = shapes[name]
+        fed.append(read_constant(path, skeleton.constants[name], dtype, shape))
+    values = fn(*fed)
+    return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
+
+
+def read_constant(path: Path, extent: Extent, dtype: tf.DType, shape) -> tf.Tensor:
+    """A constant's bytes as a tensor, read once into memory the tensor then owns."""
+    raw = np.empty(extent.length + 64, np.uint8)
+    start = (-raw.ctypes.data) % 64  # TensorFlow takes over only aligned memory
+    data = raw[start : start + extent.length]
+    view = memoryview(data)
+    with path.open("rb") as f:
+        f.seek(extent.offset)
+        done = 0
+        while done < extent.length:
+            got = f.readinto(view[done : done + CHUNK])
+            if not got:
+                raise ModelError(f"{path}: ends inside a constant; the file is truncated")
+            done += got
+    array = data.view(dtype.as_numpy_dtype).reshape([d.size for d in shape.dim])
+    try:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    except (BufferError, TypeError, tf.errors.InvalidArgumentError):  # no DLPack for the dtype
+        return tf.constant(array)
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _fields(buf, start: int, end: int):
+    """(key, key offset, payload start, payload end) of each field in buf[start:end]."""
+    pos = start
+    while pos < end:
+        at = pos
+        key, pos = _read_varint(buf, pos, end)
+        wire = key & 7
+        if wire == 0:
+            _, stop = _read_varint(buf, pos, end)
+            begin = pos
+        elif wire == 1:
+            begin, stop = pos, pos + 8
+        elif wire == 5:
+            begin, stop = pos, pos + 4
+        elif wire == _LENGTH_DELIMITED:
+            length, begin = _read_varint(buf, pos, end)
+            stop = begin + length
+        else:
+            raise message.DecodeError(f"unexpected wire type {wire} at byte {pos}")
+        if stop > end:
+            raise _Truncated(f"a field at byte {pos} runs past the end of its message")
+        yield key, at, begin, stop
+        pos = stop
+
+
+def _strip(buf, start: int, end: int, path: tuple[int, ...]) -> tuple[bytes, Extent | None]:
+    """The message buf[start:end] without the first large field reached through `path`."""
+    out = []
+    kept = start
+    for key, at, begin, stop in _fields(buf, start, end):
+        if key != _key_of(path[0]) or stop - begin < LARGE:
+            continue
+        if len(path) == 1:
+            inner, extent = None, Extent(begin, stop - begin)
+        else:
+            inner, extent = _strip(buf, begin, stop, path[1:])
+        if extent is None:
+            continue
+        out.append(buf[kept:at])
+        if inner is not None:
+            out.append(_field(path[0], inner))
+        kept = stop
+        out.append(buf[kept:end])
+        return b"".join(out), extent
+    return bytes(buf[start:end]), None
+
+
+def _read_varint(buf, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end:
+            raise _Truncated(f"the file ends inside a number at byte {pos}")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise message.DecodeError(f"a number over 64 bits ends at byte {pos}")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _key_of(field: int) -> int:
+    return field << 3 | _LENGTH_DELIMITED
+
+
+def _key(field: int) -> bytes:
+    return _varint(_key_of(field))
+
+
+def _field(field: int, payload: bytes) -> bytes:
+    return _key(field) + _varint(len(payload)) + payload
