@@ -1,5 +1,6 @@
-"""A model too large for one protobuf message: the frozen format says so before it spends any
-time, and the SavedModel format takes it."""
+"""Big models: one too large for one protobuf message (the frozen format says so before it
+spends any time, and the SavedModel format takes it), and the memory an export of 1 GiB of
+weights takes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
+from benchmarks.export_memory import measure
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL
 from exporter.export import PROTOBUF_LIMIT, frozen_size_estimate
@@ -46,3 +48,11 @@ def test_over_two_gigabytes(tmp_path):
         ROWS * 4096 * 4,
         rtol=0.01,
     )
+
+
+@pytest.mark.slow
+def test_exporting_one_gibibyte_peaks_under_three_times_its_size():
+    # Both formats, each checked against the source: the weights are loaded three times over
+    # (source, SavedModel check, freezing) and read once more from frozen.pb, one at a time.
+    figures = measure(1024, "both")
+    assert 1 < figures["peak_over_weights"] < 3, figures
