@@ -109,8 +109,11 @@ def _try_load(jpype, model: dict) -> dict:
             bundle.load(model["path"], jpype.JArray(jpype.JString)(model["tags"])).close()
         else:
             graph = jpype.JClass("org.tensorflow.Graph")()
-            try:
-                graph_def = _graph_def_class(jpype).parseFrom(Path(model["path"]).read_bytes())
+            files, paths = jpype.JClass("java.nio.file.Files"), jpype.JClass("java.nio.file.Paths")
+            try:  # read by Java: a Python bytes object would be one more copy of the weights
+                graph_def = _graph_def_class(jpype).parseFrom(
+                    files.readAllBytes(paths.get(model["path"]))
+                )
                 graph.importGraphDef(graph_def)
             finally:
                 graph.close()

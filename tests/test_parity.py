@@ -4,6 +4,7 @@ that makes it possible."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -96,3 +97,23 @@ def test_both_runtimes_in_one_process_abort(tmp_path):
     assert proc.returncode != 0
     assert "java 2.18" not in proc.stdout
     assert "File already exists in database" in proc.stderr
+
+
+def test_a_large_frozen_graph_runs_without_grappler(demo_export, tmp_path):
+    """Over GRAPPLER_LIMIT, the frozen class's default session turns Grappler off (its rewrites
+    copy every constant several times); the model still gives Python's answers."""
+    out = tmp_path / "export"
+    shutil.copytree(demo_export, out)
+    data = json.loads((out / manifest.MANIFEST_NAME).read_text())
+    frozen = next(a for a in data["artifacts"] if a["format"] == "frozen")
+    frozen["files"][0]["size"] = codegen.GRAPPLER_LIMIT  # what the class is generated from
+    (out / manifest.MANIFEST_NAME).write_text(json.dumps(data, indent=2))
+    loaded, sha = manifest.read(out)
+    by_format = {c.artifact.format: c for c in codegen.plan(loaded)}
+    assert not by_format["frozen"].grappler and by_format["savedmodel"].grappler
+    text = codegen.render(by_format["frozen"], loaded, sha)
+    assert "RewriterConfig.newBuilder().setDisableMetaOptimizer(true)" in text
+    assert "graph holds 0.25 GiB" in text
+    report = parity(out, formats=("frozen",), batch=2, seed=1)
+    assert report.ok, "\n".join(report.lines())
+    assert [(c.format, c.comparison.ok) for c in report.cases] == [("frozen", True)]

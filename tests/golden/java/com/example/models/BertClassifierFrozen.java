@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.tensorflow.Graph;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphDef;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -73,50 +74,81 @@ public final class BertClassifierFrozen implements AutoCloseable {
 
   private static final Logger LOGGER = Logger.getLogger(BertClassifierFrozen.class.getName());
 
+  /** Session options of {@link #load(Path)} and {@link #loadResource(String)}: TensorFlow's. */
+  public static final ConfigProto DEFAULT_CONFIG = ConfigProto.getDefaultInstance();
+
   private final Graph graph;
   private final Session session;
 
-  private BertClassifierFrozen(Graph graph) {
+  private BertClassifierFrozen(Graph graph, ConfigProto config) {
     this.graph = graph;
-    this.session = new Session(graph);
+    this.session = new Session(graph, config);
   }
 
   /**
-   * Loads a frozen graph file.
+   * Loads a frozen graph file, with {@link #DEFAULT_CONFIG}.
    *
    * @param file the binary GraphDef ({@code frozen.pb})
    * @return the loaded model; close it when done
    * @throws IOException if the file cannot be read or is not a GraphDef
    */
   public static BertClassifierFrozen load(Path file) throws IOException {
-    Objects.requireNonNull(file, "file");
-    return fromBytes(Files.readAllBytes(file));
+    return load(file, DEFAULT_CONFIG);
   }
 
   /**
-   * Loads a frozen graph from the classpath, as {@link Class#getResourceAsStream} finds it.
+   * Loads a frozen graph file.
+   *
+   * @param file the binary GraphDef ({@code frozen.pb})
+   * @param config the session's options (threads, Grappler, ...)
+   * @return the loaded model; close it when done
+   * @throws IOException if the file cannot be read or is not a GraphDef
+   */
+  public static BertClassifierFrozen load(Path file, ConfigProto config) throws IOException {
+    Objects.requireNonNull(file, "file");
+    Objects.requireNonNull(config, "config");
+    return fromBytes(Files.readAllBytes(file), config);
+  }
+
+  /**
+   * Loads a frozen graph from the classpath, as {@link Class#getResourceAsStream} finds it,
+   * with {@link #DEFAULT_CONFIG}.
    *
    * @param resource for example {@code "/models/frozen.pb"}
    * @return the loaded model; close it when done
    * @throws IOException if the resource is missing or is not a GraphDef
    */
   public static BertClassifierFrozen loadResource(String resource) throws IOException {
+    return loadResource(resource, DEFAULT_CONFIG);
+  }
+
+  /**
+   * Loads a frozen graph from the classpath, as {@link Class#getResourceAsStream} finds it.
+   *
+   * @param resource for example {@code "/models/frozen.pb"}
+   * @param config the session's options (threads, Grappler, ...)
+   * @return the loaded model; close it when done
+   * @throws IOException if the resource is missing or is not a GraphDef
+   */
+  public static BertClassifierFrozen loadResource(String resource, ConfigProto config)
+      throws IOException {
     Objects.requireNonNull(resource, "resource");
+    Objects.requireNonNull(config, "config");
     try (InputStream in = BertClassifierFrozen.class.getResourceAsStream(resource)) {
       if (in == null) {
         throw new IOException("no classpath resource " + resource);
       }
-      return fromBytes(in.readAllBytes());
+      return fromBytes(in.readAllBytes(), config);
     }
   }
 
-  private static BertClassifierFrozen fromBytes(byte[] bytes) throws IOException {
+  private static BertClassifierFrozen fromBytes(byte[] bytes, ConfigProto config) throws IOException {
     requireRuntime();
     GraphDef graphDef = GraphDef.parseFrom(bytes);
     Graph graph = new Graph();
     try {
       graph.importGraphDef(graphDef);
-      return new BertClassifierFrozen(graph);
+      return new BertClassifierFrozen(graph, config);
     } catch (RuntimeException e) {
       graph.close();
       throw e;
