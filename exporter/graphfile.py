@@ -29,6 +29,7 @@ CHUNK = 1 << 26  # bytes per write and read call
 # Field numbers on the way from a GraphDef to a constant's bytes.
 GRAPH_NODE = 1  # GraphDef.node
 NODE_ATTR = 5  # NodeDef.attr (map entries: key 1, value 2)
+ENTRY_KEY = 1
 ENTRY_VALUE = 2
 ATTR_TENSOR = 8  # AttrValue.tensor
 TENSOR_CONTENT = 4  # TensorProto.tensor_content
@@ -71,14 +72,15 @@ def _write_constant(f, node: node_def_pb2.NodeDef, value: np.ndarray) -> None:
     del head.attr["value"]
     # The "value" entry must be what a serializer writes last: the map is sorted by key and
     # no NodeDef field numbered above attr may be set.
-    if any(key > "value" for key in head.attr) or head.ListFields()[-1][0].number > NODE_ATTR:
+    late = any(field.number > NODE_ATTR for field, _ in head.ListFields())
+    if late or any(key > "value" for key in head.attr):
         raise ValueError(f"node '{node.name}' has fields that sort after its value")
     content = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
     n = content.size
     tensor_head = tensor.SerializeToString(deterministic=True) + _key(TENSOR_CONTENT)
     tensor_head += _varint(n)
     attr_head = _key(ATTR_TENSOR) + _varint(len(tensor_head) + n)
-    entry_head = _key(1) + _varint(5) + b"value" + _key(ENTRY_VALUE)
+    entry_head = _field(ENTRY_KEY, b"value") + _key(ENTRY_VALUE)
     entry_head += _varint(len(attr_head) + len(tensor_head) + n)
     heads = entry_head + attr_head + tensor_head  # each message's head, outermost first
     body = head.SerializeToString(deterministic=True) + _key(NODE_ATTR) + _varint(len(heads) + n)
