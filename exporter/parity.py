@@ -155,7 +155,8 @@ def require_loadable(
 def run_python(
     export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Runs an exported artifact in Python TensorFlow, as a Python user would load it."""
+    """Runs an exported artifact in Python TensorFlow: a SavedModel as `tf.saved_model.load`
+    gives it, a frozen graph with its large constants fed from the file (`graphfile.run`)."""
     import tensorflow as tf
 
     if art.format == "frozen":
