@@ -2,10 +2,11 @@
 
     python benchmarks/export_memory.py --mib 1024 --format frozen   (make bench-memory)
 
-Builds a SavedModel holding one float32 matrix of about MIB mebibytes (in its own process,
-so building costs nothing here), then runs the export in a child process and reports the
-child's peak resident set (getrusage's ru_maxrss) next to the weight size, and the resident
-set of a process that only imports the exporter (the floor any export starts from)."""
+Builds a SavedModel (or with --source keras a .keras file) holding one float32 matrix of
+about MIB mebibytes (in its own process, so building costs nothing here), then runs the
+export in a child process and reports the child's peak resident set (getrusage's
+ru_maxrss) next to the weight size, and the resident set of a process that only imports the
+exporter (the floor any export starts from)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ class Big(tf.Module):
 m = Big()
 tf.saved_model.save(m, sys.argv[1], signatures={"serving_default": m.serve})
 """
+BUILD_KERAS = """
+import sys
+import keras
+
+n = int(sys.argv[2])
+x = keras.Input((n,), name="x")
+model = keras.Model(x, keras.layers.Dense(n, use_bias=False, name="w")(x))
+model.save(sys.argv[1])
+"""
+SOURCES = {"savedmodel": ("src", BUILD), "keras": ("src.keras", BUILD_KERAS)}
 FLOOR = """
 import json, resource
 import exporter.export
@@ -44,22 +55,26 @@ print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
 
 
-def measure(mib: int, fmt: str) -> dict:
-    """Builds the model, exports it with --format fmt and returns the figures."""
+def measure(mib: int, fmt: str, source: str = "savedmodel") -> dict:
+    """Builds the model as `source` (savedmodel or keras), exports it with --format fmt and
+    returns the figures."""
     n = int(math.sqrt(mib * 2**20 / 4))
     weights = n * n * 4
     work = Path(tempfile.mkdtemp(prefix="tf2java-bench-"))
     try:
-        _python("-c", BUILD, str(work / "src"), str(n))
+        name, build = SOURCES[source]
+        src = work / name
+        _python("-c", build, str(src), str(n))
         floor = json.loads(_python("-c", FLOOR))["peak_kib"] * 1024
         # A fresh interpreter runs the export as its only child, so that getrusage's
         # RUSAGE_CHILDREN there holds the export alone, not the build above.
-        cmd = [sys.executable, "-m", "exporter", "export", str(work / "src"), str(work / "out")]
+        cmd = [sys.executable, "-m", "exporter", "export", str(src), str(work / "out")]
         cmd += ["--format", fmt, "--batch", "1"]
         result = json.loads(_python("-c", _MEASURE, json.dumps(cmd)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
+        "source": source,
         "format": fmt,
         "shape": [n, n],
         "weights_bytes": weights,
@@ -84,16 +99,19 @@ def main() -> None:
     parser.add_argument(
         "--format", default="both", help="export --format (default both: savedmodel and frozen)"
     )
+    parser.add_argument(
+        "--source", choices=sorted(SOURCES), default="savedmodel", help="source format"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    figures = measure(args.mib, args.format)
+    figures = measure(args.mib, args.format, args.source)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
     gib = 2**30
     n = figures["shape"][0]
     print(
-        f"export --format {args.format}: {n}x{n} float32 weights, "
+        f"export {args.source} --format {args.format}: {n}x{n} float32 weights, "
         f"{figures['weights_bytes'] / gib:.2f} GiB"
     )
     print(

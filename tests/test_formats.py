@@ -119,6 +119,21 @@ def test_java_parity_on_every_savedmodel_and_frozen_graph(matrix, source_id):
     assert any("TensorFlow Java does not run TFLite" in n for n in report.notes)
 
 
+@pytest.mark.parametrize("source_id", ["keras", "h5", "h5_weights"])
+def test_keras_sources_store_each_weight_once(matrix, request, source_id):
+    """Keras' own model.export stores every weight twice (keras-team/keras#23553)."""
+    import tensorflow as tf
+
+    from exporter.sources.keras_model import load_keras_model
+
+    src = SOURCES[source_id][1](request.getfixturevalue)
+    params = load_keras_model(src, _options(request, source_id)).count_params()
+    variables = matrix[source_id].out / "saved_model" / "variables" / "variables"
+    shapes = tf.train.load_checkpoint(str(variables)).get_variable_to_shape_map()
+    del shapes["_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert sum(int(np.prod(shape)) for shape in shapes.values()) == params > 0
+
+
 def test_frozen_to_savedmodel_has_empty_variables_and_says_so(matrix):
     out = matrix["frozen_pb"].out
     assert list((out / "saved_model" / "variables").iterdir()) == []

@@ -142,8 +142,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         return Source(path, "h5", [], needs_architecture, None, details=details)
     model = load_keras_model(path, options)
     staged = workdir / "keras_saved_model"
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the endpoints it wrote
-        model.export(str(staged), format="tf_saved_model", verbose=False)
+    export_saved_model(model, staged)
     meta = select_meta_graph(staged, ["serve"])
     layers = _output_layers(model)
     signatures = [
@@ -180,6 +179,32 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         saved_model_dir=staged,
         details=details,
     )
+
+
+def export_saved_model(model, path: Path) -> None:
+    """What `model.export(path, format="tf_saved_model")` writes, with each weight once.
+
+    On the TensorFlow backend, Keras tracks its Variable wrappers under `variables` while the
+    `serve` endpoint captures the tf.Variables inside them: two trackables per weight, so the
+    checkpoint stores every weight twice and every loader restores both, in Python, TensorFlow
+    Serving and TensorFlow Java alike (keras-team/keras#23553). Tracking the tf.Variables
+    themselves lets the checkpoint's object graph keep one of each."""
+    import keras
+    from keras.src.export.export_utils import get_input_signature
+
+    archive = keras.export.ExportArchive()
+    archive.track_and_add_endpoint("serve", model, get_input_signature(model))
+    tracked = archive._tf_trackable
+    for name in ("variables", "trainable_variables", "non_trainable_variables"):
+        setattr(tracked, name, [_backing(v) for v in getattr(tracked, name)])
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the endpoints it wrote
+        archive.write_out(str(path), verbose=False)
+
+
+def _backing(variable):
+    """The tf.Variable a Keras Variable keeps its value in (itself when it is one)."""
+    inner = getattr(variable, "_value", None)
+    return inner if isinstance(inner, tf.Variable) else variable
 
 
 def _output_layers(model) -> dict[str, str]:
