@@ -73,6 +73,13 @@ def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
             values[name] = value
             data.tensor_data[name] = item._replace(numpy=np.zeros((), value.dtype))
     graph_def, converted = c2c._replace_variables_by_constants(data)
+    if values and _has_loops(graph_def):
+        # A loop records the shape of each value it carries, and the conversion saw the
+        # stand-ins there: convert again with the values in the graph, as TensorFlow does.
+        for name, value in values.items():
+            data.tensor_data[name] = data.tensor_data[name]._replace(numpy=value)
+        graph_def, converted = c2c._replace_variables_by_constants(data)
+        values = {}
     nodes = {node.name: node for node in graph_def.node}
     for name, value in values.items():
         nodes[name].attr["value"].tensor.CopyFrom(
@@ -81,23 +88,12 @@ def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
                 tensor_shape=tf.TensorShape(value.shape).as_proto(),
             )
         )
-    _loop_shapes(graph_def, nodes, values)
     return c2c._construct_concrete_function(fn, graph_def, converted), values
 
 
-def _loop_shapes(graph_def, nodes, values) -> None:
-    """A loop that carries a variable records the shape of its value; the conversion saw a
-    scalar stand-in there, so the real shape is put back."""
-    for node in graph_def.node:
-        if node.op not in _LOOPS or not node.attr["output_shapes"].list.shape:
-            continue
-        for index, name in enumerate(i for i in node.input if not i.startswith("^")):
-            source, _ = split_tensor_name(name)
-            while source in nodes and nodes[source].op == "Identity":
-                source, _ = split_tensor_name(nodes[source].input[0])
-            if source in values:
-                shape = tf.TensorShape(values[source].shape).as_proto()
-                node.attr["output_shapes"].list.shape[index].CopyFrom(shape)
+def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
+    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
+    return any(node.op in _LOOPS for node in nodes)
 
 
 def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> Frozen:

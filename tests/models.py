@@ -347,3 +347,21 @@ class ManyWeights(tf.Module):
             "looped": looped,
             "scalar": tf.fill(tf.shape(x)[:1], scalar + self.pair[1]),
         }
+
+
+class CompiledLoop(tf.Module):
+    """A variable carried through a while loop inside an XLA-compiled function: the loop stays
+    a While node, which records the shape of every value it carries."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(np.eye(96, dtype=np.float32) * 0.5)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 96), tf.float32, name="x")])
+    def serve(self, x):
+        @tf.function(jit_compile=True)
+        def power(y):
+            step = lambda i, y: (i + 1, tf.matmul(y, self.w))  # noqa: E731
+            return tf.while_loop(lambda i, y: i < 3, step, [tf.constant(0), y])[1]
+
+        return {"y": power(x)}

@@ -103,3 +103,18 @@ def test_write_refuses_a_value_that_does_not_fit_its_node(frozen, tmp_path):
         graphfile.write(tmp_path / "x.pb", result.graph_def, {name: value[:1]})
     with pytest.raises(ValueError, match="no Const node"):
         graphfile.write(tmp_path / "y.pb", result.graph_def, {"nowhere": value})
+
+
+def test_a_kept_loop_gets_the_values_in_the_graph(tmp_path):
+    src = models.save_module(models.CompiledLoop(), tmp_path / "src")
+    sig = signatures_of(select_meta_graph(src, ["serve"]))[0]
+    result = freeze_signature(src, ["serve"], sig)
+    nodes = [n for f in result.graph_def.library.function for n in f.node_def]
+    (loop,) = [n for n in nodes if n.op == "While"]
+    # The loop records the shape of the weight it carries: the real one, not a stand-in's.
+    shapes = [[d.size for d in s.dim] for s in loop.attr["output_shapes"].list.shape]
+    assert [96, 96] in shapes and result.values == {}
+    graphfile.write(tmp_path / "frozen.pb", result.graph_def, result.values)
+    x = np.random.default_rng(5).normal(size=(2, 96)).astype(np.float32)
+    (y,) = graphfile.run(tmp_path / "frozen.pb", result.signature, {"x": x}).values()
+    np.testing.assert_allclose(y, x * 0.125, rtol=1e-6)
