@@ -182,8 +182,18 @@ def run(path: Path, sig: Signature, inputs: Mapping[str, np.ndarray]) -> dict[st
 
 def read_constant(path: Path, extent: Extent, dtype: tf.DType, shape) -> tf.Tensor:
     """A constant's bytes as a tensor, read once into memory the tensor then owns."""
+    array = read_array(path, extent, dtype, [d.size for d in shape.dim])
+    try:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    except (BufferError, TypeError, tf.errors.InvalidArgumentError):  # no DLPack for the dtype
+        return tf.constant(array)
+
+
+def read_array(path: Path, extent: Extent, dtype: tf.DType, dims: list[int]) -> np.ndarray:
+    """A constant's bytes as an array in 64-byte-aligned memory: the alignment TensorFlow
+    needs to take memory over rather than copy it."""
     raw = np.empty(extent.length + 64, np.uint8)
-    start = (-raw.ctypes.data) % 64  # TensorFlow takes over only aligned memory
+    start = (-raw.ctypes.data) % 64
     data = raw[start : start + extent.length]
     view = memoryview(data)
     with path.open("rb") as f:
@@ -194,11 +204,7 @@ def read_constant(path: Path, extent: Extent, dtype: tf.DType, shape) -> tf.Tens
             if not got:
                 raise ModelError(f"{path}: ends inside a constant; the file is truncated")
             done += got
-    array = data.view(dtype.as_numpy_dtype).reshape([d.size for d in shape.dim])
-    try:
-        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
-    except (BufferError, TypeError, tf.errors.InvalidArgumentError):  # no DLPack for the dtype
-        return tf.constant(array)
+    return data.view(dtype.as_numpy_dtype).reshape(dims)
 
 
 class _Truncated(Exception):

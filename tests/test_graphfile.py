@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from exporter import graphfile
+from exporter import graphfile, manifest
 from exporter.errors import ModelError
 from exporter.export import export
 from exporter.freeze import freeze_signature, run_graph_def
 from exporter.graphs import select_meta_graph, signatures_of
+from exporter.sources import LoadOptions
 from exporter.sources.graphdef import read
 from tests import models
 
@@ -118,3 +119,37 @@ def test_a_kept_loop_gets_the_values_in_the_graph(tmp_path):
     x = np.random.default_rng(5).normal(size=(2, 96)).astype(np.float32)
     (y,) = graphfile.run(tmp_path / "frozen.pb", result.signature, {"x": x}).values()
     np.testing.assert_allclose(y, x * 0.125, rtol=1e-6)
+
+
+def test_a_frozen_graph_source_keeps_its_large_constants_as_variables(frozen, tmp_path):
+    """From a .pb, large constants become variables (a graph holding them is copied whole by
+    every import and writer); their values are the file's bytes, and the exports give what
+    the model the .pb was frozen from gives."""
+    result, path, src = frozen
+    outputs = {t.key: f"{t.name}:0" for t in result.signature.outputs}
+    options = LoadOptions(inputs={"x": "x:0"}, outputs=outputs)
+    lines = []
+    export(path, tmp_path / "out", options=options, echo=lines.append)
+    assert "note (savedmodel): 4 constant(s) of 64 KiB and up became variables" in "\n".join(lines)
+    variables = tmp_path / "out" / "saved_model" / "variables" / "variables"
+    reader = tf.train.load_checkpoint(str(variables))
+    constants = graphfile.read_skeleton(path).constants
+    assert set(reader.get_variable_to_shape_map()) == set(constants)
+    data = path.read_bytes()
+    for name, extent in constants.items():
+        value = reader.get_tensor(name).tobytes()
+        assert value == data[extent.offset : extent.offset + extent.length], name
+
+    x = np.random.default_rng(11).normal(size=(3, 96)).astype(np.float32)
+    model = tf.saved_model.load(str(src)).signatures["serving_default"]
+    want = {k: v.numpy() for k, v in model(x=x).items()}
+    saved = tf.saved_model.load(str(tmp_path / "out" / "saved_model"))
+    data_, _ = manifest.read(tmp_path / "out")
+    got_frozen = graphfile.run(
+        tmp_path / "out" / "frozen.pb", data_.artifact("frozen").signatures[0], {"x": x}
+    )
+    got_saved = saved.signatures["serving_default"](x=tf.constant(x))
+    got_saved = {k: v.numpy() for k, v in got_saved.items()}
+    for key, value in want.items():
+        np.testing.assert_allclose(got_saved[key], value, rtol=1e-6, err_msg=key)
+        np.testing.assert_allclose(got_frozen[key], value, rtol=1e-6, err_msg=key)
