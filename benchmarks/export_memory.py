@@ -2,11 +2,11 @@
 
     python benchmarks/export_memory.py --mib 1024 --format frozen   (make bench-memory)
 
-Builds a SavedModel (or with --source keras a .keras file) holding one float32 matrix of
-about MIB mebibytes (in its own process, so building costs nothing here), then runs the
-export in a child process and reports the child's peak resident set (getrusage's
-ru_maxrss) next to the weight size, and the resident set of a process that only imports the
-exporter (the floor any export starts from)."""
+Builds a SavedModel (or with --source keras a .keras file, with --source frozen a frozen
+.pb) holding one float32 matrix of about MIB mebibytes (in its own processes, so building
+costs nothing here), then runs the export in a child process and reports the child's peak
+resident set (getrusage's ru_maxrss) next to the weight size, and the resident set of a
+process that only imports the exporter (the floor any export starts from)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,12 @@ x = keras.Input((n,), name="x")
 model = keras.Model(x, keras.layers.Dense(n, use_bias=False, name="w")(x))
 model.save(sys.argv[1])
 """
-SOURCES = {"savedmodel": ("src", BUILD), "keras": ("src.keras", BUILD_KERAS)}
+# source -> (file name, build script); "frozen" is the SavedModel's frozen.pb export.
+SOURCES = {
+    "savedmodel": ("src", BUILD),
+    "keras": ("src.keras", BUILD_KERAS),
+    "frozen": ("frozen.pb", BUILD),
+}
 FLOOR = """
 import json, resource
 import exporter.export
@@ -64,12 +69,21 @@ def measure(mib: int, fmt: str, source: str = "savedmodel") -> dict:
     try:
         name, build = SOURCES[source]
         src = work / name
-        _python("-c", build, str(src), str(n))
+        if source == "frozen":
+            _python("-c", build, str(work / "saved"), str(n))
+            _python("-m", "exporter", "export", str(work / "saved"), str(work / "pb"))
+            (work / "pb" / "frozen.pb").rename(src)
+            shutil.rmtree(work / "saved")
+            shutil.rmtree(work / "pb")
+        else:
+            _python("-c", build, str(src), str(n))
         floor = json.loads(_python("-c", FLOOR))["peak_kib"] * 1024
         # A fresh interpreter runs the export as its only child, so that getrusage's
         # RUSAGE_CHILDREN there holds the export alone, not the build above.
         cmd = [sys.executable, "-m", "exporter", "export", str(src), str(work / "out")]
         cmd += ["--format", fmt, "--batch", "1"]
+        if source == "frozen":
+            cmd += ["--input", "x=x:0", "--output", "y=y:0"]
         result = json.loads(_python("-c", _MEASURE, json.dumps(cmd)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
