@@ -230,12 +230,11 @@ def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) ->
         plain = frozen.full_graph_def()
         graph_def, values = optimize_for_inference(plain, frozen_sig), {}
         notes.append(f"optimized for inference: {len(plain.node)} nodes -> {len(graph_def.node)}")
-        optimized = graph_def
         checks.append(
             (
                 "frozen optimized vs unoptimized",
                 lambda feed: run_graph_def(plain, frozen_sig, feed),
-                lambda feed: run_graph_def(optimized, frozen_sig, feed),
+                lambda feed: run_graph_def(graph_def, frozen_sig, feed),
             )
         )
     path = stage / FROZEN_FILE

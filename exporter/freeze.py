@@ -20,7 +20,7 @@ from tensorflow.python.framework import convert_to_constants as c2c
 from tensorflow.python.framework import tensor_util
 
 from exporter.errors import ModelError
-from exporter.graphs import rename_node, unique_name, valid_node_name
+from exporter.graphs import ops_of, rename_node, unique_name, valid_node_name
 from exporter.model import Signature, TensorInfo, split_tensor_name
 
 _LOOPS = ("While", "StatelessWhile")
@@ -92,8 +92,7 @@ def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
 
 
 def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
-    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
-    return any(node.op in _LOOPS for node in nodes)
+    return any(op in _LOOPS for op in ops_of(graph_def))
 
 
 def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> Frozen:
@@ -166,18 +165,24 @@ def _renamed(tensor_name: str, old: str, new: str) -> str:
 
 
 def run_graph_def(
-    graph_def: graph_pb2.GraphDef, sig: Signature, inputs: dict[str, np.ndarray]
+    graph_def: graph_pb2.GraphDef,
+    sig: Signature,
+    inputs: dict[str, np.ndarray],
+    fed: dict[str, tf.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Runs a frozen graph in Python, feeding and fetching by the signature's tensor names."""
+    """Runs a frozen graph in Python, feeding and fetching by the signature's tensor names;
+    `fed` feeds further placeholders by node name."""
+    fed = fed or {}
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
     )
     graph = wrapped.graph
     fn = wrapped.prune(
-        [graph.get_tensor_by_name(t.tensor_name) for t in sig.inputs],
+        [graph.get_tensor_by_name(t.tensor_name) for t in sig.inputs]
+        + [graph.get_tensor_by_name(f"{name}:0") for name in fed],
         [graph.get_tensor_by_name(t.tensor_name) for t in sig.outputs],
     )
-    values = fn(*[tf.constant(inputs[t.key]) for t in sig.inputs])
+    values = fn(*[tf.constant(inputs[t.key]) for t in sig.inputs], *fed.values())
     return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from google.protobuf import message
-from tensorflow.core.framework import graph_pb2, node_def_pb2
+from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_pb2
 
 from exporter.errors import ModelError
 from exporter.model import Signature
@@ -152,37 +152,25 @@ def _stripped_constant(stripped: bytes, extent: Extent) -> str | None:
 def run(path: Path, sig: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs a frozen graph file, feeding and fetching by the signature's tensor names; each
     large constant becomes a placeholder fed with its bytes from the file."""
+    from exporter.freeze import run_graph_def
+
     skeleton = read_skeleton(path)
-    graph_def = skeleton.graph_def
-    shapes = {}
-    for node in graph_def.node:
+    fed = {}
+    for node in skeleton.graph_def.node:
         if node.name in skeleton.constants:
             tensor = node.attr["value"].tensor
-            shapes[node.name] = (tf.dtypes.as_dtype(tensor.dtype), tensor.tensor_shape)
+            fed[node.name] = read_constant(path, skeleton.constants[node.name], tensor)
             node.op = "Placeholder"
-            del node.attr["value"]
             node.attr["shape"].shape.CopyFrom(tensor.tensor_shape)
-    wrapped = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
-    )
-    graph = wrapped.graph
-    names = list(skeleton.constants)
-    fn = wrapped.prune(
-        [graph.get_tensor_by_name(t.tensor_name) for t in sig.inputs]
-        + [graph.get_tensor_by_name(f"{name}:0") for name in names],
-        [graph.get_tensor_by_name(t.tensor_name) for t in sig.outputs],
-    )
-    fed = [tf.constant(inputs[t.key]) for t in sig.inputs]
-    for name in names:
-        dtype, shape = shapes[name]
-        fed.append(read_constant(path, skeleton.constants[name], dtype, shape))
-    values = fn(*fed)
-    return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
+            del node.attr["value"]
+    return run_graph_def(skeleton.graph_def, sig, dict(inputs), fed)
 
 
-def read_constant(path: Path, extent: Extent, dtype: tf.DType, shape) -> tf.Tensor:
-    """A constant's bytes as a tensor, read once into memory the tensor then owns."""
-    array = read_array(path, extent, dtype, [d.size for d in shape.dim])
+def read_constant(path: Path, extent: Extent, tensor: tensor_pb2.TensorProto) -> tf.Tensor:
+    """A constant's bytes (dtype and shape from its TensorProto) as a tensor, read once into
+    memory the tensor then owns."""
+    dtype, dims = tf.dtypes.as_dtype(tensor.dtype), [d.size for d in tensor.tensor_shape.dim]
+    array = read_array(path, extent, dtype, dims)
     try:
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     except (BufferError, TypeError, tf.errors.InvalidArgumentError):  # no DLPack for the dtype

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from exporter.errors import ModelError
-from exporter.graphs import read_meta_graphs, select_meta_graph, signatures_of
+from exporter.graphs import ops_of, read_meta_graphs, select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Runner, Source, register
 
 
@@ -38,10 +38,7 @@ _VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 
 def check_variables(path: Path, meta) -> None:
     """A SavedModel with variables needs variables/variables.index and every data shard."""
-    nodes = list(meta.graph_def.node) + [
-        n for f in meta.graph_def.library.function for n in f.node_def
-    ]
-    if not any(n.op in _VARIABLE_OPS for n in nodes):
+    if not _VARIABLE_OPS.intersection(ops_of(meta.graph_def)):
         return
     index = path / "variables" / "variables.index"
     if not index.is_file():
