@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -27,9 +29,37 @@ EXIT_INTERNAL = 70
 _MODEL_LIBRARIES = ("tensorflow", "google.protobuf", "keras", "h5py", "absl")
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+def _quiet_tensorflow(ctx: click.Context) -> None:
+    """TensorFlow, absl, Keras and TFLite log to stderr from Python and from C++ (some of it
+    before any setting is read). Unless --verbose, their lines go nowhere: Python's loggers and
+    warnings are turned down, and C++'s file descriptor 2 is pointed at /dev/null while
+    tf2java's own stderr keeps the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    for name in ("tensorflow", "absl", "keras", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    try:
+        own = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests, notebooks)
+        return
+    if own != 2:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    previous = sys.stderr
+    sys.stderr = os.fdopen(saved, "w", buffering=1, encoding=previous.encoding, errors="replace")
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        sys.stderr = previous
+
+    ctx.call_on_close(restore)
 
 
 def handled(func):
@@ -78,9 +108,12 @@ def _echo(line: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tf2java")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Let TensorFlow's own log lines through to stderr.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Export TensorFlow models for the JVM, generate typed Java loaders, prove parity."""
-    _quiet_tensorflow()
+    if not verbose and ctx.invoked_subcommand is not None:
+        _quiet_tensorflow(ctx)
 
 
 tolerances = [
@@ -120,12 +153,14 @@ def with_options(options):
     return decorate
 
 
-def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+def _pairs(
+    values: tuple[str, ...], flag: str, form: str = "KEY=TENSOR", empty_value: bool = False
+) -> dict[str, str]:
     pairs = {}
     for value in values:
         key, sep, tensor = value.partition("=")
-        if not sep or not key or not tensor:
-            raise click.BadParameter(f"'{value}' is not KEY=TENSOR", param_hint=flag)
+        if not sep or not key or not (tensor or empty_value):
+            raise click.BadParameter(f"'{value}' is not {form}", param_hint=flag)
         pairs[key] = tensor
     return pairs
 
@@ -159,6 +194,20 @@ source_options = [
     ),
     click.option("--by-name", is_flag=True, help="Weights-only .h5: load layers by name."),
     click.option(
+        "--version",
+        "model_version",
+        type=click.IntRange(min=0),
+        help="TensorFlow Serving's MODEL/<version>/ folders: the version [default: highest].",
+    ),
+    click.option(
+        "--set",
+        "pins",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Pin a placeholder that is not an input to a constant in every artifact, e.g. "
+        "--set keep_prob=1.0 --set is_training=false (repeatable).",
+    ),
+    click.option(
         "--custom-objects",
         metavar="MODULE",
         help="Keras: import MODULE and let the loader deserialize its classes and functions.",
@@ -166,10 +215,23 @@ source_options = [
 ]
 
 
-def _load_options(tags, inputs, outputs, step, architecture, by_name, custom_objects, stage=True):
+def _load_options(
+    tags,
+    inputs,
+    outputs,
+    step,
+    architecture,
+    by_name,
+    custom_objects,
+    model_version=None,
+    pins=(),
+    stage=True,
+):
     from exporter.sources import LoadOptions
 
     return LoadOptions(
+        version=model_version,
+        pins=_pairs(pins, "--set", "NAME=VALUE", empty_value=True),
         tags=list(tags) or ["serve"],
         inputs=_pairs(inputs, "--input"),
         outputs=_pairs(outputs, "--output"),
@@ -182,7 +244,7 @@ def _load_options(tags, inputs, outputs, step, architecture, by_name, custom_obj
 
 
 @main.command()
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -192,8 +254,28 @@ def _load_options(tags, inputs, outputs, step, architecture, by_name, custom_obj
     show_default=True,
     help="What to write into OUT.",
 )
-@click.option("--signature", help="Signature to export and check [default: serving_default].")
+@click.option(
+    "--signature",
+    "signatures",
+    multiple=True,
+    help="Signature to export and check (repeatable; 'all' for every one) "
+    "[default: serving_default, or the only one].",
+)
 @with_options(source_options)
+@click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    metavar="[SIG/]KEY=DIMS",
+    help="Declare the shape of an input the graph does not know, e.g. --shape x=-1,784 "
+    "(-1: unknown; empty: a scalar; SIG/KEY: one signature's input only).",
+)
+@click.option(
+    "--inputs",
+    "inputs_npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Inputs for the export's check, keyed by input key [default: generated].",
+)
 @click.option("--optimize", is_flag=True, help="Frozen graph: optimize it for inference.")
 @click.option("--name", help="Model name in the manifest and generated Java [default: SRC's].")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
@@ -213,7 +295,9 @@ def export(
     src,
     out,
     fmt,
-    signature,
+    signatures,
+    shapes,
+    inputs_npz,
     optimize,
     name,
     force,
@@ -235,8 +319,10 @@ def export(
         src,
         out,
         formats=FORMAT_CHOICES[fmt],
-        signature=signature,
+        signature=list(signatures) or None,
         options=_load_options(**source),
+        shapes=_pairs(shapes, "--shape", "KEY=DIMS", empty_value=True),
+        inputs=inputs_npz,
         name=name,
         force=force,
         optimize=optimize,
@@ -396,7 +482,7 @@ def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
 
 
 @main.command()
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.option("--all", "show_all", is_flag=True, help="Every MetaGraph and its op list too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_options(source_options)
@@ -416,7 +502,7 @@ def inspect(src, show_all, as_json, **source):
 
 
 @main.command()
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.option(
     "--inputs",
     "specs",
@@ -461,7 +547,7 @@ def run(src, specs, json_specs, signature, outdir, force, **source):
 
 
 @main.command()
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.option(
     "--java-runtime",
     "runtimes",
@@ -502,7 +588,7 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 
 
 @main.command()
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="MetaGraph tag [default: serve].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handled

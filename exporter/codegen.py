@@ -25,20 +25,34 @@ class JavaType:
     element: str  # Java element type
     tensor: str  # TensorFlow Java tensor type
     scalar_getter: str  # reads a rank-0 tensor
+    nd_array: str  # the NdArray type for a tensor of unknown rank
+    nd_factory: str  # Java expression: a new such NdArray of Shape `shape`
+
+
+def _nd(element: str) -> tuple[str, str]:
+    return f"{element}NdArray", f"NdArrays.of{element}s(shape)"
 
 
 JAVA_TYPES: dict[str, JavaType] = {
-    "float16": JavaType("float", "TFloat16", "getFloat"),
-    "bfloat16": JavaType("float", "TBfloat16", "getFloat"),
-    "float32": JavaType("float", "TFloat32", "getFloat"),
-    "float64": JavaType("double", "TFloat64", "getDouble"),
-    "int32": JavaType("int", "TInt32", "getInt"),
-    "int64": JavaType("long", "TInt64", "getLong"),
-    "uint8": JavaType("byte", "TUint8", "getByte"),
-    "uint16": JavaType("short", "TUint16", "getShort"),
-    "bool": JavaType("boolean", "TBool", "getBoolean"),
-    "string": JavaType("String", "TString", "getObject"),
+    "float16": JavaType("float", "TFloat16", "getFloat", *_nd("Float")),
+    "bfloat16": JavaType("float", "TBfloat16", "getFloat", *_nd("Float")),
+    "float32": JavaType("float", "TFloat32", "getFloat", *_nd("Float")),
+    "float64": JavaType("double", "TFloat64", "getDouble", *_nd("Double")),
+    "int32": JavaType("int", "TInt32", "getInt", *_nd("Int")),
+    "int64": JavaType("long", "TInt64", "getLong", *_nd("Long")),
+    "uint8": JavaType("byte", "TUint8", "getByte", *_nd("Byte")),
+    "uint16": JavaType("short", "TUint16", "getShort", *_nd("Short")),
+    "bool": JavaType("boolean", "TBool", "getBoolean", *_nd("Boolean")),
+    "string": JavaType(
+        "String",
+        "TString",
+        "getObject",
+        "NdArray<String>",
+        "NdArrays.ofObjects(String.class, shape)",
+    ),
 }
+BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
+ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
 
 TEMPLATES = {"savedmodel": "savedmodel_loader.java.j2", "frozen": "frozen_loader.java.j2"}
 CLASS_SUFFIX = {"savedmodel": "SavedModel", "frozen": "Frozen"}
@@ -57,12 +71,19 @@ class JavaTensor:
 
     @property
     def nullable(self) -> bool:
-        """An array or a String/byte[] parameter: checked for null and shape on entry."""
-        return self.rank > 0 or self.info.dtype == "string"
+        """An array, NdArray or String/byte[] parameter: checked for null and shape on entry."""
+        return self.rank != 0 or self.info.dtype == "string"
+
+    @property
+    def nd(self) -> bool:
+        """Passed as an NdArray, which carries its own shape."""
+        return self.rank == ANY_RANK
 
     @property
     def shape_of(self) -> str:
         """Java expression: the shape of this (non-null) parameter."""
+        if self.nd:
+            return f"{self.ident}.shape()"
         if self.rank == 0:
             return "Shape.scalar()"
         if self.bytes_strings:
@@ -79,11 +100,17 @@ class JavaTensor:
 
     @property
     def shape_literal(self) -> str:
-        return "new long[] {" + ", ".join(f"{d}L" for d in self.info.shape or ()) + "}"
+        if self.info.shape is None:
+            return "null"
+        return "new long[] {" + ", ".join(f"{d}L" for d in self.info.shape) + "}"
 
     @property
     def to_tensor(self) -> str:
         """Java expression: this parameter as a new tensor (one bulk copy)."""
+        if self.nd:
+            if self.bytes_strings:
+                return f"TString.tensorOfBytes({self.ident})"
+            return f"{self.tensor_type}.tensorOf({self.ident})"
         if self.bytes_strings:
             wrap = "scalarOfObject" if self.rank == 0 else "vectorOfObjects"
             return f"TString.tensorOfBytes(NdArrays.{wrap}({self.ident}))"
@@ -99,6 +126,8 @@ class JavaTensor:
     def from_tensor(self, tensor: str) -> str:
         """Java expression: the fetched tensor as a Java array (one bulk copy)."""
         cast = f"({self.tensor_type}) {tensor}"
+        if self.nd:
+            return f"{'ndCopyOfBytes' if self.bytes_strings else 'ndCopyOf'}({cast})"
         if self.bytes_strings:
             if self.rank == 0:
                 return f"(({cast}).asBytes().getObject())"
@@ -216,23 +245,23 @@ def _signature(sig: Signature, method: str, result_class: str, strings: str) -> 
 
 
 def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str) -> JavaTensor:
+    if info.example is not None:  # serialized tf.train.Example protos are binary
+        strings = "bytes"
     jtype = JAVA_TYPES.get(info.dtype)
     if jtype is None:
         raise ModelError(
             f"{where}: '{info.key}' has dtype {info.dtype}, which TensorFlow Java "
             f"has no tensor type for; supported: {', '.join(JAVA_TYPES)}"
         )
-    if info.shape is None:
-        raise ModelError(
-            f"{where}: '{info.key}' has unknown rank; export a signature whose "
-            "tensors have a known rank"
-        )
+    if info.shape is None or len(info.shape) > MAX_RANK:
+        # No Java array type fits: an NdArray, which carries its own shape, does.
+        shape = "unknown rank" if info.shape is None else f"rank {len(info.shape)}"
+        if info.dtype == "string" and strings == "bytes":
+            doc = javadoc(f"'{info.key}', string as bytes, {shape}")
+            return JavaTensor(info, ident, getter, BYTES_ND[0], "TString", ANY_RANK, doc, True)
+        doc = javadoc(f"'{info.key}', {info.dtype}, {shape}")
+        return JavaTensor(info, ident, getter, jtype.nd_array, jtype.tensor, ANY_RANK, doc)
     rank = len(info.shape)
-    if rank > MAX_RANK:
-        raise ModelError(
-            f"{where}: '{info.key}' has rank {rank}; generated Java takes arrays "
-            f"of rank {MAX_RANK} at most"
-        )
     shape = (
         "scalar"
         if rank == 0
@@ -289,7 +318,40 @@ def render(
         template_name=cls.template,
         artifact_files=[p[len(prefix) :] for p in files if p.startswith(prefix)],
         tensor_types=sorted({t.tensor_type for s in cls.signatures for t in s.inputs + s.outputs}),
+        nd_copies=nd_copies(cls),
+        nd_imports=sorted(
+            {
+                t.java_type.split("<")[0]
+                for s in cls.signatures
+                for t in s.inputs + s.outputs
+                if t.nd
+            }
+        ),
     )
+
+
+def nd_copies(cls: JavaClass) -> list[dict[str, str]]:
+    """The ndCopyOf helpers a class needs: one per output tensor type it returns as an
+    NdArray (copied out of the tensor, which is closed after the call)."""
+    helpers = {}
+    for sig in cls.signatures:
+        for t in sig.outputs:
+            if t.nd:
+                name = "ndCopyOfBytes" if t.bytes_strings else "ndCopyOf"
+                nd_type, factory = (
+                    BYTES_ND
+                    if t.bytes_strings
+                    else (t.java_type, JAVA_TYPES[t.info.dtype].nd_factory)
+                )
+                source = "tensor.asBytes()" if t.bytes_strings else "tensor"
+                helpers[(name, t.tensor_type)] = {
+                    "name": name,
+                    "tensor": t.tensor_type,
+                    "nd_type": nd_type,
+                    "factory": factory,
+                    "source": source,
+                }
+    return [helpers[k] for k in sorted(helpers)]
 
 
 def generate(

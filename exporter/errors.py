@@ -61,6 +61,25 @@ class VerificationError(Tf2JavaError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (library errors often run to pages)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    """The line of an exception's message that says what went wrong (library errors often
+    run to pages). TensorFlow's runtime errors open with "Graph execution error:" and a Python
+    stack; the reason comes after it, with the node: "node 'x': You must feed a value...".
+    A line never ends in a bare colon."""
+    text = getattr(exc, "message", None)
+    lines = [line.strip() for line in str(text or exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if not lines[0].endswith(":"):
+        return lines[0]
+    node = None
+    for i, line in enumerate(lines[1:], 1):
+        if line.startswith("Node: "):
+            node = line[len("Node: ") :].strip()
+            continue
+        if line.startswith(("Detected at node", "File ", "[[", "Detected unsupported")):
+            continue
+        if i > 0 and lines[i - 1].startswith("File "):  # the source line under a frame
+            continue
+        reason = line.rstrip(":")
+        return f"node {node}: {reason}" if node else f"{lines[0]} {reason}"
+    return lines[0].rstrip(":")

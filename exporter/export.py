@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +28,17 @@ from exporter.errors import (
 from exporter.freeze import run_graph_def
 from exporter.fsutil import staged_dir
 from exporter.graphs import ops_of, select_meta_graph, select_signature
+from exporter.inputs import format_shape
 from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
 from exporter.model import Artifact, Signature
 from exporter.sources import LoadOptions, Source, load_source
 from exporter.sources.saved_model import signature_runner
+from exporter.sources.tf1 import unfed_message
 
 FORMATS = ("savedmodel", "frozen")
 SAVED_MODEL_DIR = "saved_model"
 FROZEN_FILE = "frozen.pb"
 TFLITE_FILE = "model.tflite"
-Feed = dict[str, np.ndarray]
 
 
 @dataclass
@@ -47,16 +48,19 @@ class ExportResult:
     checks: list[Comparison]
 
 
+Feed = dict[str, np.ndarray]
+Run = Callable[[str, Feed], Feed]  # (signature key, feed) -> outputs
+
+
 @dataclass
 class Written:
-    """What a writer leaves in the staging directory: the artifact, a way to run it in
-    Python, and extra checks it made of itself."""
+    """What a writer leaves in the staging directory: the artifact (None when none of the
+    signatures fits the format), a way to run it in Python, and extra checks it made of
+    itself."""
 
-    artifact: Artifact
-    run: Callable[[Feed], Feed]
-    checks: list[tuple[str, Callable[[Feed], Feed], Callable[[Feed], Feed]]] = field(
-        default_factory=list
-    )  # (label, expected, actual)
+    artifact: Artifact | None
+    run: Run
+    checks: list[tuple[str, Run, Run]] = field(default_factory=list)  # (label, expected, actual)
 
 
 def export(
@@ -64,7 +68,7 @@ def export(
     out: Path,
     *,
     formats: tuple[str, ...] = FORMATS,
-    signature: str | None = None,
+    signature: str | list[str] | None = None,
     tags: list[str] | None = None,
     options: LoadOptions | None = None,
     name: str | None = None,
@@ -76,8 +80,19 @@ def export(
     rtol: float = DEFAULT_RTOL,
     java_runtimes: tuple[str, ...] = (),
     allow_incompatible: bool = False,
+    shapes: dict[str, str] | None = None,
+    inputs: Path | None = None,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ExportResult:
+    """Exports `src` (any source format) into `out` as `formats` asks, after checking every
+    artifact against the source on the same inputs; nothing is written when a check fails.
+
+    `signature`: a key, several, or "all" (default: serving_default, or the only one).
+    `options`: how to read the source (tags, feeds and fetches of a graph, --set pins...).
+    `shapes`: KEY or SIG/KEY -> dims text ("-1,784", "" for a scalar) for inputs whose shape
+    the graph does not record. `inputs`: an .npz of inputs for the checks instead of generated
+    ones. `java_runtimes`: TensorFlow Java versions that must load the result.
+    Raises UsageError, ModelError, VerificationError, IncompatibleModelError."""
     options = options or LoadOptions()
     if tags:
         options.tags = list(tags)
@@ -90,20 +105,33 @@ def export(
                 f"{src}: a {source.format} file is an export target, not a source: TensorFlow "
                 "cannot turn it back into a graph; export from the model it was made from"
             )
-        sig = select_signature(source.signatures, signature, str(src))
+        source.signatures = declare_shapes(source.signatures, shapes or {})
+        sigs = select_signatures(source.signatures, signature, str(src))
+        for sig in sigs:
+            if sig.key in source.unfed:
+                raise UsageError(
+                    unfed_message(f"{src}: signature '{sig.key}'", source.unfed[sig.key])
+                )
         for note in source.notes:
             echo(f"note: {note}")
-        feed = inputs_mod.generate(sig, batch=batch, seed=seed)
-        expected = source.run(sig.key, feed)
+        feeds = {sig.key: _feed(sig, inputs, batch, seed) for sig in sigs}
+        expected = {sig.key: source.run(sig.key, feeds[sig.key]) for sig in sigs}
         source.release()  # each artifact is written and checked with the memory to itself
         checks = []
         artifacts = []
         for fmt in formats:
-            w = WRITERS[fmt](source, stage, sig, optimize)
-            base = (f"{fmt} vs source ({source.format})", lambda f: expected, w.run)
-            checks += [_check(check, feed, sig, atol, rtol, echo) for check in [base, *w.checks]]
+            w = WRITERS[fmt](source, stage, sigs, optimize)
+            if w.artifact is None:
+                raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
+            base = (f"{fmt} vs source ({source.format})", lambda k, f: expected[k], w.run)
+            for sig in w.artifact.signatures:
+                if sig.key in feeds:
+                    for check in [base, *w.checks]:
+                        checks.append(_check(check, feeds[sig.key], sig, atol, rtol, echo))
             for note in w.artifact.notes:
                 echo(f"note ({fmt}): {note}")
+            for left in w.artifact.left_out:
+                echo(f"note ({fmt}): signature '{left['signature']}' left out: {left['reason']}")
             artifacts.append(w.artifact)
             del w, base  # the next artifact gets the memory of this one's loaded model
             gc.collect()  # a loaded model sits in reference cycles
@@ -118,20 +146,94 @@ def export(
             check_runtime(stage, artifacts, runtime, allow_incompatible, echo)
 
         manifest = Manifest(
-            name=name or model_name(src),
+            name=name or source.name or model_name(src),
             source_format=source.format,
             source_name=src.resolve().name,
             tensorflow_version=tf.__version__,
             keras_version=_keras_version(),
             artifacts=artifacts,
+            pinned=dict(source.pinned),
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
 
 
+def _feed(sig: Signature, inputs: Path | None, batch: int, seed: int) -> Feed:
+    if inputs is not None:
+        return inputs_mod.load_npz(inputs, sig)
+    return inputs_mod.generate(sig, batch=batch, seed=seed)
+
+
+def select_signatures(
+    signatures: list[Signature], keys: str | list[str] | None, where: str
+) -> list[Signature]:
+    """The signatures `keys` names: None for the default one, "all" for every one."""
+    if keys in ("all", ["all"]):
+        if not signatures:
+            select_signature(signatures, None, where)  # raises: no signatures
+        return list(signatures)
+    if keys is None or isinstance(keys, str):
+        return [select_signature(signatures, keys, where)]
+    chosen = [select_signature(signatures, key, where) for key in dict.fromkeys(keys)]
+    return chosen or [select_signature(signatures, None, where)]
+
+
+def declare_shapes(signatures: list[Signature], shapes: dict[str, str]) -> list[Signature]:
+    """The signatures with the shapes the user declared: `KEY` for that input of every
+    signature, `SIG/KEY` for one signature's. A declared shape must agree with what the graph
+    knows."""
+    if not shapes:
+        return signatures
+    used: set[str] = set()
+    result = []
+    for sig in signatures:
+        inputs = []
+        for info in sig.inputs:
+            spec = shapes.get(f"{sig.key}/{info.key}", shapes.get(info.key))
+            if spec is None:
+                inputs.append(info)
+                continue
+            used.update(k for k in (f"{sig.key}/{info.key}", info.key) if k in shapes)
+            dims = parse_dims(spec, f"--shape {info.key}={spec}")
+            if info.shape is not None and not _compatible(info.shape, dims):
+                raise UsageError(
+                    f"--shape {info.key}={spec}: signature '{sig.key}' already gives input "
+                    f"'{info.key}' shape {format_shape(info.shape)}, which {format_shape(dims)} "
+                    "contradicts"
+                )
+            inputs.append(replace(info, shape=dims, shape_from="user"))
+        result.append(sig.with_inputs(tuple(inputs)))
+    unused = sorted(set(shapes) - used)
+    if unused:
+        known = sorted({f"{s.key}/{t.key}" for s in signatures for t in s.inputs})
+        raise UsageError(
+            f"--shape {unused[0]}: no such input; inputs (SIG/KEY): {', '.join(known) or 'none'}"
+        )
+    return result
+
+
+def parse_dims(text: str, where: str) -> tuple[int, ...]:
+    """'-1,784' -> (-1, 784); '' -> () (a scalar); '?' stands for -1."""
+    if not text.strip():
+        return ()
+    try:
+        dims = tuple(-1 if d.strip() in ("?", "-1", "None") else int(d) for d in text.split(","))
+    except ValueError:
+        raise UsageError(f"{where}: DIMS are comma-separated integers, -1 for unknown") from None
+    if any(d < -1 for d in dims):
+        raise UsageError(f"{where}: a dimension is -1 (unknown) or at least 0")
+    return dims
+
+
+def _compatible(known: tuple[int, ...], declared: tuple[int, ...]) -> bool:
+    return len(known) == len(declared) and all(
+        a < 0 or b < 0 or a == b for a, b in zip(known, declared)
+    )
+
+
 def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:
     label, want, got = check
-    result = compare(want(feed), got(feed), atol=atol, rtol=rtol, label=label)
+    result = compare(want(sig.key, feed), got(sig.key, feed), atol=atol, rtol=rtol, label=label)
     echo(f"{result.label}, signature '{sig.key}':")
     for line in result.lines():
         echo("  " + line)
@@ -172,7 +274,10 @@ def check_runtime(
     )
 
 
-def write_saved_model(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
+def write_saved_model(
+    source: Source, stage: Path, sigs: list[Signature], optimize: bool
+) -> Written:
+    """A copy of the source's SavedModel: it keeps every signature it has."""
     saved = stage / SAVED_MODEL_DIR
     shutil.copytree(source.saved_model_dir, saved)
     (saved / "variables").mkdir(exist_ok=True)
@@ -190,8 +295,8 @@ def write_saved_model(source: Source, stage: Path, sig: Signature, optimize: boo
         producer=meta.graph_def.versions.producer,
         notes=notes,
     )
-    run = signature_runner(saved, source.tags)
-    return Written(art, lambda feed: run(sig.key, feed))
+    stateful = frozenset(s.key for s in source.signatures if s.stateful)
+    return Written(art, signature_runner(saved, source.tags, stateful))
 
 
 PROTOBUF_LIMIT = 2**31 - 1  # bytes: the most one serialized protobuf message may hold
@@ -211,9 +316,20 @@ def frozen_size_estimate(saved_model_dir: Path) -> int:
     return size
 
 
-def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
-    from exporter.freeze import freeze_signature, optimize_for_inference
+STATEFUL_REASON = (
+    "it assigns a variable, and a frozen graph has constants in place of variables; the "
+    "SavedModel keeps it"
+)
 
+
+def write_frozen(source: Source, stage: Path, sigs: list[Signature], optimize: bool) -> Written:
+    """frozen.pb: every stateless signature of `sigs` in one graph, variables as constants."""
+    from exporter.freeze import freeze_signatures, optimize_for_inference
+
+    left_out = [{"signature": s.key, "reason": STATEFUL_REASON} for s in sigs if s.stateful]
+    sigs = [s for s in sigs if not s.stateful]
+    if not sigs:
+        return Written(None, _nothing)
     estimate = frozen_size_estimate(source.saved_model_dir)
     if estimate > PROTOBUF_LIMIT:
         raise ModelError(
@@ -221,20 +337,20 @@ def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) ->
             f"over protobuf's 2 GiB limit for one message; export --format savedmodel, which "
             "keeps the weights in variables/ and has no such limit"
         )
-    frozen = freeze_signature(source.saved_model_dir, source.tags, sig)
-    frozen_sig = frozen.signature
+    frozen = freeze_signatures(source.saved_model_dir, source.tags, sigs)
+    frozen_sigs = {s.key: s for s in frozen.signatures}
     graph_def, values = frozen.graph_def, frozen.values
     checks = []
     notes = []
     if optimize:  # optimize_for_inference reads the weights: the graph holds them all
         plain = frozen.full_graph_def()
-        graph_def, values = optimize_for_inference(plain, frozen_sig), {}
+        graph_def, values = optimize_for_inference(plain, frozen.signatures), {}
         notes.append(f"optimized for inference: {len(plain.node)} nodes -> {len(graph_def.node)}")
         checks.append(
             (
                 "frozen optimized vs unoptimized",
-                lambda feed: run_graph_def(plain, frozen_sig, feed),
-                lambda feed: run_graph_def(graph_def, frozen_sig, feed),
+                lambda key, feed: run_graph_def(plain, frozen_sigs[key], feed),
+                lambda key, feed: run_graph_def(graph_def, frozen_sigs[key], feed),
             )
         )
     path = stage / FROZEN_FILE
@@ -243,28 +359,34 @@ def write_frozen(source: Source, stage: Path, sig: Signature, optimize: bool) ->
     art = Artifact(
         format="frozen",
         path=FROZEN_FILE,
-        signatures=[frozen_sig],
+        signatures=list(frozen.signatures),
         ops=ops_of(graph_def),
         files=file_entries(stage, FROZEN_FILE),
         producer=graph_def.versions.producer,
         notes=notes,
+        left_out=left_out,
     )
     # The check runs the file as written, without the loaded model behind `frozen`.
-    return Written(art, lambda feed: graphfile.run(path, frozen_sig, feed), checks)
+    return Written(art, lambda key, feed: graphfile.run(path, frozen_sigs[key], feed), checks)
 
 
-def write_tflite(source: Source, stage: Path, sig: Signature, optimize: bool) -> Written:
+def _nothing(key: str, feed: Feed) -> Feed:
+    raise AssertionError("no artifact was written")
+
+
+def write_tflite(source: Source, stage: Path, sigs: list[Signature], optimize: bool) -> Written:
     from exporter.sources import tflite
 
+    keys = [s.key for s in sigs]
     converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(source.saved_model_dir), signature_keys=[sig.key], tags=set(source.tags)
+        str(source.saved_model_dir), signature_keys=keys, tags=set(source.tags)
     )
     try:
         content = converter.convert()
     except Exception as exc:  # ConverterError and friends
         raise ModelError(
-            f"TFLite cannot convert signature '{sig.key}' ({first_line(exc)}); export --format "
-            "savedmodel or frozen instead, which need no conversion"
+            f"TFLite cannot convert signature(s) {', '.join(keys)} ({first_line(exc)}); export "
+            "--format savedmodel or frozen instead, which need no conversion"
         ) from exc
     (stage / TFLITE_FILE).write_bytes(content)
     interp = tflite.interpreter(content, TFLITE_FILE)
@@ -276,10 +398,10 @@ def write_tflite(source: Source, stage: Path, sig: Signature, optimize: bool) ->
         files=file_entries(stage, TFLITE_FILE),
         notes=[TFLITE_NOTE],
     )
-    return Written(art, lambda feed: tflite.run_interpreter(content, sig.key, feed, TFLITE_FILE))
+    return Written(art, lambda key, feed: tflite.run_interpreter(content, key, feed, TFLITE_FILE))
 
 
-WRITERS: dict[str, Callable[[Source, Path, Signature, bool], Written]] = {
+WRITERS: dict[str, Callable[[Source, Path, list[Signature], bool], Written]] = {
     "savedmodel": write_saved_model,
     "frozen": write_frozen,
     "tflite": write_tflite,

@@ -10,7 +10,8 @@ until `graphfile.write` streams them into the file."""
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,16 @@ from tensorflow.core.framework import graph_pb2, tensor_pb2
 from tensorflow.python.framework import convert_to_constants as c2c
 from tensorflow.python.framework import tensor_util
 
-from exporter.errors import ModelError
-from exporter.graphs import ops_of, rename_node, unique_name, valid_node_name
-from exporter.model import Signature, TensorInfo, split_tensor_name
+from exporter.errors import ModelError, first_line
+from exporter.graphs import (
+    drop_dangling_colocation,
+    ops_of,
+    prefix_nodes,
+    rename_node,
+    unique_name,
+    valid_node_name,
+)
+from exporter.model import Signature, split_tensor_name
 
 _LOOPS = ("While", "StatelessWhile")
 
@@ -32,7 +40,7 @@ class Frozen:
     value of each such constant, and the loaded model those values live in."""
 
     graph_def: graph_pb2.GraphDef
-    signature: Signature
+    signatures: list[Signature]
     values: dict[str, np.ndarray]
     owner: object  # the loaded SavedModel; `values` are views of its variables
 
@@ -95,19 +103,59 @@ def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
     return any(op in _LOOPS for op in ops_of(graph_def))
 
 
-def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> Frozen:
-    """Variables become constants; input placeholders are renamed to the input keys and each
-    output gets an Identity node named after its key."""
+def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signature]) -> Frozen:
+    """Freezes each signature (stateless ones only) into one graph, loading the model once.
+    With one signature its nodes keep their names; with several, each signature's nodes go
+    under a scope of its key, so that they never collide. Feeds and fetches are named after
+    their keys, or `SIG/KEY` where several signatures share a key."""
     loaded = tf.saved_model.load(str(saved_model_dir), tags=tags)
+    counts = Counter(key for sig in sigs for key in {t.key for t in sig.inputs + sig.outputs})
+    merged = graph_pb2.GraphDef()
+    functions: set[str] = set()
+    values: dict[str, np.ndarray] = {}
+    frozen_sigs = []
+    for sig in sigs:
+        scope = valid_node_name(sig.key) if len(sigs) > 1 else None
+        names = {
+            t.key: valid_node_name(t.key if counts[t.key] == 1 else f"{sig.key}/{t.key}")
+            for t in sig.inputs + sig.outputs
+        }
+        graph_def, frozen_sig, sig_values = _freeze_one(loaded, sig, scope, names)
+        if not merged.node:
+            merged.versions.CopyFrom(graph_def.versions)
+        merged.node.extend(graph_def.node)
+        for func in graph_def.library.function:
+            if func.signature.name not in functions:
+                functions.add(func.signature.name)
+                merged.library.function.add().CopyFrom(func)
+        merged.library.gradient.extend(graph_def.library.gradient)
+        values.update(sig_values)
+        frozen_sigs.append(frozen_sig)
+    drop_dangling_colocation(merged)
+    return Frozen(merged, frozen_sigs, values, loaded)
+
+
+def _freeze_one(
+    loaded, sig: Signature, scope: str | None, names: dict[str, str]
+) -> tuple[graph_pb2.GraphDef, Signature, dict[str, np.ndarray]]:
+    """Variables become constants; input placeholders are renamed to their names in `names`
+    and each output gets an Identity node of its name there."""
     fn = loaded.signatures[sig.key]
     try:
         frozen, values = _convert(fn)
     except Exception as exc:  # TensorFlow raises a variety of types here
-        raise ModelError(f"cannot freeze signature '{sig.key}': {exc}") from exc
+        raise ModelError(f"cannot freeze signature '{sig.key}': {first_line(exc)}") from exc
     graph_def = frozen.graph.as_graph_def()
     missing = sorted(set(values) - {node.name for node in graph_def.node})
     if missing:
         raise ModelError(f"cannot freeze signature '{sig.key}': lost constant '{missing[0]}'")
+
+    def scoped(name: str) -> str:
+        return f"{scope}/{name}" if scope else name
+
+    if scope:
+        prefix_nodes(graph_def, scope)
+        values = {scoped(k): v for k, v in values.items()}
 
     def rename(old: str, new: str) -> None:
         rename_node(graph_def, old, new)
@@ -116,8 +164,11 @@ def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> 
 
     # Signature functions take keyword arguments only; their flat order is the sorted keys.
     keys = sorted(fn.structured_input_signature[1])
-    placeholders = {key: tensor.op.name for key, tensor in zip(keys, frozen.inputs)}
-    fetches = {key: t.name for key, t in zip(sorted(fn.structured_outputs), frozen.outputs)}
+    placeholders = {key: scoped(tensor.op.name) for key, tensor in zip(keys, frozen.inputs)}
+    fetches = {
+        key: _renamed(t.name, t.op.name, scoped(t.op.name))
+        for key, t in zip(sorted(fn.structured_outputs), frozen.outputs)
+    }
 
     inputs = []
     for info in sig.inputs:
@@ -127,7 +178,7 @@ def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> 
                 f"signature '{sig.key}': cannot find the placeholder of input "
                 f"'{info.key}' in the frozen graph"
             )
-        new = valid_node_name(info.key)
+        new = names[info.key]
         if new != old:
             if any(n.name == new for n in graph_def.node):
                 moved = unique_name(graph_def, new + "_orig")
@@ -135,13 +186,16 @@ def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> 
                 fetches = {k: _renamed(v, new, moved) for k, v in fetches.items()}
             rename(old, new)
             fetches = {k: _renamed(v, old, new) for k, v in fetches.items()}
-        inputs.append(TensorInfo(info.key, new, 0, info.dtype, info.shape))
+        if info.shape_from == "user":  # the placeholder takes the shape the user declared
+            node = next(n for n in graph_def.node if n.name == new)
+            node.attr["shape"].shape.CopyFrom(tf.TensorShape(_dims(info.shape)).as_proto())
+        inputs.append(replace(info, name=new, index=0))
 
     input_names = {t.name for t in inputs}
     outputs = []
     for info in sig.outputs:
         source = fetches[info.key]
-        wanted = valid_node_name(info.key)
+        wanted = names[info.key]
         if wanted in input_names:  # an input already holds this name
             wanted = unique_name(graph_def, wanted + "_output")
         elif any(n.name == wanted for n in graph_def.node):
@@ -154,9 +208,13 @@ def freeze_signature(saved_model_dir: Path, tags: list[str], sig: Signature) -> 
         name, index = split_tensor_name(source)
         node.input.append(name if index == 0 else f"{name}:{index}")
         node.attr["T"].type = tf.dtypes.as_dtype(info.dtype).as_datatype_enum
-        outputs.append(TensorInfo(info.key, wanted, 0, info.dtype, info.shape, info.keras_layer))
-    frozen_sig = Signature(sig.key, sig.method_name, tuple(inputs), tuple(outputs))
-    return Frozen(graph_def, frozen_sig, values, loaded)
+        outputs.append(replace(info, name=wanted, index=0))
+    frozen_sig = replace(sig, inputs=tuple(inputs), outputs=tuple(outputs))
+    return graph_def, frozen_sig, values
+
+
+def _dims(shape: tuple[int, ...] | None) -> list[int | None] | None:
+    return None if shape is None else [None if d < 0 else d for d in shape]
 
 
 def _renamed(tensor_name: str, old: str, new: str) -> str:
@@ -186,14 +244,17 @@ def run_graph_def(
     return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
 
 
-def optimize_for_inference(graph_def: graph_pb2.GraphDef, sig: Signature) -> graph_pb2.GraphDef:
+def optimize_for_inference(
+    graph_def: graph_pb2.GraphDef, sigs: list[Signature]
+) -> graph_pb2.GraphDef:
     """What optimize_for_inference does: strip nodes the outputs do not need and training-only
     nodes, fold batch norms into convolutions, fuse resize and pad into them."""
     from tensorflow.python.tools import optimize_for_inference_lib
 
+    inputs = [t for sig in sigs for t in sig.inputs]
     return optimize_for_inference_lib.optimize_for_inference(
         graph_def,
-        [t.name for t in sig.inputs],
-        [t.name for t in sig.outputs],
-        [tf.dtypes.as_dtype(t.dtype).as_datatype_enum for t in sig.inputs],
+        [t.name for t in inputs],
+        [t.name for sig in sigs for t in sig.outputs],
+        [tf.dtypes.as_dtype(t.dtype).as_datatype_enum for t in inputs],
     )

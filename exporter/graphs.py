@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import tensorflow as tf
@@ -22,8 +23,15 @@ def dtype_name(enum: int) -> str:
     return tf.dtypes.as_dtype(enum).name
 
 
-def shape_of(proto) -> tuple[int, ...] | None:
+# GraphDefs of producer versions before 21 wrote an unknown shape as an empty one: there an
+# empty shape means "unknown rank", not "scalar" (TensorFlow's own importer reads it so).
+EMPTY_SHAPE_IS_UNKNOWN_BEFORE = 21
+
+
+def shape_of(proto, producer: int | None = None) -> tuple[int, ...] | None:
     if proto.unknown_rank:
+        return None
+    if not proto.dim and producer is not None and producer < EMPTY_SHAPE_IS_UNKNOWN_BEFORE:
         return None
     return tuple(int(d.size) for d in proto.dim)
 
@@ -50,24 +58,36 @@ def select_meta_graph(saved_model_dir: Path, tags: list[str]) -> meta_graph_pb2.
 
 
 def signatures_of(meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
-    """Every SignatureDef of a meta graph, inputs and outputs sorted by key, init op left out."""
+    """Every SignatureDef of a meta graph, inputs and outputs sorted by key, init op left out.
+    A string input that feeds a ParseExample-style op carries that op's feature spec; a
+    signature that assigns a variable is marked stateful."""
+    graph = GraphIndex(meta.graph_def)
+    producer = meta.graph_def.versions.producer
     result = []
     for key in sorted(meta.signature_def):
         if key == "__saved_model_init_op":
             continue
         sig = meta.signature_def[key]
+        inputs = []
+        for k in sorted(sig.inputs):
+            info = _tensor_info(k, sig.inputs[k], producer)
+            if info.dtype == "string":
+                info = with_example_spec(info, graph)
+            inputs.append(info)
+        outputs = tuple(_tensor_info(k, sig.outputs[k], producer) for k in sorted(sig.outputs))
         result.append(
             Signature(
                 key=key,
                 method_name=sig.method_name,
-                inputs=tuple(_tensor_info(k, sig.inputs[k]) for k in sorted(sig.inputs)),
-                outputs=tuple(_tensor_info(k, sig.outputs[k]) for k in sorted(sig.outputs)),
+                inputs=tuple(inputs),
+                outputs=outputs,
+                stateful=bool(STATE_OPS & graph.ops_behind([t.name for t in outputs])),
             )
         )
     return result
 
 
-def _tensor_info(key: str, info: meta_graph_pb2.TensorInfo) -> TensorInfo:
+def _tensor_info(key: str, info: meta_graph_pb2.TensorInfo, producer: int) -> TensorInfo:
     if info.WhichOneof("encoding") != "name":
         raise ModelError(
             f"signature tensor '{key}' is a composite (sparse or ragged) tensor; "
@@ -79,8 +99,184 @@ def _tensor_info(key: str, info: meta_graph_pb2.TensorInfo) -> TensorInfo:
         name=name,
         index=index,
         dtype=dtype_name(info.dtype),
-        shape=shape_of(info.tensor_shape),
+        # A TensorInfo written without a shape (TensorFlow 1.0) knows nothing of it.
+        shape=shape_of(info.tensor_shape, producer) if info.HasField("tensor_shape") else None,
     )
+
+
+# Ops that change a variable when they run: a signature using one is stateful.
+STATE_OPS = frozenset(
+    {
+        "Assign",
+        "AssignAdd",
+        "AssignSub",
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "ScatterAdd",
+        "ScatterSub",
+        "ScatterUpdate",
+        "ScatterNdUpdate",
+        "ResourceScatterAdd",
+        "ResourceScatterSub",
+        "ResourceScatterUpdate",
+        "ResourceScatterNdUpdate",
+        "ResourceScatterNdAdd",
+        "LookupTableInsertV2",
+        "LookupTableRemoveV2",
+        "LookupTableImportV2",
+    }
+)
+PARSE_OPS = ("ParseExample", "ParseExampleV2", "ParseSingleExample")
+# Ops a serialized-proto input may pass through unchanged on its way to a parse op.
+_PASS_THROUGH = {"Identity", "Reshape", "ExpandDims", "Squeeze", "IdentityN"}
+
+
+class GraphIndex:
+    """A GraphDef's main graph and library functions, indexed for walking edges in both
+    directions, into and out of function calls."""
+
+    def __init__(self, graph_def: graph_pb2.GraphDef):
+        self.functions = {f.signature.name: f for f in graph_def.library.function}
+        self.nodes = {None: {n.name: n for n in graph_def.node}}
+        for name, func in self.functions.items():
+            self.nodes[name] = {n.name: n for n in func.node_def}
+        self._consumers: dict = {}
+
+    def called(self, node) -> list[str]:
+        """Library functions a node calls (function calls, If/While/Case branches...)."""
+        names = []
+        for attr in node.attr.values():
+            if attr.HasField("func") and attr.func.name in self.functions:
+                names.append(attr.func.name)
+            names += [f.name for f in attr.list.func if f.name in self.functions]
+        if node.op in self.functions:
+            names.append(node.op)
+        return names
+
+    def ops_behind(self, tensor_names: list[str]) -> set[str]:
+        """Op types of every node the tensors depend on in the main graph, and of every node
+        of each function those nodes call, transitively."""
+        nodes = self.nodes[None]
+        seen, todo = set(), [n for n in tensor_names if n in nodes]
+        funcs: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            node = nodes[name]
+            funcs.update(self.called(node))
+            todo += [_ref_node(ref) for ref in node.input if _ref_node(ref) in nodes]
+        ops = {nodes[n].op for n in seen}
+        todo_f = list(funcs)
+        while todo_f:
+            fname = todo_f.pop()
+            for node in self.functions[fname].node_def:
+                ops.add(node.op)
+                for inner in self.called(node):
+                    if inner not in funcs:
+                        funcs.add(inner)
+                        todo_f.append(inner)
+        return ops
+
+    def consumers(self, scope: str | None) -> dict[str, list[tuple[object, int]]]:
+        """node (or function argument) name -> (consumer node, input position), in a scope."""
+        if scope not in self._consumers:
+            index: dict[str, list] = {}
+            for node in self.nodes[scope].values():
+                for pos, ref in enumerate(node.input):
+                    if not ref.startswith("^"):
+                        index.setdefault(_ref_node(ref), []).append((node, pos))
+            self._consumers[scope] = index
+        return self._consumers[scope]
+
+    def parse_ops_fed_by(self, name: str) -> list[tuple[object, str | None]]:
+        """Parse-example ops whose serialized input is `name` (a main graph node), directly,
+        through pass-through ops or through function calls: (node, its function)."""
+        found, seen = [], set()
+        todo: list[tuple[str, str | None]] = [(name, None)]
+        while todo:
+            current, scope = todo.pop()
+            if (current, scope) in seen:
+                continue
+            seen.add((current, scope))
+            for node, pos in self.consumers(scope).get(current, []):
+                if node.op in PARSE_OPS and pos == 0:
+                    found.append((node, scope))
+                elif node.op in _PASS_THROUGH and pos == 0:
+                    todo.append((node.name, scope))
+                else:
+                    for fname in self.called(node):
+                        args = self.functions[fname].signature.input_arg
+                        if pos < len(args):
+                            todo.append((args[pos].name, fname))
+        return found
+
+    def const_strings(self, ref: str, scope: str | None) -> list[str]:
+        node = self.nodes[scope].get(_ref_node(ref))
+        if node is None or node.op != "Const":
+            return []
+        tensor = node.attr["value"].tensor
+        return [v.decode() for v in tensor.string_val]
+
+
+def _ref_node(ref: str) -> str:
+    """The node an input reference names: '^a', 'a:1', 'call:output:0' -> 'a', 'call'."""
+    return ref.lstrip("^").split(":")[0]
+
+
+def with_example_spec(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
+    """The input with the feature spec of the parse ops it feeds, if any; an input whose rank
+    the graph does not record gets the rank the parse op takes."""
+    parsers = graph.parse_ops_fed_by(info.name)
+    if not parsers:
+        return info
+    dense, sparse, ranks = {}, {}, set()
+    for node, scope in parsers:
+        spec = _parse_spec(node, scope, graph)
+        ranks.add(spec["rank"])
+        dense.update({d["key"]: d for d in spec["dense"]})
+        sparse.update({d["key"]: d for d in spec["sparse"] if d["key"] not in dense})
+    rank = min(ranks)
+    example = {"rank": rank, "dense": list(dense.values()), "sparse": list(sparse.values())}
+    if info.shape is None:
+        return replace(info, shape=(-1,) * rank, shape_from="ParseExample", example=example)
+    return replace(info, example=example)
+
+
+def _parse_spec(node, scope: str | None, graph: GraphIndex) -> dict:
+    attr = node.attr
+    dense_types = [dtype_name(t) for t in attr["Tdense"].list.type]
+    dense_shapes = [shape_of(s) or () for s in attr["dense_shapes"].list.shape]
+    sparse_types = [dtype_name(t) for t in attr["sparse_types"].list.type]
+    inputs = list(node.input)
+    if node.op == "ParseSingleExample":
+        dense_keys = [k.decode() for k in attr["dense_keys"].list.s]
+        sparse_keys = [k.decode() for k in attr["sparse_keys"].list.s]
+        rank = 0
+    elif node.op == "ParseExample":
+        n_sparse, n_dense = attr["Nsparse"].i, attr["Ndense"].i
+        sparse_keys = [k for r in inputs[2 : 2 + n_sparse] for k in graph.const_strings(r, scope)]
+        dense_start = 2 + n_sparse
+        dense_keys = [
+            k
+            for r in inputs[dense_start : dense_start + n_dense]
+            for k in graph.const_strings(r, scope)
+        ]
+        rank = 1
+    else:  # ParseExampleV2: serialized, names, sparse_keys, dense_keys, ragged_keys, defaults
+        sparse_keys = graph.const_strings(inputs[2], scope)
+        dense_keys = graph.const_strings(inputs[3], scope)
+        rank = 1
+    return {
+        "rank": rank,
+        "dense": [
+            {"key": k, "dtype": t, "shape": [int(d) for d in s]}
+            for k, t, s in zip(dense_keys, dense_types, dense_shapes)
+        ],
+        "sparse": [{"key": k, "dtype": t} for k, t in zip(sparse_keys, sparse_types)],
+    }
 
 
 def select_signature(signatures: list[Signature], key: str | None, where: str) -> Signature:
@@ -133,6 +329,28 @@ def rename_node(graph_def: graph_pb2.GraphDef, old: str, new: str) -> None:
                 node.input[i] = ("^" if control else "") + new + (sep + port if sep else "")
 
 
+def prefix_nodes(graph_def: graph_pb2.GraphDef, scope: str) -> None:
+    """Puts every node of the main graph under `scope/`, with every reference to it."""
+    names = {node.name for node in graph_def.node}
+    for node in graph_def.node:
+        node.name = f"{scope}/{node.name}"
+        for i, ref in enumerate(node.input):
+            control = ref.startswith("^")
+            base = ref[1:] if control else ref
+            name, sep, port = base.partition(":")
+            if name in names:
+                node.input[i] = ("^" if control else "") + f"{scope}/{name}" + sep + port
+        if "_class" in node.attr:
+            values = [
+                b"loc:@" + f"{scope}/".encode() + v[5:]
+                if v.startswith(b"loc:@") and v[5:].decode() in names
+                else v
+                for v in node.attr["_class"].list.s
+            ]
+            del node.attr["_class"].list.s[:]
+            node.attr["_class"].list.s.extend(values)
+
+
 def unique_name(graph_def: graph_pb2.GraphDef, base: str) -> str:
     taken = {node.name for node in graph_def.node}
     if base not in taken:
@@ -141,3 +359,56 @@ def unique_name(graph_def: graph_pb2.GraphDef, base: str) -> str:
     while f"{base}_{i}" in taken:
         i += 1
     return f"{base}_{i}"
+
+
+def drop_dangling_colocation(graph_def: graph_pb2.GraphDef) -> int:
+    """Removes colocation constraints (`_class: loc:@node`) that name nodes the graph does not
+    have, as `freeze_graph` and graph transforms leave them; TensorFlow refuses to import a
+    graph with one. Returns how many were dropped."""
+    names = {node.name for node in graph_def.node}
+    dropped = 0
+    for node in graph_def.node:
+        if "_class" not in node.attr:
+            continue
+        values = list(node.attr["_class"].list.s)
+        kept = [v for v in values if not v.startswith(b"loc:@") or v[5:].decode() in names]
+        if len(kept) != len(values):
+            dropped += len(values) - len(kept)
+            if kept:
+                del node.attr["_class"].list.s[:]
+                node.attr["_class"].list.s.extend(kept)
+            else:
+                del node.attr["_class"]
+    return dropped
+
+
+def unfed_placeholders(
+    graph_def: graph_pb2.GraphDef, feeds: list[str], fetches: list[str]
+) -> list[object]:
+    """Placeholder nodes of the main graph that the fetches depend on and no feed covers
+    (a PlaceholderWithDefault keeps its default and is not one of them)."""
+    nodes = {node.name: node for node in graph_def.node}
+    fed = {split_tensor_name(f)[0] for f in feeds}
+    seen, todo, found = set(), [split_tensor_name(f)[0] for f in fetches], []
+    while todo:
+        name = todo.pop()
+        if name in seen or name in fed or name not in nodes:
+            continue
+        seen.add(name)
+        node = nodes[name]
+        if node.op == "Placeholder":
+            found.append(node)
+        todo += [_ref_node(ref) for ref in node.input]
+    return sorted(found, key=lambda n: n.name)
+
+
+def placeholder_text(node) -> str:
+    dtype = dtype_name(node.attr["dtype"].type)
+    shape = shape_of(node.attr["shape"].shape) if "shape" in node.attr else None
+    return f"'{node.name}' ({dtype} {_shape_text(shape)})"
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "of unknown shape"
+    return "(" + ", ".join("?" if d < 0 else str(d) for d in shape) + ")"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter.errors import ModelError
+from exporter import example
+from exporter.errors import ModelError, UsageError
 from exporter.model import NUMPY_DTYPES, Signature, TensorInfo
 
 DEFAULT_BATCH = 2
@@ -17,7 +18,11 @@ INT_HIGH = 2  # generated integers lie in [0, INT_HIGH): safe for masks, ids and
 
 def concrete_shape(info: TensorInfo, batch: int) -> tuple[int, ...]:
     if info.shape is None:
-        raise ModelError(f"input '{info.key}' has unknown rank; give the inputs with --inputs")
+        raise UsageError(
+            f"input '{info.key}' has unknown rank, so no inputs can be generated for it; "
+            f"declare its shape with --shape {info.key}=DIMS (e.g. --shape {info.key}=-1,784) "
+            "or give the inputs with --inputs FILE.npz"
+        )
     return tuple(
         (batch if i == 0 else DEFAULT_DIM) if d < 0 else d for i, d in enumerate(info.shape)
     )
@@ -29,7 +34,12 @@ def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[
     for info in sig.inputs:
         shape = concrete_shape(info, batch)
         dtype = NUMPY_DTYPES[info.dtype]
-        if info.dtype == "string":
+        if info.example is not None:  # serialized tf.train.Example protos its parse op reads
+            records = example.generate(info.example, int(np.prod(shape)), rng, INT_HIGH)
+            flat = np.empty(len(records), dtype=object)
+            flat[:] = records
+            values[info.key] = flat.reshape(shape)
+        elif info.dtype == "string":
             words = rng.integers(0, 26, size=(int(np.prod(shape)), 5)) + ord("a")
             flat = np.array([bytes(w.astype(np.uint8)) for w in words], dtype=object)
             values[info.key] = flat.reshape(shape)

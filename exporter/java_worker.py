@@ -141,7 +141,7 @@ def _run_job(jpype, job: dict) -> dict:
         try:
             result = getattr(model, job["method"])(*args)
             outputs = {
-                o["key"]: _from_java(getattr(result, o["getter"])(), o) for o in job["outputs"]
+                o["key"]: _from_java(jpype, getattr(result, o["getter"])(), o) for o in job["outputs"]
             }
         finally:
             model.close()
@@ -162,8 +162,70 @@ def _java_message(exc) -> str:
     return str(message).strip().splitlines()[0] if message is not None else "(no message)"
 
 
+# dtype -> the Java element type of an NdArray's flat buffer
+_JAVA_ELEMENT = {
+    "float16": "JFloat",
+    "bfloat16": "JFloat",
+    "float32": "JFloat",
+    "float64": "JDouble",
+    "int32": "JInt",
+    "int64": "JLong",
+    "uint8": "JByte",
+    "uint16": "JShort",
+    "bool": "JBoolean",
+}
+ANY_RANK = -1  # a tensor the generated class takes and returns as an NdArray
+
+
+def _to_nd(jpype, value: np.ndarray, param: dict):
+    """An NdArray over one flat Java array holding the value (a bulk copy)."""
+    dtype = param["dtype"]
+    data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
+    shape = jpype.JClass("org.tensorflow.ndarray.Shape").of(*[int(d) for d in value.shape])
+    flat = value.ravel()
+    if dtype == "string":
+        kind = jpype.JArray(jpype.JByte) if param.get("bytes") else jpype.JString
+        items = [
+            jpype.JArray(jpype.JByte)(v) if param.get("bytes") else jpype.JString(_text(v))
+            for v in flat.tolist()
+        ]
+        array = jpype.JArray(kind)(items)
+    else:
+        if dtype in _TO_JAVA_VIEW:
+            flat = flat.view(_TO_JAVA_VIEW[dtype])
+        elif dtype in _TO_JAVA_CAST:
+            flat = flat.astype(_TO_JAVA_CAST[dtype])
+        array = jpype.JArray(getattr(jpype, _JAVA_ELEMENT[dtype]))(np.ascontiguousarray(flat))
+    buffer = data_buffers.of(array, False, False)
+    return jpype.JClass("org.tensorflow.ndarray.NdArrays").wrap(shape, buffer)
+
+
+def _from_nd(jpype, nd, output: dict) -> np.ndarray:
+    dtype = output["dtype"]
+    shape = tuple(int(d) for d in nd.shape().asArray())
+    size = int(np.prod(shape, dtype=np.int64))
+    data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
+    if dtype == "string":
+        kind = jpype.JArray(jpype.JByte) if output.get("bytes") else jpype.JString
+        array = jpype.JArray(kind)(size)
+        nd.copyTo(data_buffers.ofObjects(array, False, False))
+        value = np.empty(size, dtype=object)
+        value[:] = [bytes(v) if output.get("bytes") else str(v).encode() for v in array]
+        return value.reshape(shape)
+    array = jpype.JArray(getattr(jpype, _JAVA_ELEMENT[dtype]))(size)
+    nd.copyTo(data_buffers.of(array, False, False))
+    value = np.asarray(array).reshape(shape)
+    if dtype in _TO_JAVA_VIEW:
+        return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
+    from exporter.model import NUMPY_DTYPES
+
+    return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
+
+
 def _to_java(jpype, value: np.ndarray, param: dict):
     dtype, rank = param["dtype"], param["rank"]
+    if rank == ANY_RANK:
+        return _to_nd(jpype, value, param)
     if dtype == "string" and param.get("bytes"):
         byte_array = jpype.JArray(jpype.JByte)
         if rank == 0:
@@ -187,8 +249,10 @@ def _to_java(jpype, value: np.ndarray, param: dict):
     return jpype.JArray.of(np.ascontiguousarray(value))
 
 
-def _from_java(obj, output: dict) -> np.ndarray:
+def _from_java(jpype, obj, output: dict) -> np.ndarray:
     dtype, rank = output["dtype"], output["rank"]
+    if rank == ANY_RANK:
+        return _from_nd(jpype, obj, output)
     if dtype == "string" and output.get("bytes"):
         items = [bytes(obj)] if rank == 0 else [bytes(x) for x in obj]
         value = np.empty(len(items), dtype=object)

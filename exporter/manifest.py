@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,7 @@ class Manifest:
     keras_version: str | None
     artifacts: list[Artifact]
     generator_version: str = __version__
+    pinned: dict[str, Any] = field(default_factory=dict)  # placeholder -> value (--set)
 
     def artifact(self, fmt: str) -> Artifact:
         for art in self.artifacts:
@@ -45,6 +46,7 @@ class Manifest:
                 "name": self.name,
                 "source_format": self.source_format,
                 "source_name": self.source_name,
+                **({"pinned": self.pinned} if self.pinned else {}),
             },
             "tensorflow": {"version": self.tensorflow_version, "keras_version": self.keras_version},
             "artifacts": [a.to_json() for a in self.artifacts],
@@ -63,6 +65,7 @@ class Manifest:
             keras_version=data["tensorflow"].get("keras_version"),
             artifacts=[Artifact.from_json(a) for a in data["artifacts"]],
             generator_version=data["generator"]["version"],
+            pinned=dict(data["model"].get("pinned", {})),
         )
 
 

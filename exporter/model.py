@@ -3,7 +3,7 @@ the code generator read. Pure Python: no TensorFlow import."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,12 @@ class TensorInfo:
     dtype: str  # a key of NUMPY_DTYPES
     shape: tuple[int, ...] | None  # -1 for an unknown dimension; None for unknown rank
     keras_layer: str | None = None  # the Keras layer that produced an output, where known
+    # Where a shape the graph does not record came from: "user" (--shape) or the op that
+    # fixes it ("ParseExample": a batch of serialized protos).
+    shape_from: str | None = None
+    # For a DT_STRING input that feeds ParseExample-style ops: the features they read,
+    # {"rank": 0|1, "dense": [{"key", "dtype", "shape"}], "sparse": [{"key", "dtype"}]}.
+    example: dict[str, Any] | None = None
 
     @property
     def tensor_name(self) -> str:
@@ -54,6 +60,10 @@ class TensorInfo:
         }
         if self.keras_layer:
             data["keras_layer"] = self.keras_layer
+        if self.shape_from:
+            data["shape_from"] = self.shape_from
+        if self.example is not None:
+            data["example"] = self.example
         return data
 
     @classmethod
@@ -66,6 +76,8 @@ class TensorInfo:
             dtype=data["dtype"],
             shape=None if shape is None else tuple(int(d) for d in shape),
             keras_layer=data.get("keras_layer"),
+            shape_from=data.get("shape_from"),
+            example=data.get("example"),
         )
 
 
@@ -83,14 +95,20 @@ class Signature:
     method_name: str
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    # Running it changes the model's state (assigns a variable): never frozen, and run from a
+    # fresh load wherever it is checked.
+    stateful: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "key": self.key,
             "method_name": self.method_name,
             "inputs": [t.to_json() for t in self.inputs],
             "outputs": [t.to_json() for t in self.outputs],
         }
+        if self.stateful:
+            data["stateful"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Signature:
@@ -99,7 +117,11 @@ class Signature:
             method_name=data["method_name"],
             inputs=tuple(TensorInfo.from_json(t) for t in data["inputs"]),
             outputs=tuple(TensorInfo.from_json(t) for t in data["outputs"]),
+            stateful=bool(data.get("stateful", False)),
         )
+
+    def with_inputs(self, inputs: tuple[TensorInfo, ...]) -> Signature:
+        return replace(self, inputs=inputs)
 
 
 @dataclass
@@ -114,6 +136,8 @@ class Artifact:
     files: list[dict[str, Any]] = field(default_factory=list)  # {"path", "sha256", "size"}
     producer: int | None = None  # GraphDef producer version
     notes: list[str] = field(default_factory=list)
+    # Signatures of the source this artifact does not hold: {"signature", "reason"}
+    left_out: list[dict[str, str]] = field(default_factory=list)
 
     def signature(self, key: str) -> Signature:
         for sig in self.signatures:
@@ -133,6 +157,8 @@ class Artifact:
         }
         if self.notes:
             data["notes"] = list(self.notes)
+        if self.left_out:
+            data["left_out"] = list(self.left_out)
         return data
 
     @classmethod
@@ -146,4 +172,5 @@ class Artifact:
             files=list(data.get("files", [])),
             producer=data.get("graph_producer_version"),
             notes=list(data.get("notes", [])),
+            left_out=list(data.get("left_out", [])),
         )

@@ -11,7 +11,7 @@ import tensorflow as tf
 from exporter import graphfile, manifest
 from exporter.errors import ModelError
 from exporter.export import export
-from exporter.freeze import freeze_signature, run_graph_def
+from exporter.freeze import freeze_signatures, run_graph_def
 from exporter.graphs import select_meta_graph, signatures_of
 from exporter.sources import LoadOptions
 from exporter.sources.graphdef import read
@@ -22,7 +22,7 @@ from tests import models
 def frozen(tmp_path_factory):
     src = models.save_module(models.ManyWeights(), tmp_path_factory.mktemp("many") / "src")
     sig = signatures_of(select_meta_graph(src, ["serve"]))[0]
-    result = freeze_signature(src, ["serve"], sig)
+    result = freeze_signatures(src, ["serve"], [sig])
     path = tmp_path_factory.mktemp("file") / "frozen.pb"
     graphfile.write(path, result.graph_def, result.values)
     yield result, path, src
@@ -65,8 +65,8 @@ def test_the_skeleton_leaves_large_constants_in_the_file(frozen):
 def test_a_run_gives_what_a_full_import_gives(frozen):
     result, path, src = frozen
     x = np.random.default_rng(3).normal(size=(5, 96)).astype(np.float32)
-    streamed = graphfile.run(path, result.signature, {"x": x})
-    imported = run_graph_def(read(path), result.signature, {"x": x})
+    streamed = graphfile.run(path, result.signatures[0], {"x": x})
+    imported = run_graph_def(read(path), result.signatures[0], {"x": x})
     model = tf.saved_model.load(str(src))
     source = {k: v.numpy() for k, v in model.signatures["serving_default"](x=x).items()}
     keys = ["brain", "half", "ints", "looped", "scalar", "wide"]
@@ -109,7 +109,7 @@ def test_write_refuses_a_value_that_does_not_fit_its_node(frozen, tmp_path):
 def test_a_kept_loop_gets_the_values_in_the_graph(tmp_path):
     src = models.save_module(models.CompiledLoop(), tmp_path / "src")
     sig = signatures_of(select_meta_graph(src, ["serve"]))[0]
-    result = freeze_signature(src, ["serve"], sig)
+    result = freeze_signatures(src, ["serve"], [sig])
     nodes = [n for f in result.graph_def.library.function for n in f.node_def]
     (loop,) = [n for n in nodes if n.op == "While"]
     # The loop records the shape of the weight it carries: the real one, not a stand-in's.
@@ -117,7 +117,7 @@ def test_a_kept_loop_gets_the_values_in_the_graph(tmp_path):
     assert [96, 96] in shapes and result.values == {}
     graphfile.write(tmp_path / "frozen.pb", result.graph_def, result.values)
     x = np.random.default_rng(5).normal(size=(2, 96)).astype(np.float32)
-    (y,) = graphfile.run(tmp_path / "frozen.pb", result.signature, {"x": x}).values()
+    (y,) = graphfile.run(tmp_path / "frozen.pb", result.signatures[0], {"x": x}).values()
     np.testing.assert_allclose(y, x * 0.125, rtol=1e-6)
 
 
@@ -126,7 +126,7 @@ def test_a_frozen_graph_source_keeps_its_large_constants_as_variables(frozen, tm
     every import and writer); their values are the file's bytes, and the exports give what
     the model the .pb was frozen from gives."""
     result, path, src = frozen
-    outputs = {t.key: f"{t.name}:0" for t in result.signature.outputs}
+    outputs = {t.key: f"{t.name}:0" for t in result.signatures[0].outputs}
     options = LoadOptions(inputs={"x": "x:0"}, outputs=outputs)
     lines = []
     export(path, tmp_path / "out", options=options, echo=lines.append)

@@ -30,6 +30,8 @@ class LoadOptions:
     by_name: bool = False
     custom_objects: str | None = None  # a module whose names Keras may deserialize
     stage: bool = True  # False: only describe and run the source (inspect, run), no SavedModel
+    version: int | None = None  # TensorFlow Serving layout: the numbered version to load
+    pins: dict[str, str] = field(default_factory=dict)  # placeholder -> value text (--set)
 
 
 @dataclass
@@ -42,6 +44,9 @@ class Source:
     tags: list[str] = field(default_factory=lambda: ["serve"])
     notes: list[str] = field(default_factory=list)
     details: dict = field(default_factory=dict)  # what `inspect` shows beyond signatures
+    pinned: dict = field(default_factory=dict)  # placeholders made constants, with their values
+    name: str | None = None  # the model's name when the path does not say it (a version folder)
+    unfed: dict[str, list[str]] = field(default_factory=dict)  # signature -> unfed placeholders
 
     def release(self) -> None:
         """Lets go of what running the source holds (a loaded model, a session), so that the
@@ -71,11 +76,11 @@ def register(loader: Loader) -> Loader:
 
 
 def detect(path: Path) -> Loader:
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or directory")
-    for loader in LOADERS.values():
+    for loader in LOADERS.values():  # a checkpoint prefix names files that share it
         if loader.detect(path):
             return loader
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
     known = "; ".join(f"{x.format} ({x.description})" for x in LOADERS.values())
     raise ModelError(f"{path}: not a model tf2java can read; expected one of: {known}")
 
@@ -91,6 +96,7 @@ def load_source(path: Path, options: LoadOptions | list[str], workdir: Path) -> 
 # The loaders register themselves on import, in the order detection tries them.
 from exporter.sources import (  # noqa: E402, F401
     checkpoint,
+    export_dir,
     graphdef,
     keras_model,
     saved_model,

@@ -16,7 +16,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from exporter.errors import ModelError, UsageError
+from exporter.graphs import drop_dangling_colocation
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
+from exporter.sources.graphdef import colocation_note
 
 _VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp"}
 EMPTY_COLLECTIONS_NOTE = (
@@ -130,8 +132,15 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             path, "checkpoint", [], _no_io(options, meta, meta_path), None, details=details
         )
 
-    graph = tf.Graph()
     notes = []
+    dropped = drop_dangling_colocation(meta.graph_def)
+    if dropped:
+        notes.append(colocation_note(dropped))
+    pinned = tf1.pin(meta.graph_def, options.pins, str(meta_path))
+    tf1.require_fed(
+        meta.graph_def, list(options.inputs.values()), list(options.outputs.values()), str(path)
+    )
+    graph = tf.Graph()
     with graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
         sess = tf.compat.v1.Session(graph=graph)
@@ -141,13 +150,14 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         else:
             _restore_by_index(sess, prefix)
             notes.append(EMPTY_COLLECTIONS_NOTE)
+        frozen_weights = EMPTY_COLLECTIONS_NOTE in notes
         inputs = tf1.resolve(graph, options.inputs, "input")
         outputs = tf1.resolve(graph, options.outputs, "output")
         sig = tf1.signature("serving_default", inputs, outputs)
         staged = None
         if options.stage:
             staged = workdir / "checkpoint_saved_model"
-            if notes:  # nothing to hand SavedModelBuilder's Saver: freeze the weights in
+            if frozen_weights:  # nothing to hand SavedModelBuilder's Saver: freeze them in
                 staged = _frozen_saved_model(sess, inputs, outputs, staged, options.tags)
             else:
                 tf1.build_saved_model(sess, inputs, outputs, staged, options.tags)
@@ -160,6 +170,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         tags=list(options.tags),
         notes=notes,
         details=details,
+        pinned=pinned,
     )
 
 

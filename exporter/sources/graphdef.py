@@ -12,7 +12,7 @@ from tensorflow.core.framework import graph_pb2, tensor_pb2
 
 from exporter import graphfile
 from exporter.errors import ModelError, UsageError
-from exporter.graphs import rename_node, unique_name
+from exporter.graphs import drop_dangling_colocation, rename_node, unique_name
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
 
 EMPTY_VARIABLES_NOTE = (
@@ -55,6 +55,10 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     else:  # large constants stay in the file until they become variables below
         skeleton = graphfile.read_skeleton(path)
         graph_def, weights = skeleton.graph_def, skeleton.constants
+    notes = []
+    dropped = drop_dangling_colocation(graph_def)
+    if dropped:
+        notes.append(colocation_note(dropped))
     placeholders, outputs = tf1.candidates(graph_def)
     details = {
         "placeholders": placeholders,
@@ -71,6 +75,10 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             tf1.require_io(options, graph_def, str(path))
 
         return Source(path, "frozen", [], needs_io, None, details=details)
+    pinned = tf1.pin(graph_def, options.pins, str(path))
+    tf1.require_fed(
+        graph_def, list(options.inputs.values()), list(options.outputs.values()), str(path)
+    )
     graph = tf.Graph()
     with graph.as_default():
         variables = _weights_as_variables(graph_def, weights)
@@ -103,8 +111,16 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         run=tf1.session_runner(sess, sig),
         saved_model_dir=staged,
         tags=list(options.tags),
-        notes=[note],
+        notes=[*notes, note],
         details=details,
+        pinned=pinned,
+    )
+
+
+def colocation_note(dropped: int) -> str:
+    return (
+        f"dropped {dropped} colocation constraint(s) naming nodes the graph does not have "
+        "(left by freeze_graph or a graph transform); TensorFlow refuses to import them"
     )
 
 

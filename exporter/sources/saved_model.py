@@ -7,30 +7,82 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
-from exporter.errors import ModelError
-from exporter.graphs import ops_of, read_meta_graphs, select_meta_graph, signatures_of
-from exporter.sources import Loader, LoadOptions, Runner, Source, register
+from exporter.errors import ModelError, UsageError
+from exporter.graphs import (
+    EMPTY_SHAPE_IS_UNKNOWN_BEFORE,
+    ops_of,
+    placeholder_text,
+    read_meta_graphs,
+    select_meta_graph,
+    signatures_of,
+    unfed_placeholders,
+)
+from exporter.model import split_tensor_name
+from exporter.sources import Loader, LoadOptions, Runner, Source, register, tf1
 
 
-def signature_runner(saved_model_dir: Path, tags: list[str]) -> Runner:
-    """Runs a SavedModel's signatures by key, loading it once on first use."""
+def signature_runner(
+    saved_model_dir: Path, tags: list[str], stateful: frozenset[str] = frozenset()
+) -> Runner:
+    """Runs a SavedModel's signatures by key, loading it once on first use; a stateful
+    signature runs on a fresh load each time, so that its result does not depend on what ran
+    before it."""
     cache: dict[str, object] = {}
 
     def run(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if "model" not in cache:
-            cache["model"] = tf.saved_model.load(str(saved_model_dir), tags=tags)
-        fn = cache["model"].signatures[key]
+        if key in stateful:
+            model = tf.saved_model.load(str(saved_model_dir), tags=tags)
+        else:
+            if "model" not in cache:
+                cache["model"] = tf.saved_model.load(str(saved_model_dir), tags=tags)
+            model = cache["model"]
+        fn = model.signatures[key]
         outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
         return {k: v.numpy() for k, v in outputs.items()}
 
     return run
 
 
+def _has_saved_model(path: Path) -> bool:
+    return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+
+
+def serving_versions(path: Path) -> dict[int, Path]:
+    """TensorFlow Serving's layout, MODEL/00000123/saved_model.pb: version -> folder."""
+    if not path.is_dir():
+        return {}
+    return {
+        int(child.name): child
+        for child in path.iterdir()
+        if child.name.isdigit() and child.is_dir() and _has_saved_model(child)
+    }
+
+
 def is_saved_model(path: Path) -> bool:
-    return path.is_dir() and (
-        (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
-    )
+    return path.is_dir() and (_has_saved_model(path) or bool(serving_versions(path)))
+
+
+def resolve_version(path: Path, version: int | None) -> Path:
+    """The SavedModel folder: `path` itself, or in a folder of numbered versions the highest
+    one (or `version`)."""
+    if _has_saved_model(path):
+        if version is not None:
+            raise UsageError(f"{path}: --version {version} needs a folder of numbered versions")
+        return path
+    versions = serving_versions(path)
+    chosen = max(versions) if version is None else version
+    if chosen not in versions:
+        have = ", ".join(str(v) for v in sorted(versions))
+        raise UsageError(f"{path}: no version {version}; versions: {have}")
+    return versions[chosen]
+
+
+def model_name(path: Path) -> str | None:
+    """A version folder's model is named after the folder above it, never its number."""
+    resolved = path.resolve()
+    return resolved.parent.name if resolved.name.isdigit() else None
 
 
 _VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
@@ -57,7 +109,61 @@ def check_variables(path: Path, meta) -> None:
         )
 
 
+def pinned_copy(
+    path: Path, tags: list[str], pins: dict[str, str], workdir: Path
+) -> tuple[Path, dict]:
+    """A copy of the SavedModel whose MetaGraph for `tags` has the pinned placeholders as
+    constants; its variables/ and assets/ are links to the original's (copying an export
+    follows them)."""
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString((path / "saved_model.pb").read_bytes())
+    pinned: dict = {}
+    for meta in model.meta_graphs:
+        if set(meta.meta_info_def.tags) == set(tags):
+            inputs = {
+                split_tensor_name(t.name)[0]
+                for sig in meta.signature_def.values()
+                for t in sig.inputs.values()
+            }
+            taken = sorted(inputs & set(pins))
+            if taken:
+                raise UsageError(
+                    f"--set {taken[0]}: it is a signature input of {path}; feed it instead"
+                )
+            pinned = tf1.pin(meta.graph_def, pins, str(path))
+    copy = workdir / "pinned_saved_model"
+    copy.mkdir()
+    (copy / "saved_model.pb").write_bytes(model.SerializeToString())
+    for child in path.iterdir():
+        if child.name != "saved_model.pb":
+            (copy / child.name).symlink_to(child.resolve())
+    return copy, pinned
+
+
+def unfed(meta, signatures) -> dict[str, list[str]]:
+    """Signature key -> the placeholders its outputs need that it does not feed."""
+    found = {}
+    for sig in signatures:
+        nodes = unfed_placeholders(
+            meta.graph_def,
+            [t.tensor_name for t in sig.inputs],
+            [t.tensor_name for t in sig.outputs],
+        )
+        if nodes:
+            found[sig.key] = [placeholder_text(n) for n in nodes]
+    return found
+
+
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    name = model_name(path)
+    if not _has_saved_model(path):
+        name = path.resolve().name
+    path = resolve_version(path, options.version)
+    pinned = {}
+    if options.pins:
+        if not (path / "saved_model.pb").is_file():
+            raise UsageError(f"{path}: --set needs a binary saved_model.pb")
+        path, pinned = pinned_copy(path, options.tags, options.pins, workdir)
     meta = select_meta_graph(path, options.tags)
     check_variables(path, meta)
     details = {
@@ -67,15 +173,32 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         if (path / "variables").is_dir()
         else [],
     }
+    signatures = signatures_of(meta)
+    producer = meta.graph_def.versions.producer
+    if producer < EMPTY_SHAPE_IS_UNKNOWN_BEFORE:
+        details["graph_producer_version"] = (
+            f"{producer} (before 21: an empty shape in this graph means unknown, not scalar)"
+        )
+    stateful = frozenset(s.key for s in signatures if s.stateful)
     return Source(
         path=path,
         format="savedmodel",
-        signatures=signatures_of(meta),
-        run=signature_runner(path, options.tags),
+        signatures=signatures,
+        run=signature_runner(path, options.tags, stateful),
         saved_model_dir=path,
         tags=list(options.tags),
         details=details,
+        pinned=pinned,
+        name=name,
+        unfed=unfed(meta, signatures),
     )
 
 
-register(Loader("savedmodel", "a directory with saved_model.pb", is_saved_model, load))
+register(
+    Loader(
+        "savedmodel",
+        "a directory with saved_model.pb, or TensorFlow Serving's MODEL/<version>/ folders",
+        is_saved_model,
+        load,
+    )
+)

@@ -4,13 +4,20 @@ by tensor name, running a TF1 session, and staging a SavedModel with SavedModelB
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
 from exporter.errors import UsageError
-from exporter.graphs import DEFAULT_SIGNATURE
+from exporter.graphs import (
+    DEFAULT_SIGNATURE,
+    GraphIndex,
+    placeholder_text,
+    unfed_placeholders,
+    with_example_spec,
+)
 from exporter.model import Signature, TensorInfo, split_tensor_name
 from exporter.sources import LoadOptions, Runner
 
@@ -92,12 +99,85 @@ def signature(key: str, inputs: dict[str, tf.Tensor], outputs: dict[str, tf.Tens
         shape = None if t.shape.rank is None else tuple(-1 if d is None else d for d in t.shape)
         return TensorInfo(k, name, index, t.dtype.name, shape)
 
+    graph = None
+    feeds = []
+    for k in sorted(inputs):
+        tensor = info(k, inputs[k])
+        if tensor.dtype == "string":
+            graph = graph or GraphIndex(inputs[k].graph.as_graph_def())
+            tensor = with_example_spec(tensor, graph)
+        feeds.append(tensor)
     return Signature(
-        key,
-        PREDICT,
-        tuple(info(k, inputs[k]) for k in sorted(inputs)),
-        tuple(info(k, outputs[k]) for k in sorted(outputs)),
+        key, PREDICT, tuple(feeds), tuple(info(k, outputs[k]) for k in sorted(outputs))
     )
+
+
+def require_fed(graph_def: graph_pb2.GraphDef, feeds: list[str], fetches: list[str], where: str):
+    """Refuses, before anything runs, outputs that depend on a placeholder nobody feeds."""
+    unfed = unfed_placeholders(graph_def, feeds, fetches)
+    if unfed:
+        raise UsageError(unfed_message(where, [placeholder_text(n) for n in unfed]))
+
+
+def unfed_message(where: str, placeholders: list[str]) -> str:
+    return (
+        f"{where}: the outputs depend on placeholder(s) {', '.join(placeholders)} that are not "
+        "inputs; pin each to a value with --set NAME=VALUE (dropout: keep_prob=1.0, "
+        "is_training=false) or make it an input"
+    )
+
+
+def pin(graph_def: graph_pb2.GraphDef, pins: dict[str, str], where: str) -> dict[str, Any]:
+    """Turns each named placeholder into a constant of the given value, in place; returns
+    node name -> value. Only scalars: the values TF1 graphs take this way (keep_prob,
+    is_training, a learning phase) are."""
+    nodes = {node.name: node for node in graph_def.node}
+    pinned: dict[str, Any] = {}
+    for name, text in pins.items():
+        node_name = split_tensor_name(name)[0]
+        node = nodes.get(node_name)
+        if node is None or node.op not in ("Placeholder", "PlaceholderWithDefault"):
+            known = [n for n, x in nodes.items() if x.op.startswith("Placeholder")]
+            raise UsageError(
+                f"--set {name}={text}: {where} has no placeholder '{node_name}'; placeholders: "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        dtype = tf.dtypes.as_dtype(node.attr["dtype"].type)
+        shape = node.attr["shape"].shape if "shape" in node.attr else None
+        if shape is not None and not shape.unknown_rank and len(shape.dim) > 0:
+            raise UsageError(
+                f"--set {name}={text}: placeholder '{node_name}' has shape "
+                f"{[d.size for d in shape.dim]}; --set pins scalar placeholders only"
+            )
+        value = parse_value(text, dtype, f"--set {name}")
+        node.op = "Const"
+        del node.input[:]
+        for attr in list(node.attr):
+            if attr != "_class":
+                del node.attr[attr]
+        node.attr["dtype"].type = dtype.as_datatype_enum
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value, dtype, []))
+        pinned[node_name] = value
+    return pinned
+
+
+def parse_value(text: str, dtype: tf.DType, where: str) -> Any:
+    """A scalar of `dtype` from its text: true/false for bool, numbers, strings as given."""
+    try:
+        if dtype == tf.bool:
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return lowered in ("true", "1")
+        if dtype.is_integer:
+            return int(text)
+        if dtype.is_floating:
+            return float(text)
+        if dtype == tf.string:
+            return text
+    except ValueError:
+        raise UsageError(f"{where}: '{text}' is not a {dtype.name} value") from None
+    raise UsageError(f"{where}: a {dtype.name} placeholder cannot be pinned; feed it instead")
 
 
 def session_runner(sess: tf.compat.v1.Session, sig: Signature) -> Runner:

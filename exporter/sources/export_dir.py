@@ -1,0 +1,82 @@
+"""tf2java's own export folders (OUT with its manifest.json) as sources: the manifest says what
+is in them, so `inspect`, `run`, `export`, `ops` and `scan` take them back as they are."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from exporter import graphfile
+from exporter import manifest as manifest_mod
+from exporter.errors import UsageError
+from exporter.sources import Loader, LoadOptions, Source, register, saved_model, tflite
+
+
+def is_export(path: Path) -> bool:
+    return path.is_dir() and (path / manifest_mod.MANIFEST_NAME).is_file()
+
+
+def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    manifest, sha = manifest_mod.read(path)
+    manifest_mod.verify_files(path, manifest)
+    details = {
+        "model": manifest.name,
+        "exported_from": f"{manifest.source_name} ({manifest.source_format})",
+        "tensorflow_version": manifest.tensorflow_version,
+        "manifest_sha256": sha,
+        "artifacts": {
+            art.format: {
+                "path": art.path,
+                "signatures": [s.key for s in art.signatures],
+                **({"left_out": art.left_out} if art.left_out else {}),
+            }
+            for art in manifest.artifacts
+        },
+    }
+    if manifest.pinned:
+        details["pinned"] = manifest.pinned
+    formats = {art.format: art for art in manifest.artifacts}
+    if "savedmodel" in formats:
+        art = formats["savedmodel"]
+        inner = saved_model.load(path / art.path, replace(options, tags=list(art.tags)), workdir)
+        # The manifest's signatures carry what the graph does not (declared shapes).
+        return replace(
+            inner,
+            path=path,
+            format="export",
+            signatures=list(art.signatures),
+            details=details,
+            pinned=dict(manifest.pinned),
+            name=manifest.name,
+        )
+    art = formats.get("frozen") or formats["tflite"]
+    by_key = {s.key: s for s in art.signatures}
+    if art.format == "frozen":
+
+        def run(key, feed):
+            return graphfile.run(path / art.path, by_key[key], feed)
+
+    else:
+        content = (path / art.path).read_bytes()
+
+        def run(key, feed):
+            return tflite.run_interpreter(content, key, feed, art.path)
+
+    if options.stage:
+        raise UsageError(
+            f"{path}: the export holds no SavedModel to export from; export from the model it "
+            "was made from, or from an export with --format savedmodel"
+        )
+    return Source(
+        path=path,
+        format="export",
+        signatures=list(art.signatures),
+        run=run,
+        saved_model_dir=None,
+        details=details,
+        pinned=dict(manifest.pinned),
+        name=manifest.name,
+    )
+
+
+register(Loader("export", "a tf2java export folder with manifest.json", is_export, load))
