@@ -365,7 +365,13 @@ def write_frozen(source: Source, stage: Path, sigs: list[Signature], optimize: b
         producer=graph_def.versions.producer,
         notes=notes,
         left_out=left_out,
+        init_op=frozen.init,
     )
+    if frozen.init:
+        art.notes.append(
+            f"lookup tables are kept with their contents as constants; '{frozen.init}' fills "
+            "them and runs once after the graph is loaded (the generated class does it)"
+        )
     # The check runs the file as written, without the loaded model behind `frozen`.
     return Written(art, lambda key, feed: graphfile.run(path, frozen_sigs[key], feed), checks)
 

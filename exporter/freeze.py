@@ -32,6 +32,7 @@ from exporter.graphs import (
 from exporter.model import Signature, split_tensor_name
 
 _LOOPS = ("While", "StatelessWhile")
+TABLE_INIT = "init_all_tables"  # the name TF1's tf.tables_initializer() gives its op
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Frozen:
     signatures: list[Signature]
     values: dict[str, np.ndarray]
     owner: object  # the loaded SavedModel; `values` are views of its variables
+    init: str | None = None  # the op that fills the graph's lookup tables, run once
 
     def full_graph_def(self) -> graph_pb2.GraphDef:
         """The graph with every value inside it, as one message: copies all the weights."""
@@ -70,8 +72,84 @@ class _ViewConverterData(c2c._FunctionConverterDataInEager):
         return tensor.numpy()
 
 
-def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
-    """convert_variables_to_constants_v2, leaving each variable's value out of the graph."""
+@dataclass
+class Table:
+    """A lookup table the signature reads: in the frozen graph a table node of its own,
+    filled by an import node from constants of its contents."""
+
+    name: str  # the table node (the captured handle's placeholder, replaced)
+    key_dtype: tf.DType
+    value_dtype: tf.DType
+    keys: np.ndarray
+    values: np.ndarray
+
+
+def _tables(fn, graph_def: graph_pb2.GraphDef) -> list[Table]:
+    """Turns each captured lookup-table handle of the converted graph (a placeholder that no
+    conversion can lift) into a HashTableV2 node of the same name, and exports the table's
+    contents from the loaded model."""
+    captured = {internal.op.name: external for external, internal in fn.graph.captures}
+    nodes = {node.name: node for node in graph_def.node}
+    tables = {}
+    for node in graph_def.node:
+        if not node.op.startswith("LookupTableFind"):
+            continue
+        name = node.input[0].split(":")[0]
+        while nodes[name].op == "Identity":  # inlined calls pass the handle through these
+            name = nodes[name].input[0].split(":")[0]
+        if name in captured and nodes[name].op == "Placeholder" and name not in tables:
+            key_dtype = tf.dtypes.as_dtype(node.attr["Tin"].type)
+            value_dtype = tf.dtypes.as_dtype(node.attr["Tout"].type)
+            keys, values = tf.raw_ops.LookupTableExportV2(
+                table_handle=captured[name], Tkeys=key_dtype, Tvalues=value_dtype
+            )
+            tables[name] = Table(name, key_dtype, value_dtype, keys.numpy(), values.numpy())
+    for table in tables.values():
+        node = nodes[table.name]
+        node.op = "HashTableV2"
+        for attr in list(node.attr):
+            del node.attr[attr]
+        node.attr["key_dtype"].type = table.key_dtype.as_datatype_enum
+        node.attr["value_dtype"].type = table.value_dtype.as_datatype_enum
+        node.attr["container"].s = b""
+        node.attr["shared_name"].s = b""
+        node.attr["use_node_name_sharing"].b = False
+    return list(tables.values())
+
+
+def _add_table_imports(graph_def: graph_pb2.GraphDef, tables: list[Table]) -> list[str]:
+    """Adds, per table, constants of its keys and values and the LookupTableImportV2 node
+    that fills it; returns the import nodes' names."""
+    imports = []
+    for table in tables:
+        keys = unique_name(graph_def, f"{table.name}/keys")
+        graph_def.node.add(name=keys, op="Const").attr[
+            "dtype"
+        ].type = table.key_dtype.as_datatype_enum
+        graph_def.node[-1].attr["value"].tensor.CopyFrom(
+            tf.make_tensor_proto(table.keys, table.key_dtype)
+        )
+        values = unique_name(graph_def, f"{table.name}/values")
+        graph_def.node.add(name=values, op="Const").attr[
+            "dtype"
+        ].type = table.value_dtype.as_datatype_enum
+        graph_def.node[-1].attr["value"].tensor.CopyFrom(
+            tf.make_tensor_proto(table.values, table.value_dtype)
+        )
+        node = graph_def.node.add(
+            name=unique_name(graph_def, f"{table.name}/import"),
+            op="LookupTableImportV2",
+            input=[table.name, keys, values],
+        )
+        node.attr["Tin"].type = table.key_dtype.as_datatype_enum
+        node.attr["Tout"].type = table.value_dtype.as_datatype_enum
+        imports.append(node.name)
+    return imports
+
+
+def _convert(fn) -> tuple[object, dict[str, np.ndarray], list[Table]]:
+    """convert_variables_to_constants_v2, leaving each variable's value out of the graph;
+    lookup tables become table nodes (their contents returned, to be imported)."""
     data = _ViewConverterData(func=fn, lower_control_flow=True, aggressive_inlining=False)
     values = {}
     for name, item in list(data.tensor_data.items()):
@@ -96,7 +174,10 @@ def _convert(fn) -> tuple[object, dict[str, np.ndarray]]:
                 tensor_shape=tf.TensorShape(value.shape).as_proto(),
             )
         )
-    return c2c._construct_concrete_function(fn, graph_def, converted), values
+    tables = _tables(fn, graph_def)
+    names = {t.name for t in tables}
+    converted |= {i for i, t in enumerate(fn.graph.internal_captures) if t.op.name in names}
+    return c2c._construct_concrete_function(fn, graph_def, converted), values, tables
 
 
 def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
@@ -114,13 +195,15 @@ def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signatu
     functions: set[str] = set()
     values: dict[str, np.ndarray] = {}
     frozen_sigs = []
+    imports: list[str] = []
     for sig in sigs:
         scope = valid_node_name(sig.key) if len(sigs) > 1 else None
         names = {
             t.key: valid_node_name(t.key if counts[t.key] == 1 else f"{sig.key}/{t.key}")
             for t in sig.inputs + sig.outputs
         }
-        graph_def, frozen_sig, sig_values = _freeze_one(loaded, sig, scope, names)
+        graph_def, frozen_sig, sig_values, sig_imports = _freeze_one(loaded, sig, scope, names)
+        imports += sig_imports
         if not merged.node:
             merged.versions.CopyFrom(graph_def.versions)
         merged.node.extend(graph_def.node)
@@ -132,7 +215,11 @@ def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signatu
         values.update(sig_values)
         frozen_sigs.append(frozen_sig)
     drop_dangling_colocation(merged)
-    return Frozen(merged, frozen_sigs, values, loaded)
+    init = None
+    if imports:  # one op fills every table: what a runtime runs once after loading the graph
+        init = unique_name(merged, TABLE_INIT)
+        merged.node.add(name=init, op="NoOp", input=[f"^{name}" for name in imports])
+    return Frozen(merged, frozen_sigs, values, loaded, init)
 
 
 def _freeze_one(
@@ -142,10 +229,11 @@ def _freeze_one(
     and each output gets an Identity node of its name there."""
     fn = loaded.signatures[sig.key]
     try:
-        frozen, values = _convert(fn)
+        frozen, values, tables = _convert(fn)
     except Exception as exc:  # TensorFlow raises a variety of types here
         raise ModelError(f"cannot freeze signature '{sig.key}': {first_line(exc)}") from exc
     graph_def = frozen.graph.as_graph_def()
+    imports = _add_table_imports(graph_def, tables)
     missing = sorted(set(values) - {node.name for node in graph_def.node})
     if missing:
         raise ModelError(f"cannot freeze signature '{sig.key}': lost constant '{missing[0]}'")
@@ -210,7 +298,7 @@ def _freeze_one(
         node.attr["T"].type = tf.dtypes.as_dtype(info.dtype).as_datatype_enum
         outputs.append(replace(info, name=wanted, index=0))
     frozen_sig = replace(sig, inputs=tuple(inputs), outputs=tuple(outputs))
-    return graph_def, frozen_sig, values
+    return graph_def, frozen_sig, values, [scoped(name) for name in imports]
 
 
 def _dims(shape: tuple[int, ...] | None) -> list[int | None] | None:
@@ -231,6 +319,7 @@ def run_graph_def(
     """Runs a frozen graph in Python, feeding and fetching by the signature's tensor names;
     `fed` feeds further placeholders by node name."""
     fed = fed or {}
+    tables_filled_first(graph_def)
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
     )
@@ -242,6 +331,42 @@ def run_graph_def(
     )
     values = fn(*[tf.constant(inputs[t.key]) for t in sig.inputs], *fed.values())
     return {t.key: v.numpy() for t, v in zip(sig.outputs, values)}
+
+
+_TABLE_NODES = (
+    "HashTableV2",
+    "HashTable",
+    "MutableHashTableV2",
+    "MutableHashTableOfTensorsV2",
+    "MutableDenseHashTableV2",
+)
+_TABLE_FILLERS = (
+    "LookupTableImportV2",
+    "InitializeTableV2",
+    "InitializeTableFromTextFileV2",
+    "LookupTableImport",
+    "InitializeTable",
+)
+
+
+def tables_filled_first(graph_def: graph_pb2.GraphDef) -> None:
+    """Makes every reader of a lookup table wait for the nodes that fill it, in place, so
+    that a pruned function over the graph fills its tables before it looks anything up (a
+    session would run the init op first)."""
+    nodes = {node.name: node for node in graph_def.node}
+    fillers: dict[str, list[str]] = {}
+    for node in graph_def.node:
+        if node.op in _TABLE_FILLERS:
+            fillers.setdefault(node.input[0].split(":")[0], []).append(node.name)
+    for node in graph_def.node:
+        if node.op in _TABLE_FILLERS:
+            continue
+        for ref in list(node.input):
+            table = ref.split(":")[0]
+            if table in fillers and nodes[table].op in _TABLE_NODES:
+                for filler in fillers[table]:
+                    if f"^{filler}" not in node.input:
+                        node.input.append(f"^{filler}")
 
 
 def optimize_for_inference(

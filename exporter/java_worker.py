@@ -141,7 +141,8 @@ def _run_job(jpype, job: dict) -> dict:
         try:
             result = getattr(model, job["method"])(*args)
             outputs = {
-                o["key"]: _from_java(jpype, getattr(result, o["getter"])(), o) for o in job["outputs"]
+                o["key"]: _from_java(jpype, getattr(result, o["getter"])(), o)
+                for o in job["outputs"]
             }
         finally:
             model.close()

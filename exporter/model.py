@@ -138,6 +138,7 @@ class Artifact:
     notes: list[str] = field(default_factory=list)
     # Signatures of the source this artifact does not hold: {"signature", "reason"}
     left_out: list[dict[str, str]] = field(default_factory=list)
+    init_op: str | None = None  # frozen graph: the op to run once after loading (tables)
 
     def signature(self, key: str) -> Signature:
         for sig in self.signatures:
@@ -159,6 +160,8 @@ class Artifact:
             data["notes"] = list(self.notes)
         if self.left_out:
             data["left_out"] = list(self.left_out)
+        if self.init_op:
+            data["init_op"] = self.init_op
         return data
 
     @classmethod
@@ -173,4 +176,5 @@ class Artifact:
             producer=data.get("graph_producer_version"),
             notes=list(data.get("notes", [])),
             left_out=list(data.get("left_out", [])),
+            init_op=data.get("init_op"),
         )

@@ -80,7 +80,7 @@ def detect(path: Path) -> Loader:
         if loader.detect(path):
             return loader
     if not path.exists():
-        raise UsageError(f"{path}: no such file or directory")
+        raise UsageError(f"{path} does not exist")
     known = "; ".join(f"{x.format} ({x.description})" for x in LOADERS.values())
     raise ModelError(f"{path}: not a model tf2java can read; expected one of: {known}")
 
