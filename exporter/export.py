@@ -123,17 +123,9 @@ def export(
             w = WRITERS[fmt](source, stage, sigs, optimize)
             if w.artifact is None:
                 raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
-            base = (f"{fmt} vs source ({source.format})", lambda k, f: expected[k], w.run)
-            for sig in w.artifact.signatures:
-                if sig.key in feeds:
-                    for check in [base, *w.checks]:
-                        checks.append(_check(check, feeds[sig.key], sig, atol, rtol, echo))
-            for note in w.artifact.notes:
-                echo(f"note ({fmt}): {note}")
-            for left in w.artifact.left_out:
-                echo(f"note ({fmt}): signature '{left['signature']}' left out: {left['reason']}")
+            checks += _check_artifact(w, source.format, expected, feeds, atol, rtol, echo)
             artifacts.append(w.artifact)
-            del w, base  # the next artifact gets the memory of this one's loaded model
+            del w  # the next artifact gets the memory of this one's loaded model
             gc.collect()  # a loaded model sits in reference cycles
         failed = [c.label for c in checks if not c.ok]
         if failed:
@@ -229,6 +221,32 @@ def _compatible(known: tuple[int, ...], declared: tuple[int, ...]) -> bool:
     return len(known) == len(declared) and all(
         a < 0 or b < 0 or a == b for a, b in zip(known, declared)
     )
+
+
+def _check_artifact(
+    w: Written,
+    source_format: str,
+    expected: dict[str, Feed],
+    feeds: dict[str, Feed],
+    atol: float,
+    rtol: float,
+    echo: Callable[[str], None],
+) -> list[Comparison]:
+    """Runs each checked signature of a written artifact against the source's outputs (and
+    the writer's own checks); prints what it left out."""
+    fmt = w.artifact.format
+    base = (f"{fmt} vs source ({source_format})", lambda k, f: expected[k], w.run)
+    results = [
+        _check(check, feeds[sig.key], sig, atol, rtol, echo)
+        for sig in w.artifact.signatures
+        if sig.key in feeds
+        for check in [base, *w.checks]
+    ]
+    for note in w.artifact.notes:
+        echo(f"note ({fmt}): {note}")
+    for left in w.artifact.left_out:
+        echo(f"note ({fmt}): signature '{left['signature']}' left out: {left['reason']}")
+    return results
 
 
 def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:

@@ -211,7 +211,8 @@ def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signatu
             if func.signature.name not in functions:
                 functions.add(func.signature.name)
                 merged.library.function.add().CopyFrom(func)
-        merged.library.gradient.extend(graph_def.library.gradient)
+        if graph_def.library.gradient:
+            merged.library.gradient.extend(graph_def.library.gradient)
         values.update(sig_values)
         frozen_sigs.append(frozen_sig)
     drop_dangling_colocation(merged)
@@ -340,7 +341,7 @@ _TABLE_NODES = (
     "MutableHashTableOfTensorsV2",
     "MutableDenseHashTableV2",
 )
-_TABLE_FILLERS = (
+TABLE_FILLERS = (
     "LookupTableImportV2",
     "InitializeTableV2",
     "InitializeTableFromTextFileV2",
@@ -356,10 +357,10 @@ def tables_filled_first(graph_def: graph_pb2.GraphDef) -> None:
     nodes = {node.name: node for node in graph_def.node}
     fillers: dict[str, list[str]] = {}
     for node in graph_def.node:
-        if node.op in _TABLE_FILLERS:
+        if node.op in TABLE_FILLERS:
             fillers.setdefault(node.input[0].split(":")[0], []).append(node.name)
     for node in graph_def.node:
-        if node.op in _TABLE_FILLERS:
+        if node.op in TABLE_FILLERS:
             continue
         for ref in list(node.input):
             table = ref.split(":")[0]

@@ -43,8 +43,11 @@ SOURCES = {
     "frozen_pbtxt": ("frozen", lambda f: f("tf1_dir") / "frozen.pbtxt", TF1_IO, None),
 }
 TARGETS = ("savedmodel", "frozen", "tflite")
-# Formats that are targets only have their fixture for inspect and run.
-INSPECT_ONLY = {"tflite": "a .tflite written by the matrix"}
+# Formats that are targets only (or exports) have their fixture for inspect and run.
+INSPECT_ONLY = {
+    "tflite": "a .tflite written by the matrix",
+    "export": "an export folder: tests/test_wild.py::test_export_folders_are_sources",
+}
 
 
 def _options(request, source_id: str) -> LoadOptions:

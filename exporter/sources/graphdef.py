@@ -12,6 +12,7 @@ from tensorflow.core.framework import graph_pb2, tensor_pb2
 
 from exporter import graphfile
 from exporter.errors import ModelError, UsageError
+from exporter.freeze import TABLE_FILLERS
 from exporter.graphs import drop_dangling_colocation, rename_node, unique_name
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
 
@@ -92,10 +93,19 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     sess = tf.compat.v1.Session(graph=graph)
     for weight in variables.values():
         weight.fill(sess, path)
+    fillers = [op for op in graph.get_operations() if op.type in TABLE_FILLERS]
+    if fillers:  # TF1's tf.tables_initializer(): what its users ran once after import
+        sess.run(fillers)
+        notes.append(
+            f"{len(fillers)} lookup table initializer(s) ran after import; the SavedModel runs "
+            "them as its main op"
+        )
     staged = None
     if options.stage:
+        with graph.as_default():
+            main_op = tf.group(*fillers, name="tf2java_init_tables") if fillers else None
         staged = tf1.build_saved_model(
-            sess, inputs, outputs_t, workdir / "graph_saved_model", options.tags
+            sess, inputs, outputs_t, workdir / "graph_saved_model", options.tags, main_op
         )
     sig = tf1.signature("serving_default", inputs, outputs_t)
     note = (

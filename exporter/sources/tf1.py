@@ -197,9 +197,10 @@ def build_saved_model(
     outputs: dict[str, tf.Tensor],
     target: Path,
     tags: list[str],
+    main_op: tf.Operation | None = None,
 ) -> Path:
     """A TF1 SavedModel of the session's graph (and its variables) with one predict
-    signature, as SavedModelBuilder writes it."""
+    signature, as SavedModelBuilder writes it; `main_op` runs on every load."""
     with sess.graph.as_default():
         builder = tf.compat.v1.saved_model.Builder(str(target))
         sig_def = tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)
@@ -208,6 +209,7 @@ def build_saved_model(
             tags,
             signature_def_map={DEFAULT_SIGNATURE: sig_def},
             strip_default_attrs=True,
+            main_op=main_op,
         )
         builder.save()
     return target
