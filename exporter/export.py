@@ -166,8 +166,10 @@ def select_signatures(
         return list(signatures)
     if keys is None or isinstance(keys, str):
         return [select_signature(signatures, keys, where)]
-    chosen = [select_signature(signatures, key, where) for key in dict.fromkeys(keys)]
-    return chosen or [select_signature(signatures, None, where)]
+    chosen = {select_signature(signatures, key, where).key for key in keys}
+    if not chosen:
+        return [select_signature(signatures, None, where)]
+    return [s for s in signatures if s.key in chosen]  # the model's order, not the flags'
 
 
 def declare_shapes(signatures: list[Signature], shapes: dict[str, str]) -> list[Signature]:
@@ -442,6 +444,7 @@ TFLITE_NOTE = (
 def model_name(src: Path) -> str:
     stem = src.resolve().name
     stem = re.sub(r"\.(keras|h5|pb|pbtxt|tflite)$", "", stem)
+    stem = re.sub(r"\.ckpt(-\d+)?(\.meta|\.index)?$", "", stem)  # model.ckpt-16329 -> model
     return stem or "model"
 
 
