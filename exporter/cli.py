@@ -7,7 +7,9 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +28,18 @@ FORMAT_CHOICES = {
     "all": ("savedmodel", "frozen", "tflite"),
 }
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that staging and workers are cleaned up."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 _MODEL_LIBRARIES = ("tensorflow", "google.protobuf", "keras", "h5py", "absl")
 
 
@@ -75,7 +89,13 @@ def handled(func):
                 raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+        except KeyboardInterrupt:  # Ctrl-C: nothing half-written (staging is removed)
+            click.echo("error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Terminated:
+            click.echo("error: terminated", err=True)
+            sys.exit(EXIT_TERMINATED)
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except OSError as exc:  # a file that cannot be read or written
             if debug:
@@ -114,6 +134,9 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Export TensorFlow models for the JVM, generate typed Java loaders, prove parity."""
     if not verbose and ctx.invoked_subcommand is not None:
         _quiet_tensorflow(ctx)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 tolerances = [
@@ -376,7 +399,11 @@ def export(
     show_default=True,
     help="DT_STRING tensors as String (UTF-8 text) or as byte[] (binary data; rank 0 and 1).",
 )
-@click.option("--force", is_flag=True, help="Replace the source folder if it exists.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files of the same names that tf2java did not generate.",
+)
 @handled
 def java(out, package, class_name, java_out, fmt, templates, strings, force):
     """Generate typed Java loader classes from OUT/manifest.json."""
@@ -443,10 +470,25 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force):
     metavar="OPTION",
     help="An option for the JVM of the Java side, e.g. --java-option=-Xmx2g (repeatable).",
 )
+@click.option(
+    "--force", is_flag=True, help="Replace --report/--junit files that tf2java did not write."
+)
 @with_options(tolerances)
 @handled
 def parity(
-    out, inputs_npz, fmt, report, junit, timeout, op_libraries, jvm_options, atol, rtol, seed, batch
+    out,
+    inputs_npz,
+    fmt,
+    report,
+    junit,
+    timeout,
+    op_libraries,
+    jvm_options,
+    force,
+    atol,
+    rtol,
+    seed,
+    batch,
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
@@ -465,18 +507,18 @@ def parity(
         jvm_options=list(jvm_options),
         echo=_echo,
     )
-    _finish_parity(result, report, junit)
+    _finish_parity(result, report, junit, force)
 
 
-def _finish_parity(result, report: Path | None, junit: Path | None) -> None:
+def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
     from exporter import parity as parity_mod
 
     for line in result.lines():
         click.echo(line)
     if report:
-        parity_mod.write_report(result, report)
+        parity_mod.write_report(result, report, force)
     if junit:
-        parity_mod.write_junit(result, junit)
+        parity_mod.write_junit(result, junit, force)
     if not result.ok:
         sys.exit(EXIT_MISMATCH)
 
@@ -537,6 +579,9 @@ def run(src, specs, json_specs, signature, outdir, force, **source):
         src, _load_options(**source, stage=False), signature, specs, json_specs
     )
     if outdir:
+        from exporter.fsutil import refuse_overlap
+
+        refuse_overlap(outdir, src, "model", "--outdir")
         for path in save_outputs(outputs, outdir, force):
             click.echo(f"wrote {path}")
         return

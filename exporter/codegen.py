@@ -4,14 +4,15 @@ TensorFlow import, so the Java worker can use the same plan to call the generate
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from exporter import GENERATOR, __version__
-from exporter.errors import ModelError, UsageError
-from exporter.fsutil import staged_dir
+from exporter.errors import ModelError, OutputExistsError, UsageError
+from exporter.fsutil import staged_file
 from exporter.manifest import Manifest
 from exporter.model import Artifact, Signature, TensorInfo
 from exporter.naming import camel, is_identifier, is_package, java_string, javadoc, pascal, unique
@@ -354,6 +355,9 @@ def nd_copies(cls: JavaClass) -> list[dict[str, str]]:
     return [helpers[k] for k in sorted(helpers)]
 
 
+STAMP = ".tf2java-generated.json"  # in a source folder: the files tf2java wrote there
+
+
 def generate(
     manifest: Manifest,
     manifest_sha256: str,
@@ -366,11 +370,62 @@ def generate(
     templates: Path | None = None,
     strings: str = "text",
 ) -> list[JavaClass]:
-    """Writes one Java file per artifact under out_dir (replaced as a whole, atomically)."""
+    """Writes one Java file per artifact under `out_dir`, a source folder that may hold other
+    code (`src/main/java`). Only tf2java's own files are written and replaced: they are
+    recorded in `out_dir/.tf2java-generated.json`, per model and package; a file of the same
+    name that tf2java did not write is replaced only with `force`, and every other file is
+    left alone. Files this model had before and no longer has are removed. Each file is
+    replaced atomically.
+
+    Raises UsageError (bad package or class name, a foreign file without force)."""
     classes = plan(manifest, package, class_name, formats, strings)
-    with staged_dir(out_dir, force) as stage:
-        for cls in classes:
-            path = stage / cls.relative_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(cls, manifest, manifest_sha256, templates), encoding="utf-8")
+    rendered = {
+        cls.relative_path.as_posix(): render(cls, manifest, manifest_sha256, templates)
+        for cls in classes
+    }
+    stamp = _read_stamp(out_dir)
+    own = {path for paths in stamp.values() for path in paths}
+    for rel in rendered:
+        if (out_dir / rel).exists() and rel not in own and not force:
+            raise OutputExistsError(
+                f"{out_dir / rel}: already exists and tf2java did not generate it; pass "
+                "--force to replace it"
+            )
+    key = f"{package}.{class_name or pascal(manifest.name)}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rel, text in rendered.items():
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with staged_file(target, True) as stage:
+            stage.write_text(text, encoding="utf-8")
+    for rel in set(stamp.get(key, [])) - set(rendered):
+        (out_dir / rel).unlink(missing_ok=True)  # this model's class of a format it lost
+    stamp[key] = sorted(rendered)
+    with staged_file(out_dir / STAMP, True) as stage:
+        stage.write_text(json.dumps({"generated": stamp}, indent=2, sort_keys=True) + "\n")
     return classes
+
+
+def _read_stamp(out_dir: Path) -> dict[str, list[str]]:
+    """model key -> relative paths; paths that would leave the folder are not ours."""
+    path = out_dir / STAMP
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())["generated"]
+        return {
+            str(k): [p for p in v if isinstance(p, str) and _inside(p)]
+            for k, v in data.items()
+            if isinstance(v, list)
+        }
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ModelError(
+            f"{path}: not a tf2java stamp file; remove it, or generate into another folder"
+        ) from None
+
+
+def _inside(rel: str) -> bool:
+    parts = Path(rel).parts
+    return (
+        bool(parts) and not Path(rel).is_absolute() and ".." not in parts and rel.endswith(".java")
+    )

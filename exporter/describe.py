@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from exporter.errors import UsageError
+from exporter.errors import ModelError, UsageError
 from exporter.fsutil import staged_dir
 from exporter.graphs import select_signature
-from exporter.inputs import check_input, format_shape
+from exporter.inputs import check_input, format_shape, read_arrays
 from exporter.model import NUMPY_DTYPES, Signature
 from exporter.sources import LoadOptions, Source, detect, load_source
 
@@ -113,14 +114,7 @@ def parse_inputs(
         key, _, text = spec.partition("=")
         if key not in by_key:
             raise UsageError(f"--input-json {spec}: KEY must be one of {', '.join(by_key)}")
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"--input-json {key}: not valid JSON ({exc})") from exc
-        dtype = NUMPY_DTYPES[by_key[key].dtype]
-        values[key] = np.array(data, dtype=object if by_key[key].dtype == "string" else dtype)
-        if by_key[key].dtype == "string":
-            values[key] = np.vectorize(lambda s: str(s).encode(), otypes=[object])(values[key])
+        values[key] = json_array(text, by_key[key].dtype, f"--input-json {key}")
     missing = [k for k in by_key if k not in values]
     if missing:
         raise UsageError(
@@ -129,23 +123,47 @@ def parse_inputs(
     return {k: check_input(by_key[k], v, "--inputs") for k, v in values.items()}
 
 
+def json_array(text: str, dtype: str, where: str) -> np.ndarray:
+    """JSON data as an array of the input's dtype; parsed as data only, never evaluated.
+    Deep, ragged, non-list or out-of-range data is one line (exit 3)."""
+    if len(text) > 64 * 2**20:
+        raise ModelError(f"{where}: {len(text)} characters of JSON; give large inputs as .npy")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ModelError(f"{where}: JSON nested too deep for a tensor") from None
+    except ValueError as exc:
+        raise ModelError(f"{where}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) or data is None:
+        raise ModelError(f"{where}: a JSON {type(data).__name__}; give a number, string or list")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns on out-of-range conversions
+            if dtype == "string":
+                value = np.array(data, dtype=object)
+                if value.dtype != object or any(isinstance(v, (list, dict)) for v in value.flat):
+                    raise ValueError("ragged or nested data")
+                return np.vectorize(lambda s: str(s).encode(), otypes=[object])(value)
+            value = np.array(data, dtype=NUMPY_DTYPES[dtype])
+            if value.dtype.kind in "iu" and np.array(data).dtype.kind == "f":
+                raise ValueError("fractional values for an integer input")
+            return value
+    except (ValueError, TypeError, OverflowError, RuntimeWarning, DeprecationWarning) as exc:
+        raise ModelError(f"{where}: the JSON is not a {dtype} tensor ({exc})") from None
+
+
 def _read_array(path: Path, array: str, spec: str) -> np.ndarray:
     if not path.is_file():
         raise UsageError(f"--inputs {spec}: no file {path}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--inputs {spec}: not a plain .npy/.npz ({exc})") from exc
+    loaded = read_arrays(path)
     if isinstance(loaded, np.ndarray):
         return loaded
-    with loaded:
-        name = array or (loaded.files[0] if len(loaded.files) == 1 else "")
-        if name not in loaded.files:
-            raise UsageError(
-                f"--inputs {spec}: name the array as FILE.npz:NAME; it holds "
-                f"{', '.join(loaded.files)}"
-            )
-        return loaded[name]
+    name = array or (next(iter(loaded)) if len(loaded) == 1 else "")
+    if name not in loaded:
+        raise UsageError(
+            f"--inputs {spec}: name the array as FILE.npz:NAME; it holds {', '.join(loaded)}"
+        )
+    return loaded[name]
 
 
 def run(

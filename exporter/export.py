@@ -26,7 +26,7 @@ from exporter.errors import (
     first_line,
 )
 from exporter.freeze import run_graph_def
-from exporter.fsutil import staged_dir
+from exporter.fsutil import refuse_overlap, staged_dir
 from exporter.graphs import ops_of, select_meta_graph, select_signature
 from exporter.inputs import format_shape
 from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
@@ -96,6 +96,7 @@ def export(
     options = options or LoadOptions()
     if tags:
         options.tags = list(tags)
+    refuse_overlap(out, src, "source", "OUT")
     for runtime in java_runtimes:
         registry.load(runtime)  # an unknown runtime is a usage error before any work
     with staged_dir(out, force) as stage, tempfile.TemporaryDirectory() as work:

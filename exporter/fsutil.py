@@ -22,6 +22,17 @@ def check_target(target: Path, force: bool, flag: str = "--force") -> None:
         raise UsageError(f"{parent}: no permission to write here; choose another output path")
 
 
+def refuse_overlap(target: Path, protected: Path, what: str, flag: str) -> None:
+    """An output is never the input, inside it, or around it: replacing it would destroy the
+    user's model (or copy the output into itself)."""
+    out, src = target.resolve(), protected.resolve()
+    if out == src or src in out.parents or out in src.parents:
+        relation = "is" if out == src else ("is inside" if src in out.parents else "holds")
+        raise UsageError(
+            f"{flag} {target}: it {relation} the {what} {protected}; choose an output outside it"
+        )
+
+
 def _stage_prefix(target: Path) -> str:
     return f".{target.name}.tmp-"
 

@@ -3,6 +3,7 @@ Pure numpy: no TensorFlow import."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,74 @@ def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[
     return values
 
 
+# An .npz member may expand to this much before its compression ratio is questioned...
+NPZ_PLAIN_BYTES = 64 * 2**20
+NPZ_MAX_RATIO = 100  # ...and beyond it, to at most this many times its compressed size
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray] | np.ndarray:
+    """An .npy file's array, or an .npz file's arrays by name. Never unpickles, and checks
+    what each header claims against the bytes that are there before reading anything: a
+    header that claims more elements than the file holds, or a compressed member that would
+    expand beyond a bound, is refused with one line instead of exhausting memory."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [i.filename for i in archive.infolist()]
+                arrays = {}
+                for info in archive.infolist():
+                    _check_member(path, info)
+                    with archive.open(info) as member:
+                        _check_header(path, member, info.file_size, info.filename)
+                    name = info.filename.removesuffix(".npy")
+                    with archive.open(info) as member:
+                        arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+                if not names:
+                    raise ModelError(f"{path}: an empty .npz; it holds no arrays")
+                return arrays
+        with path.open("rb") as f:
+            _check_header(path, f, path.stat().st_size, path.name)
+            f.seek(0)
+            return np.lib.format.read_array(f, allow_pickle=False)
+    except ModelError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, MemoryError) as exc:
+        raise ModelError(f"{path}: not a readable .npy/.npz of plain arrays ({exc})") from None
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    if info.file_size > NPZ_PLAIN_BYTES and info.file_size > NPZ_MAX_RATIO * max(
+        info.compress_size, 1
+    ):
+        raise ModelError(
+            f"{path}: member {info.filename} would expand from {info.compress_size} to "
+            f"{info.file_size} bytes, beyond what tf2java reads from a compressed .npz; save "
+            "it with np.savez (uncompressed)"
+        )
+
+
+def _check_header(path: Path, f, size: int, name: str) -> None:
+    """The .npy header's dtype must be plain and its shape must fit the bytes there are."""
+    version = np.lib.format.read_magic(f)
+    shape, _, dtype = np.lib.format._read_array_header(f, version, max_header_size=10000)
+    if dtype.hasobject:
+        raise ModelError(
+            f"{path}: {name} holds Python objects (a pickle); save strings as bytes "
+            "(array.astype(bytes)) or numbers"
+        )
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if needed > size:
+        raise ModelError(
+            f"{path}: {name} claims shape {tuple(shape)} of {dtype} ({needed} bytes), but the "
+            f"file holds {size} bytes; it is truncated or forged"
+        )
+
+
 def load_npz(path: Path, sig: Signature) -> dict[str, np.ndarray]:
     """Reads inputs keyed by the signature's input keys; never unpickles."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable .npz of plain arrays ({exc})") from exc
+    arrays = read_arrays(path)
+    if isinstance(arrays, np.ndarray):
+        raise ModelError(f"{path}: one array (.npy); give an .npz keyed by input keys")
     missing = [t.key for t in sig.inputs if t.key not in arrays]
     if missing:
         raise ModelError(

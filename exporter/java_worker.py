@@ -5,13 +5,15 @@ It never imports Python TensorFlow. The two runtimes cannot share a process: bot
 TensorFlow's protobuf descriptors, and the second to load aborts the process
 ("File already exists in database: tensorflow/core/data/service/common.proto").
 
-Usage: python -m exporter.java_worker REQUEST.json RESPONSE.json
+Usage: python -m exporter.java_worker REQUEST.json RESPONSE.json [PARENT_PIPE_FD]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -52,7 +54,21 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
+def _exit_with_parent(fd: int) -> None:
+    """Ends this process when the parent's end of the pipe `fd` closes (the parent exited,
+    however it exited), so that no worker and no JVM outlives a parity run."""
+
+    def watch() -> None:
+        while os.read(fd, 4096):
+            pass
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) > 2:
+        _exit_with_parent(int(argv[2]))
     request = json.loads(Path(argv[0]).read_text())
     response: dict = {"jobs": []}
     try:

@@ -3,6 +3,7 @@ sources, and starting the jpype worker process. No TensorFlow import."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -151,6 +152,12 @@ def jvm_path() -> str:
     raise EnvironmentError_(f"{home}: no libjvm.so; set JAVA_HOME to a full JDK")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
 def run_worker(
     work: Path,
     timeout: float,
@@ -172,23 +179,43 @@ def run_worker(
     }
     request_file.write_text(json.dumps(request, indent=2))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter.java_worker", str(request_file), str(response_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=work,
-        start_new_session=True,
-    )
+    # Its own process group, so that a stop takes the JVM and everything it started; it holds
+    # the read end of a pipe whose write end only this process has: when this process ends,
+    # however it ends (SIGKILL too), the worker reads end-of-file and exits.
+    watch_read, watch_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter.java_worker",
+                str(request_file),
+                str(response_file),
+                str(watch_read),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=work,
+            start_new_session=True,
+            pass_fds=(watch_read,),
+        )
+    finally:
+        os.close(watch_read)
     try:
         log, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _stop(proc)
         raise JavaWorkerError(
             f"the Java worker did not finish within {timeout:g} s and was stopped (raise --timeout)"
         ) from None
+    except BaseException:  # Ctrl-C, SIGTERM: the worker goes with this process
+        _stop(proc)
+        raise
+    finally:
+        os.close(watch_write)
     if not response_file.is_file():
         raise JavaWorkerError(f"the Java worker died before answering: {crash_cause(log, proc)}")
     response = json.loads(response_file.read_text())

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -85,18 +85,74 @@ def validate(data: dict[str, Any], where: str = MANIFEST_NAME) -> None:
         ) from exc
 
 
+MAX_MANIFEST_BYTES = 4 * 2**20  # a manifest of a thousand signatures is well under 1 MiB
+
+
 def read(export_dir: Path) -> tuple[Manifest, str]:
-    """Reads and validates OUT/manifest.json; returns it with its sha256."""
+    """Reads and validates OUT/manifest.json; returns it with its sha256. A manifest is data
+    from elsewhere: its size is bounded before it is parsed, and every path in it must stay
+    inside the export folder."""
     path = export_dir / MANIFEST_NAME
     if not path.is_file():
         raise ModelError(f"{export_dir}: no {MANIFEST_NAME}; create it with `tf2java export`")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ModelError(
+            f"{path}: {path.stat().st_size} bytes, more than a manifest holds "
+            f"({MAX_MANIFEST_BYTES // 2**20} MiB at most); export again"
+        )
     raw = path.read_bytes()
     try:
         data = json.loads(raw)
+        validate(data, str(path))
+    except RecursionError:
+        raise ModelError(f"{path}: nested deeper than a manifest is; export again") from None
     except ValueError as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from exc
-    validate(data, str(path))
-    return Manifest.from_json(data), hashlib.sha256(raw).hexdigest()
+    manifest = Manifest.from_json(data)
+    check_paths(export_dir, manifest)
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def check_paths(export_dir: Path, manifest: Manifest) -> None:
+    """Every artifact path and file entry is relative, normalized, inside its artifact, and
+    stays inside the export folder once symlinks are resolved; every artifact lists files."""
+    root = export_dir.resolve()
+    for art in manifest.artifacts:
+        _relative(art.path, f"artifact {art.format} path")
+        if not art.files:
+            raise ModelError(
+                f"{export_dir / MANIFEST_NAME}: the {art.format} artifact lists no files, so "
+                "nothing could be checked against it; export again"
+            )
+        for entry in art.files:
+            rel = entry["path"]
+            _relative(rel, f"{art.format} file")
+            if rel != art.path and not rel.startswith(art.path + "/"):
+                raise ModelError(
+                    f"{export_dir / MANIFEST_NAME}: file '{rel}' is not inside its artifact "
+                    f"'{art.path}'"
+                )
+            resolved = (export_dir / rel).resolve()
+            if root not in resolved.parents:
+                raise ModelError(
+                    f"{export_dir / rel}: resolves to {resolved}, outside the export folder; "
+                    "a manifest only names files inside it"
+                )
+
+
+def _relative(path: str, what: str) -> None:
+    pure = PurePosixPath(path)
+    if (
+        not path
+        or "\\" in path
+        or pure.is_absolute()
+        or any(part in ("..", ".") for part in path.split("/"))
+        or str(pure) != path
+    ):
+        raise ModelError(
+            f"{MANIFEST_NAME}: {what} '{path[:200]}' is not a plain relative path inside the "
+            "export folder"
+        )
 
 
 def file_entries(root: Path, rel: str) -> list[dict[str, Any]]:
@@ -118,8 +174,19 @@ def sha256_file(path: Path) -> str:
 
 
 def verify_files(export_dir: Path, manifest: Manifest) -> None:
-    """Every model file the manifest lists must be there with its recorded sha256."""
+    """Every model file the manifest lists must be there with its recorded sha256, and an
+    artifact folder holds no file the manifest does not list."""
     for art in manifest.artifacts:
+        listed = {entry["path"] for entry in art.files}
+        folder = export_dir / art.path
+        if folder.is_dir():
+            for extra in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+                rel = extra.relative_to(export_dir).as_posix()
+                if rel not in listed:
+                    raise ModelError(
+                        f"{extra}: in the {art.format} artifact but not in the manifest "
+                        "(added after export); export again"
+                    )
         for entry in art.files:
             path = export_dir / entry["path"]
             if not path.is_file():

@@ -20,7 +20,13 @@ from exporter import codegen, javaenv
 from exporter import inputs as inputs_mod
 from exporter import manifest as manifest_mod
 from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.errors import IncompatibleModelError, JavaWorkerError, ModelError
+from exporter.errors import (
+    IncompatibleModelError,
+    JavaWorkerError,
+    ModelError,
+    OutputExistsError,
+)
+from exporter.fsutil import staged_file
 from exporter.java_worker import load_arrays, save_arrays
 from exporter.model import Artifact, Signature
 
@@ -316,15 +322,29 @@ def _tensor_job(t: codegen.JavaTensor) -> dict:
     return {"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank, "bytes": t.bytes_strings}
 
 
-def write_report(report: ParityReport, path: Path, force: bool = True) -> None:
-    from exporter.fsutil import staged_file
-
-    with staged_file(path, force) as stage:
+def write_report(report: ParityReport, path: Path, force: bool = False) -> None:
+    """Writes the JSON report; an existing file is replaced only when tf2java wrote it (a
+    previous report) or with `force`."""
+    _check_report_target(path, force, lambda text: '"manifest_sha256"' in text)
+    with staged_file(path, True) as stage:
         stage.write_text(json.dumps(report.to_json(), indent=2) + "\n")
 
 
-def write_junit(report: ParityReport, path: Path, force: bool = True) -> None:
-    from exporter.fsutil import staged_file
-
-    with staged_file(path, force) as stage:
+def write_junit(report: ParityReport, path: Path, force: bool = False) -> None:
+    """Writes the JUnit XML report, under the same rule as `write_report`."""
+    _check_report_target(path, force, lambda text: 'name="tf2java.parity"' in text)
+    with staged_file(path, True) as stage:
         stage.write_text(report.junit_xml())
+
+
+def _check_report_target(path: Path, force: bool, ours: Callable[[str], bool]) -> None:
+    if force or not path.exists():
+        return
+    try:
+        head = path.read_text(errors="replace")[:4096] if path.is_file() else ""
+    except OSError:
+        head = ""
+    if not ours(head):
+        raise OutputExistsError(
+            f"{path}: already exists and is not a tf2java report; pass --force to replace it"
+        )

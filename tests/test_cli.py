@@ -96,9 +96,29 @@ def test_java_generation_and_its_errors(run, tmp_path, split_export):
     assert files == ["org/acme/ml/SplitterFrozen.java", "org/acme/ml/SplitterSavedModel.java"]
     first = (out / files[0]).read_bytes()
 
-    again = run("java", split_export, "--out", out, "--package", "org.acme.ml")
-    assert again.exit_code == EXIT_USAGE and "--force" in _one_error_line(again)
+    # regenerating replaces tf2java's own files, byte for byte the same
+    again = run(
+        "java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"
+    )
+    assert again.exit_code == 0, again.output
     assert (out / files[0]).read_bytes() == first
+    # a generated file edited by hand is generated again (it says "do not edit")
+    (out / files[0]).write_text("// mine\n")
+    (out / "org/acme/ml/Helper.java").write_text("// mine too\n")
+    mine = run(
+        "java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"
+    )
+    assert mine.exit_code == 0, mine.output
+    assert (out / files[0]).read_bytes() == first
+    # a file tf2java has no record of writing is never replaced without --force
+    (out / ".tf2java-generated.json").unlink()
+    (out / files[0]).write_text("// mine\n")
+    foreign = run(
+        "java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"
+    )
+    assert foreign.exit_code == EXIT_USAGE and "--force" in _one_error_line(foreign)
+    assert (out / files[0]).read_text() == "// mine\n"
+    assert (out / "org/acme/ml/Helper.java").read_text() == "// mine too\n"
 
     bad = run("java", split_export, "--out", tmp_path / "x", "--package", "org.class.ml")
     assert bad.exit_code == EXIT_USAGE and "not a Java package name" in _one_error_line(bad)
