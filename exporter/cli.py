@@ -312,6 +312,11 @@ def _load_options(
 @click.option(
     "--allow-incompatible", is_flag=True, help="With --java-runtime: warn instead of refusing."
 )
+@click.option(
+    "--allow-side-effects",
+    is_flag=True,
+    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
+)
 @with_options(tolerances)
 @handled
 def export(
@@ -326,6 +331,7 @@ def export(
     force,
     java_runtimes,
     allow_incompatible,
+    allow_side_effects,
     atol,
     rtol,
     seed,
@@ -355,6 +361,7 @@ def export(
         rtol=rtol,
         java_runtimes=java_runtimes,
         allow_incompatible=allow_incompatible,
+        allow_side_effects=allow_side_effects,
         echo=_echo,
     )
     formats = ", ".join(a.format for a in result.manifest.artifacts)
@@ -473,6 +480,11 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force):
 @click.option(
     "--force", is_flag=True, help="Replace --report/--junit files that tf2java did not write."
 )
+@click.option(
+    "--allow-side-effects",
+    is_flag=True,
+    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
+)
 @with_options(tolerances)
 @handled
 def parity(
@@ -485,6 +497,7 @@ def parity(
     op_libraries,
     jvm_options,
     force,
+    allow_side_effects,
     atol,
     rtol,
     seed,
@@ -505,6 +518,7 @@ def parity(
         timeout=timeout,
         op_libraries=list(op_libraries),
         jvm_options=list(jvm_options),
+        allow_side_effects=allow_side_effects,
         echo=_echo,
     )
     _finish_parity(result, report, junit, force)
@@ -566,9 +580,14 @@ def inspect(src, show_all, as_json, **source):
     help="Save each output as OUTDIR/KEY.npy instead of printing it.",
 )
 @click.option("--force", is_flag=True, help="Replace --outdir if it exists.")
+@click.option(
+    "--allow-side-effects",
+    is_flag=True,
+    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
+)
 @with_options(source_options)
 @handled
-def run(src, specs, json_specs, signature, outdir, force, **source):
+def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **source):
     """Run SRC, in any format, in Python TensorFlow, like `saved_model_cli run`."""
     import numpy as np
 
@@ -576,7 +595,13 @@ def run(src, specs, json_specs, signature, outdir, force, **source):
     from exporter.describe import save_outputs
 
     _, sig, outputs = run_model(
-        src, _load_options(**source, stage=False), signature, specs, json_specs
+        src,
+        _load_options(**source, stage=False),
+        signature,
+        specs,
+        json_specs,
+        allow_side_effects,
+        _echo,
     )
     if outdir:
         from exporter.fsutil import refuse_overlap

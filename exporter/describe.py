@@ -17,6 +17,7 @@ from exporter.fsutil import staged_dir
 from exporter.graphs import select_signature
 from exporter.inputs import check_input, format_shape, read_arrays
 from exporter.model import NUMPY_DTYPES, Signature
+from exporter.scan import require_consent
 from exporter.sources import LoadOptions, Source, detect, load_source
 
 
@@ -172,7 +173,12 @@ def run(
     signature: str | None,
     specs: tuple[str, ...],
     json_specs: tuple[str, ...],
+    allow_side_effects: bool = False,
+    echo=lambda s: None,
 ) -> tuple[Source, Signature, dict[str, np.ndarray]]:
+    """Runs one signature of `src` (any format) on the given inputs, like `saved_model_cli
+    run`: (the source, the signature, its outputs). Refuses a signature whose outputs need an
+    unfed placeholder, and one that reaches outside the model unless `allow_side_effects`."""
     options.stage = False
     detect(src)
     with tempfile.TemporaryDirectory() as work:
@@ -180,6 +186,8 @@ def run(
         if not source.signatures:
             source.run("", {})  # raises the format's own explanation (missing --input, ...)
         sig = select_signature(source.signatures, signature, str(src))
+        source.require_runnable(sig)
+        require_consent(source.side_effects([sig]), allow_side_effects, echo, f"running {src}")
         feed = parse_inputs(specs, json_specs, sig)
         return source, sig, source.run(sig.key, feed)
 

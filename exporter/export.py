@@ -31,9 +31,9 @@ from exporter.graphs import ops_of, select_meta_graph, select_signature
 from exporter.inputs import format_shape
 from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
 from exporter.model import Artifact, Signature
+from exporter.scan import require_consent
 from exporter.sources import LoadOptions, Source, load_source
 from exporter.sources.saved_model import signature_runner
-from exporter.sources.tf1 import unfed_message
 
 FORMATS = ("savedmodel", "frozen")
 SAVED_MODEL_DIR = "saved_model"
@@ -82,6 +82,7 @@ def export(
     allow_incompatible: bool = False,
     shapes: dict[str, str] | None = None,
     inputs: Path | None = None,
+    allow_side_effects: bool = False,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ExportResult:
     """Exports `src` (any source format) into `out` as `formats` asks, after checking every
@@ -92,6 +93,7 @@ def export(
     `shapes`: KEY or SIG/KEY -> dims text ("-1,784", "" for a scalar) for inputs whose shape
     the graph does not record. `inputs`: an .npz of inputs for the checks instead of generated
     ones. `java_runtimes`: TensorFlow Java versions that must load the result.
+    `allow_side_effects`: run a model whose signatures reach outside it (files, network).
     Raises UsageError, ModelError, VerificationError, IncompatibleModelError."""
     options = options or LoadOptions()
     if tags:
@@ -109,10 +111,8 @@ def export(
         source.signatures = declare_shapes(source.signatures, shapes or {})
         sigs = select_signatures(source.signatures, signature, str(src))
         for sig in sigs:
-            if sig.key in source.unfed:
-                raise UsageError(
-                    unfed_message(f"{src}: signature '{sig.key}'", source.unfed[sig.key])
-                )
+            source.require_runnable(sig)
+        require_consent(source.side_effects(sigs), allow_side_effects, echo, f"exporting {src}")
         for note in source.notes:
             echo(f"note: {note}")
         feeds = {sig.key: _feed(sig, inputs, batch, seed) for sig in sigs}

@@ -157,8 +157,15 @@ class GraphIndex:
     def ops_behind(self, tensor_names: list[str]) -> set[str]:
         """Op types of every node the tensors depend on in the main graph, and of every node
         of each function those nodes call, transitively."""
+        return {node.op for node, _ in self.nodes_behind(tensor_names)}
+
+    def nodes_behind(self, tensor_names: list[str]) -> list[tuple[object, str | None]]:
+        """Every node the tensors (or ops) depend on in the main graph, through data and
+        control inputs, and every node of each function those nodes call, transitively:
+        (node, its function or None)."""
         nodes = self.nodes[None]
-        seen, todo = set(), [n for n in tensor_names if n in nodes]
+        wanted = [_ref_node(n) for n in tensor_names]
+        seen, todo = set(), [n for n in wanted if n in nodes]
         funcs: set[str] = set()
         while todo:
             name = todo.pop()
@@ -168,17 +175,17 @@ class GraphIndex:
             node = nodes[name]
             funcs.update(self.called(node))
             todo += [_ref_node(ref) for ref in node.input if _ref_node(ref) in nodes]
-        ops = {nodes[n].op for n in seen}
-        todo_f = list(funcs)
+        found = [(nodes[n], None) for n in sorted(seen)]
+        todo_f = sorted(funcs)
         while todo_f:
             fname = todo_f.pop()
             for node in self.functions[fname].node_def:
-                ops.add(node.op)
+                found.append((node, fname))
                 for inner in self.called(node):
                     if inner not in funcs:
                         funcs.add(inner)
                         todo_f.append(inner)
-        return ops
+        return found
 
     def consumers(self, scope: str | None) -> dict[str, list[tuple[object, int]]]:
         """node (or function argument) name -> (consumer node, input position), in a scope."""

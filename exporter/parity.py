@@ -29,6 +29,7 @@ from exporter.errors import (
 from exporter.fsutil import staged_file
 from exporter.java_worker import load_arrays, save_arrays
 from exporter.model import Artifact, Signature
+from exporter.scan import require_consent
 
 PARITY_PACKAGE = "tf2java.parity"
 DEFAULT_TIMEOUT = 600.0
@@ -158,6 +159,29 @@ def require_loadable(
         raise IncompatibleModelError(f"the model cannot load on {reg.name}: " + " | ".join(errors))
 
 
+def artifact_side_effects(export_dir: Path, manifest) -> dict:
+    """label -> ops reaching outside the model that running each artifact's signatures (and
+    what runs when it loads) executes."""
+    from exporter.graphfile import read_skeleton
+    from exporter.graphs import select_meta_graph
+    from exporter.scan import behind
+    from exporter.sources.saved_model import init_ops
+
+    found = {}
+    for art in manifest.artifacts:
+        fetches = [t.tensor_name for s in art.signatures for t in s.outputs]
+        if art.format == "savedmodel":
+            meta = select_meta_graph(export_dir / art.path, art.tags)
+            graph_def, fetches = meta.graph_def, fetches + init_ops(meta)
+        elif art.format == "frozen":
+            graph_def = read_skeleton(export_dir / art.path).graph_def
+            fetches += [art.init_op] if art.init_op else []
+        else:
+            continue
+        found[f"{art.format} ({art.path})"] = behind(graph_def, fetches)
+    return found
+
+
 def run_python(
     export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -186,6 +210,7 @@ def parity(
     timeout: float = DEFAULT_TIMEOUT,
     op_libraries: list[Path] = (),
     jvm_options: list[str] = (),
+    allow_side_effects: bool = False,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ParityReport:
     import tensorflow as tf
@@ -194,10 +219,7 @@ def parity(
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
     require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
-    from exporter.scan import scan, warnings_for
-
-    for line in warnings_for(scan(export_dir, ["serve"])):
-        echo(line)
+    require_consent(artifact_side_effects(export_dir, manifest), allow_side_effects, echo, "parity")
     feeds = {}
     for art in manifest.artifacts:
         for sig in art.signatures if art.format in codegen.TEMPLATES else []:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from tensorflow.core.framework import graph_pb2
 
-# op type -> what it touches. A curated list: the op registry says which ops are stateful,
-# but not which of them do I/O.
+from exporter.errors import UsageError
+
+# op type -> what it touches: this curated list, and every op of TensorFlow's registry that
+# the rules of `registry_touches` pick out (see the README: how the list is made).
 TOUCHES: dict[str, str] = {
     **dict.fromkeys(
         [
@@ -59,6 +63,9 @@ TOUCHES: dict[str, str] = {
             "MergeV2Checkpoints",
             "DebugIdentityV2",
             "DebugIdentityV3",
+            "DebugIdentity",
+            "DebugNanCount",
+            "DebugNumericSummary",
         ],
         "file system",
     ),
@@ -112,16 +119,74 @@ class Touch:
         }
 
 
-def touches(graph_def: graph_pb2.GraphDef) -> list[Touch]:
-    """Every node whose op reaches outside, except a SavedModel's own saver and restorer."""
+# Rules over the registry (each op's OpDef): an attr that names where data goes, or a string
+# input that names a file, a path or an address.
+_PATH_ATTRS = {"filename", "filenames", "file_pattern", "debug_urls", "url", "logdir", "path"}
+_STATEFUL_PATH_INPUT = re.compile(r"file|path|dir|url|address|logdir|prefix|pattern", re.I)
+_PATH_INPUT = {"filename", "filenames", "file_pattern", "path", "prefix", "logdir"}
+_NETWORK = re.compile(r"address|url", re.I)
+_FAMILIES = (  # name patterns of op families that reach outside whatever their args
+    (re.compile(r"^Rpc"), "network"),
+    (re.compile(r"^Debug"), "file system"),
+    (
+        re.compile(r"^(Write\w*Summary|\w*SummaryWriter\w*|ImportEvent|FlushSummaryWriter)$"),
+        "file system",
+    ),
+    (re.compile(r"PyFunc"), "host"),
+)
+
+
+@cache
+def registry_touches() -> dict[str, str]:
+    """op type -> category, for every op TensorFlow registers that the rules pick out: a
+    stateful op with a path-like attr or a string input named like a file, path, directory,
+    URL or address; any op with an input named exactly filename/path/prefix...; the families
+    Rpc*, Debug*, summary writers and py_func. Read from the running TensorFlow's registry
+    (the same core as TensorFlow Java's)."""
+    from tensorflow.core.framework import op_def_pb2, types_pb2
+    from tensorflow.python.client import pywrap_tf_session
+
+    buffer = pywrap_tf_session.TF_GetAllOpList()
+    try:
+        ops = op_def_pb2.OpList.FromString(pywrap_tf_session.TF_GetBuffer(buffer))
+    finally:
+        pywrap_tf_session.TF_DeleteBuffer(buffer)
+    found = {}
+    for op in ops.op:
+        strings = [a.name for a in op.input_arg if a.type == types_pb2.DT_STRING]
+        attrs = [a.name for a in op.attr if a.name in _PATH_ATTRS]
+        named = [n for n in strings if n in _PATH_INPUT]
+        if op.is_stateful:
+            named += [n for n in strings if _STATEFUL_PATH_INPUT.search(n)]
+        family = next((cat for pattern, cat in _FAMILIES if pattern.search(op.name)), None)
+        if attrs or named:
+            network = any(_NETWORK.search(n) for n in attrs + named)
+            found[op.name] = "network" if network else "file system"
+        elif family:
+            found[op.name] = family
+    return found
+
+
+def category(op: str) -> str | None:
+    return TOUCHES.get(op) or registry_touches().get(op)
+
+
+# A SavedModel's own table initializers read its assets (checked to be inside its folder).
+ASSET_READERS = {"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"}
+
+
+def touches(graph_def: graph_pb2.GraphDef, own_saver: bool = True) -> list[Touch]:
+    """Every node whose op reaches outside. With `own_saver` (a SavedModel or a checkpoint's
+    graph, which carry a saver of their own) the saver's and restorer's nodes are left out;
+    a frozen graph has no business with them."""
     found = []
 
     def visit(nodes, function):
         for node in nodes:
-            category = TOUCHES.get(node.op)
-            if category is None or _saver_path(node, function):
+            cat = category(node.op)
+            if cat is None or (own_saver and _saver_path(node, function)):
                 continue
-            found.append(Touch(category, node.op, node.name, function))
+            found.append(Touch(cat, node.op, node.name, function))
 
     visit(graph_def.node, None)
     for func in graph_def.library.function:
@@ -141,7 +206,43 @@ def scan(src: Path, tags: list[str]) -> dict[str, list[Touch]]:
     from exporter.opcheck import model_graphs
 
     with tempfile.TemporaryDirectory() as work:
-        return {label: touches(g) for label, g in model_graphs(src, tags, Path(work))}
+        return {
+            label: touches(g, own_saver=not label.startswith("frozen"))
+            for label, g in model_graphs(src, tags, Path(work))
+        }
+
+
+def behind(graph_def: graph_pb2.GraphDef, fetches: list[str]) -> list[Touch]:
+    """The ops that reach outside among those that running `fetches` executes: every node
+    they depend on, and every node of the functions those call (a model's asset readers
+    left out)."""
+    from exporter.graphs import GraphIndex
+
+    found = []
+    for node, function in GraphIndex(graph_def).nodes_behind(fetches):
+        cat = category(node.op)
+        if cat is not None and node.op not in ASSET_READERS:
+            found.append(Touch(cat, node.op, node.name, function))
+    return found
+
+
+def require_consent(
+    found: dict[str, list[Touch]], allow: bool, echo: Callable[[str], None], action: str
+) -> None:
+    """Stops before anything runs when running the model would reach outside it, unless the
+    user allowed it (then says what will)."""
+    hits = [(label, t) for label, touches_ in found.items() for t in touches_]
+    if not hits:
+        return
+    listed = "; ".join(f"{label}: {t.line()}" for label, t in hits[:6])
+    more = f" and {len(hits) - 6} more" if len(hits) > 6 else ""
+    if not allow:
+        raise UsageError(
+            f"{action} would run {len(hits)} op(s) that reach outside the model ({listed}{more});"
+            " nothing was run. Look with `tf2java scan`, and pass --allow-side-effects to run "
+            "it anyway"
+        )
+    echo(f"warning: running {len(hits)} op(s) that reach outside the model: {listed}{more}")
 
 
 def warnings_for(graphs: dict[str, list[Touch]]) -> list[str]:

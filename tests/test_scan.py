@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from tensorflow.core.framework import graph_pb2
 
 from exporter.cli import main
-from exporter.errors import EXIT_MISMATCH
+from exporter.errors import EXIT_MISMATCH, EXIT_USAGE
 from exporter.scan import scan
 from tests import models
 from tests.conftest import EXPORTS
@@ -55,9 +55,15 @@ def test_saver_ops_are_not_reported(fixture, request):
     assert "op(s) that reach outside" in result.output
 
 
-def test_export_warns_about_them(built, tmp_path):
+def test_export_runs_them_only_with_consent_and_warns(built, tmp_path):
     src = models.save_module(models.Chatty(), built / "chatty")
-    result = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "out")])
+    refused = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "out")])
+    assert refused.exit_code == EXIT_USAGE
+    assert "[host] PrintV2" in refused.output and "--allow-side-effects" in refused.output
+    assert "nothing was run" in refused.output and not (tmp_path / "out").exists()
+    result = CliRunner().invoke(
+        main, ["export", str(src), str(tmp_path / "out"), "--allow-side-effects"]
+    )
     assert result.exit_code == 0, result.output
     assert (
         "warning: savedmodel has 1 op(s) that reach outside the model when it runs "

@@ -47,6 +47,31 @@ class Source:
     pinned: dict = field(default_factory=dict)  # placeholders made constants, with their values
     name: str | None = None  # the model's name when the path does not say it (a version folder)
     unfed: dict[str, list[str]] = field(default_factory=dict)  # signature -> unfed placeholders
+    broken: dict[str, str] = field(default_factory=dict)  # signature -> why it cannot run
+    # The graph running the source executes (None where there is none to read: TFLite, a
+    # Keras model read without staging), the ops that run when it loads, and whether it
+    # carries a saver of its own (a SavedModel, a checkpoint's graph).
+    graph_def: object | None = None
+    init_ops: list[str] = field(default_factory=list)
+
+    def require_runnable(self, sig: Signature) -> None:
+        """Refuses, before anything runs, a signature that cannot run as the model stands."""
+        from exporter.sources.tf1 import unfed_message
+
+        where = f"{self.path}: signature '{sig.key}'"
+        if sig.key in self.broken:
+            raise ModelError(f"{where} {self.broken[sig.key]}; export another signature")
+        if sig.key in self.unfed:
+            raise UsageError(unfed_message(where, self.unfed[sig.key]))
+
+    def side_effects(self, sigs: list[Signature]) -> dict:
+        """label -> the ops reaching outside the model that running `sigs` executes."""
+        from exporter.scan import behind
+
+        if self.graph_def is None:
+            return {}
+        fetches = [t.tensor_name for s in sigs for t in s.outputs] + list(self.init_ops)
+        return {f"{self.format} ({self.path.name})": behind(self.graph_def, fetches)}
 
     def release(self) -> None:
         """Lets go of what running the source holds (a loaded model, a session), so that the

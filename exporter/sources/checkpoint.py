@@ -171,6 +171,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         notes=notes,
         details=details,
         pinned=pinned,
+        graph_def=meta.graph_def,
     )
 
 

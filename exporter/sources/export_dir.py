@@ -51,7 +51,10 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         )
     art = formats.get("frozen") or formats["tflite"]
     by_key = {s.key: s for s in art.signatures}
+    graph_def, init_ops = None, []
     if art.format == "frozen":
+        graph_def = graphfile.read_skeleton(path / art.path).graph_def
+        init_ops = [art.init_op] if art.init_op else []
 
         def run(key, feed):
             return graphfile.run(path / art.path, by_key[key], feed)
@@ -76,6 +79,8 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         details=details,
         pinned=dict(manifest.pinned),
         name=manifest.name,
+        graph_def=graph_def,
+        init_ops=init_ops,
     )
 
 

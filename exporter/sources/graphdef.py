@@ -124,6 +124,8 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         notes=[*notes, note],
         details=details,
         pinned=pinned,
+        graph_def=graph_def,
+        init_ops=[op.name for op in fillers],
     )
 
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 from exporter.errors import ModelError, UsageError, first_line
 from exporter.graphs import select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Source, register
+from exporter.sources.saved_model import init_ops
 
 
 def custom_objects(module_path: str | None) -> dict[str, object]:
@@ -178,6 +179,8 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         run=run,
         saved_model_dir=staged,
         details=details,
+        graph_def=meta.graph_def,
+        init_ops=init_ops(meta),
     )
 
 

@@ -140,6 +140,35 @@ def pinned_copy(
     return copy, pinned
 
 
+def check_assets(path: Path, meta) -> None:
+    """Every asset a SavedModel reads lies inside its folder (after symlinks) and is there."""
+    root = path.resolve()
+    for asset in meta.asset_file_def:
+        target = (path / "assets" / asset.filename).resolve()
+        if root not in target.parents:
+            raise ModelError(
+                f"{path}: asset '{asset.filename}' resolves to {target}, outside the "
+                "SavedModel; a model only reads files of its own folder"
+            )
+        if not target.is_file():
+            raise ModelError(
+                f"{path}: asset assets/{asset.filename} is missing; copy the SavedModel "
+                "directory whole"
+            )
+
+
+def missing_tensors(meta) -> dict[str, list[str]]:
+    """Signature key -> tensors its SignatureDef names that the graph does not have."""
+    nodes = {node.name for node in meta.graph_def.node}
+    found = {}
+    for key, sig in meta.signature_def.items():
+        infos = list(sig.inputs.values()) + list(sig.outputs.values())
+        gone = [i.name for i in infos if i.name and split_tensor_name(i.name)[0] not in nodes]
+        if gone:
+            found[key] = gone
+    return found
+
+
 def unfed(meta, signatures) -> dict[str, list[str]]:
     """Signature key -> the placeholders its outputs need that it does not feed."""
     found = {}
@@ -166,6 +195,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         path, pinned = pinned_copy(path, options.tags, options.pins, workdir)
     meta = select_meta_graph(path, options.tags)
     check_variables(path, meta)
+    check_assets(path, meta)
     details = {
         "tag_sets": [sorted(m.meta_info_def.tags) for m in read_meta_graphs(path)],
         "tensorflow_version": meta.meta_info_def.tensorflow_version,
@@ -173,6 +203,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         if (path / "variables").is_dir()
         else [],
     }
+    broken = missing_tensors(meta)
     signatures = signatures_of(meta)
     producer = meta.graph_def.versions.producer
     if producer < EMPTY_SHAPE_IS_UNKNOWN_BEFORE:
@@ -191,7 +222,30 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         pinned=pinned,
         name=name,
         unfed=unfed(meta, signatures),
+        broken={
+            k: f"names tensor(s) {', '.join(v)} that the graph does not have"
+            for k, v in broken.items()
+        },
+        notes=[
+            f"signature '{k}' names tensor(s) {', '.join(v)} that the graph does not have; "
+            "it cannot run"
+            for k, v in broken.items()
+        ],
+        graph_def=meta.graph_def,
+        init_ops=init_ops(meta),
     )
+
+
+def init_ops(meta) -> list[str]:
+    """The ops a SavedModel runs when it loads: TF2's __saved_model_init_op, TF1's main op
+    or legacy init op."""
+    names = []
+    if "__saved_model_init_op" in meta.signature_def:
+        names += [t.name for t in meta.signature_def["__saved_model_init_op"].outputs.values()]
+    for key in ("saved_model_main_op", "legacy_init_op"):
+        if key in meta.collection_def:
+            names += list(meta.collection_def[key].node_list.value)
+    return names
 
 
 register(
