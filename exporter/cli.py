@@ -411,9 +411,11 @@ def export(
     is_flag=True,
     help="Replace files of the same names that tf2java did not generate.",
 )
+@click.option("--no-compile", is_flag=True, help="Do not check the written classes with javac.")
 @handled
-def java(out, package, class_name, java_out, fmt, templates, strings, force):
-    """Generate typed Java loader classes from OUT/manifest.json."""
+def java(out, package, class_name, java_out, fmt, templates, strings, force, no_compile):
+    """Generate typed Java loader classes from OUT/manifest.json, and check that they
+    compile (javac, against TensorFlow Java)."""
     from exporter import codegen, manifest
 
     data, sha = manifest.read(out)
@@ -432,6 +434,12 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force):
     )
     for cls in classes:
         click.echo(f"wrote {target / cls.relative_path}")
+    if not no_compile:
+        why_not = codegen.compile_check(classes, target)
+        if why_not:
+            click.echo(f"note: not compiled ({why_not}); --no-compile skips this check")
+        else:
+            click.echo(f"compiled {len(classes)} class(es) with javac against TensorFlow Java")
 
 
 @main.command()

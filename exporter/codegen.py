@@ -15,7 +15,18 @@ from exporter.errors import ModelError, OutputExistsError, UsageError
 from exporter.fsutil import staged_file
 from exporter.manifest import Manifest
 from exporter.model import Artifact, Signature, TensorInfo
-from exporter.naming import camel, is_identifier, is_package, java_string, javadoc, pascal, unique
+from exporter.naming import (
+    MAX_IDENTIFIER,
+    OBJECT_METHODS,
+    bounded,
+    camel,
+    is_identifier,
+    is_package,
+    java_string,
+    javadoc,
+    pascal,
+    unique,
+)
 
 DEFAULT_PACKAGE = "com.example.models"
 MAX_RANK = 6  # TensorFlow Java's StdArrays copies arrays of rank 1 to 6
@@ -56,6 +67,14 @@ BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
 
 TEMPLATES = {"savedmodel": "savedmodel_loader.java.j2", "frozen": "frozen_loader.java.j2"}
+# The members the shipped templates define in a generated class (methods, fields, helpers):
+# a signature's method never takes one of these names. Templates refer to their fields as
+# `this.x`, so a parameter of any name cannot shadow them.
+CLASS_MEMBERS = frozenset(
+    """close load loadResource fromBytes requireRuntime minorVersion requireShape shapeText
+    deleteTree ndCopyOf ndCopyOfBytes session graph bundle extracted cleanup OPS TAGS FILES LOGGER
+    DEFAULT_CONFIG EXPORTED_WITH_TENSORFLOW""".split()
+)
 CLASS_SUFFIX = {"savedmodel": "SavedModel", "frozen": "Frozen"}
 
 
@@ -210,14 +229,14 @@ def plan(
         )
     if class_name is not None and not is_identifier(class_name):
         raise UsageError(f"--class '{class_name}' is not a Java class name")
-    base = class_name or pascal(manifest.name)
+    base = class_name or bounded(pascal(manifest.name), MAX_IDENTIFIER - len("SavedModel"))
     classes = []
     for art in manifest.artifacts:
         if art.format not in TEMPLATES or (formats and art.format not in formats):
             continue  # TensorFlow Java does not run TFLite
         name = base + CLASS_SUFFIX[art.format]
-        methods = unique([camel(s.key) for s in art.signatures], {"close", "load", "loadResource"})
-        results = unique([pascal(s.key) + "Result" for s in art.signatures], {name})
+        methods = unique([camel(s.key) for s in art.signatures], CLASS_MEMBERS | OBJECT_METHODS)
+        results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
             _signature(s, m, r, strings) for s, m, r in zip(art.signatures, methods, results)
         )
@@ -232,7 +251,7 @@ def _signature(sig: Signature, method: str, result_class: str, strings: str) -> 
     params = unique([camel(t.key) for t in sig.inputs])
     fields = unique([camel(t.key) for t in sig.outputs])
     getters = unique(
-        ["get" + pascal(t.key).lstrip("_") for t in sig.outputs], {"getClass", "toString"}
+        [bounded("get" + pascal(t.key).lstrip("_")) for t in sig.outputs], OBJECT_METHODS
     )
     return JavaSignature(
         sig=sig,
@@ -429,3 +448,46 @@ def _inside(rel: str) -> bool:
     return (
         bool(parts) and not Path(rel).is_absolute() and ".." not in parts and rel.endswith(".java")
     )
+
+
+def compile_check(classes: list[JavaClass], out_dir: Path) -> str | None:
+    """Compiles the generated files with javac against TensorFlow Java, into a temporary
+    folder. Returns why it could not try (no JDK, no TensorFlow Java jars), else None; raises
+    CompileError naming the class and the signature whose code javac refused."""
+    import tempfile
+
+    from exporter import javaenv
+
+    try:
+        javaenv.java_home()
+        javaenv.classpath()
+    except javaenv.EnvironmentError_ as exc:
+        return str(exc)
+    with tempfile.TemporaryDirectory(prefix="tf2java-javac-") as tmp:
+        try:
+            javaenv.compile_sources([out_dir / c.relative_path for c in classes], Path(tmp))
+        except javaenv.CompileError as exc:
+            raise javaenv.CompileError(_explain(exc, classes, out_dir)) from None
+    return None
+
+
+def _explain(exc, classes: list[JavaClass], out_dir: Path) -> str:
+    """'Class.java:LINE (signature 'KEY' of the frozen artifact): message' for the first
+    error; the signature is the one whose method holds the line."""
+    if not exc.errors:
+        return str(exc)
+    path, line, message = exc.errors[0]
+    for cls in classes:
+        if (out_dir / cls.relative_path).resolve() != path.resolve():
+            continue
+        text = path.read_text(encoding="utf-8").splitlines()[:line]
+        where = f"the {cls.artifact.format} artifact"
+        for jsig in cls.signatures:
+            marker = f" {jsig.method}("
+            if any(marker in row and "public " in row for row in text):
+                where = f"signature '{jsig.sig.key}' of the {cls.artifact.format} artifact"
+        return (
+            f"the generated {cls.name}.java does not compile at line {line} ({where} in the "
+            f"manifest): {message}"
+        )
+    return f"{path.name}:{line}: {message}"

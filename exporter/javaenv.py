@@ -116,10 +116,21 @@ def compile_sources(sources: list[Path], classes_dir: Path) -> None:
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise EnvironmentError_(
-            "javac failed on the generated code: "
-            + " | ".join(proc.stderr.strip().splitlines()[:6])
-        )
+        raise CompileError(proc.stderr)
+
+
+class CompileError(EnvironmentError_):
+    """javac refused generated code; `errors` holds (file, line, message) of each error."""
+
+    exit_code = 1
+
+    def __init__(self, output: str):
+        self.errors = [
+            (Path(m.group(1)), int(m.group(2)), m.group(3))
+            for m in re.finditer(r"^(.+\.java):(\d+): error: (.*)$", output, re.M)
+        ]
+        lines = output.strip().splitlines()[:6]
+        super().__init__("javac failed on the generated code: " + " | ".join(lines))
 
 
 _CRASH_MARKS = (

@@ -9,6 +9,9 @@ The rules (also in the README):
   a Java keyword or literal gets a trailing `_` (`class` -> `class_`).
 - Names that map to the same identifier in one scope are numbered in order of their sorted
   keys: the first keeps the identifier, the next get `2`, `3`, ...
+- An identifier longer than 64 characters keeps its first 53 and ends in `_` and a hash of
+  the whole; names of members every generated class has (`close`, `load`, `session`, ...)
+  and of Object's methods (`toString`, `hashCode`, ...) are numbered like repeats.
 - Every string placed in Java source is a Java string literal with every backslash and quote
   escaped, control characters as `\n`-style or octal escapes (never `\u000a`, which Java
   would turn into a line break before reading the literal), and every other character outside
@@ -18,6 +21,7 @@ The rules (also in the README):
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 
@@ -67,12 +71,29 @@ def pascal(name: str) -> str:
     return _safe("".join(p[0].upper() + p[1:] for p in parts))
 
 
-def _safe(ident: str) -> str:
+# Identifiers (and so class file names) are at most this long: a longer one keeps its start
+# and ends in a hash of the whole, so that two long names stay apart.
+MAX_IDENTIFIER = 64
+# What every Java class has from Object: never a method or getter name of a generated class.
+OBJECT_METHODS = frozenset(
+    "clone equals finalize getClass hashCode notify notifyAll toString wait".split()
+)
+
+
+def _safe(ident: str, limit: int = MAX_IDENTIFIER) -> str:
     if ident[0].isdigit():
         ident = "_" + ident
     if ident in JAVA_KEYWORDS:
         ident += "_"
+    if len(ident) > limit:
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
+        ident = f"{ident[: limit - 11]}_{digest}"
     return ident
+
+
+def bounded(ident: str, limit: int = MAX_IDENTIFIER) -> str:
+    """An identifier of at most `limit` characters (see `_safe`)."""
+    return _safe(ident, limit)
 
 
 def unique(idents: list[str], taken: set[str] | None = None) -> list[str]:

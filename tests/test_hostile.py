@@ -44,6 +44,24 @@ NAMES = st.lists(
                 "0",
                 "\x00",
                 "\x7f",
+                # members of the generated classes and of Object
+                "session",
+                "graph",
+                "bundle",
+                "close",
+                "load",
+                "loadResource",
+                "requireRuntime",
+                "minorVersion",
+                "toString",
+                "hashCode",
+                "getClass",
+                "wait",
+                "notify",
+                "finalize",
+                # names longer than a file name may be
+                "n" * 300,
+                "L" * 10_000,
             ]
         ),
         st.characters(codec="utf-8", exclude_categories=("Cs",)),
@@ -55,8 +73,9 @@ TRIED: list[str] = []
 
 
 def _tensor(key: str, dtype: str, rank: int) -> TensorInfo:
-    # a graph name carries no ':' (the manifest's rule); anything else goes
-    return TensorInfo(key, key.replace(":", "") or "n", 1, dtype, (-1,) * rank)
+    # a graph name carries no ':' (the manifest's rule); anything else goes; rank -1: unknown
+    shape = None if rank < 0 else (-1,) * rank
+    return TensorInfo(key, key.replace(":", "") or "n", 1, dtype, shape)
 
 
 @pytest.mark.jvm
@@ -76,7 +95,7 @@ def test_generated_java_compiles_for_any_names(data, tmp_path_factory):
                 max_size=len(keys),
             )
         )
-        ranks = data.draw(st.lists(st.integers(0, 3), min_size=len(keys), max_size=len(keys)))
+        ranks = data.draw(st.lists(st.integers(-1, 3), min_size=len(keys), max_size=len(keys)))
         tensors = [_tensor(k, d, r) for k, d, r in zip(keys, dtypes, ranks)]
         half = max(1, len(tensors) // 2)
         sig_key = data.draw(NAMES)

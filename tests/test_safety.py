@@ -1,0 +1,392 @@
+"""What a model or a manifest from elsewhere can and cannot do: nothing reaches outside its
+folder, runs unannounced, or destroys the user's files; every bad input is one line and the
+right exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+from tensorflow.core.framework import graph_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+
+from exporter.cli import main
+from exporter.errors import EXIT_MODEL, EXIT_USAGE
+from exporter.scan import registry_touches, scan
+from tests import models, wild
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_error(result, code: int) -> str:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# --- side effects only with consent ---------------------------------------------------------
+
+
+def _frozen_saver(path: Path) -> Path:
+    """A frozen graph whose output waits on a SaveV2 under save/ (writing where its filename
+    constant says), and a DebugIdentity streaming to a URL."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (None,), name="x")
+        prefix = tf.constant(str(path.parent / "stolen"), name="save/filename")
+        save = tf.raw_ops.SaveV2(
+            prefix=prefix,
+            tensor_names=tf.constant(["x"]),
+            shape_and_slices=tf.constant([""]),
+            tensors=[x],
+            name="save/SaveV2",
+        )
+        debug = tf.raw_ops.DebugIdentity(input=x, debug_urls=["grpc://localhost:1"], name="dbg")
+        with tf.control_dependencies([save]):
+            tf.identity(debug * 2, name="y")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def test_scan_finds_what_writes_in_a_frozen_graph(tmp_path):
+    src = _frozen_saver(tmp_path / "saver.pb")
+    (found,) = scan(src, ["serve"]).values()
+    assert {(t.op, t.node) for t in found} >= {("SaveV2", "save/SaveV2"), ("DebugIdentity", "dbg")}
+    # the list grows from the registry: ops no hand list named
+    derived = registry_touches()
+    assert derived["CSVDataset"] == "file system"
+    assert derived["DataServiceDatasetV4"] == "network"
+    assert "MatMul" not in derived and "StringJoin" not in derived
+
+
+def test_nothing_runs_a_side_effect_without_consent(built, tmp_path):
+    frozen = _frozen_saver(tmp_path / "saver.pb")
+    io = ["--input", "x=x", "--output", "y=y"]
+    line = one_error(cli("export", frozen, tmp_path / "out", *io), EXIT_USAGE)
+    assert "SaveV2: node save/SaveV2" in line and "--allow-side-effects" in line
+    line = one_error(cli("run", frozen, *io, "--input-json", "x=[1.0]"), EXIT_USAGE)
+    assert "nothing was run" in line
+    assert not list(tmp_path.glob("stolen*")) and not (tmp_path / "out").exists()
+
+    leaky = models.save_module(models.Leaky(), built / "leaky_consent")
+    target = tmp_path / "victim.txt"
+    target.write_text("data")
+    refused = cli("run", leaky, "--input-json", f'path=["{target}"]')
+    assert "WriteFile" in one_error(refused, EXIT_USAGE)
+    assert not (tmp_path / "victim.txt.copy").exists()
+    allowed = cli("run", leaky, "--input-json", f'path=["{target}"]', "--allow-side-effects")
+    assert allowed.exit_code == 0, allowed.output
+    assert "warning: running 3 op(s)" in allowed.output
+    assert (tmp_path / "victim.txt.copy").read_text() == "data"
+
+
+def test_an_asset_outside_the_model_is_refused(tmp_path):
+    src = wild.save_lookup(tmp_path / "lookup")
+    (tmp_path / "secret_vocab.txt").write_text("secret\n")
+    model = saved_model_pb2.SavedModel.FromString((src / "saved_model.pb").read_bytes())
+    model.meta_graphs[0].asset_file_def[0].filename = "../../secret_vocab.txt"
+    (src / "saved_model.pb").write_bytes(model.SerializeToString())
+    for command in (["inspect", src], ["export", src, tmp_path / "out"]):
+        line = one_error(cli(*command), EXIT_MODEL)
+        assert "outside the SavedModel" in line
+    (src / "assets" / "lookup_vocab.txt").unlink()
+    model.meta_graphs[0].asset_file_def[0].filename = "lookup_vocab.txt"
+    (src / "saved_model.pb").write_bytes(model.SerializeToString())
+    assert "assets/lookup_vocab.txt is missing" in one_error(cli("inspect", src), EXIT_MODEL)
+
+
+def test_a_signature_naming_a_missing_tensor(split_source, tmp_path):
+    src = tmp_path / "ghost"
+    shutil.copytree(split_source, src)
+    model = saved_model_pb2.SavedModel.FromString((src / "saved_model.pb").read_bytes())
+    model.meta_graphs[0].signature_def["serving_default"].outputs["first"].name = "ghost:0"
+    (src / "saved_model.pb").write_bytes(model.SerializeToString())
+    shown = cli("inspect", src)
+    assert "ghost:0 that the graph does not have" in shown.output
+    line = one_error(cli("export", src, tmp_path / "out"), EXIT_MODEL)
+    assert "ghost:0" in line and not (tmp_path / "out").exists()
+
+
+# --- a manifest is data -----------------------------------------------------------------------
+
+
+def _tampered(split_export: Path, tmp_path: Path, change) -> Path:
+    out = tmp_path / f"export{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(split_export, out)
+    data = json.loads((out / "manifest.json").read_text())
+    change(data, out)
+    (out / "manifest.json").write_text(json.dumps(data))
+    return out
+
+
+def _set(path: list, value):
+    def change(data, out):
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        (_set(["artifacts", 1, "path"], "/etc/passwd"), "not a plain relative path"),
+        (_set(["artifacts", 1, "path"], "../frozen.pb"), "not a plain relative path"),
+        (_set(["artifacts", 1, "files", 0, "path"], "saved_model/../../x"), "not a plain"),
+        (_set(["artifacts", 1, "files"], []), "lists no files"),
+        (_set(["artifacts", 0, "files", 0, "path"], "frozen.pb"), "not inside its artifact"),
+        (
+            _set(["artifacts", 0, "signatures", 0, "outputs", 0, "shape"], [10**12]),
+            "does not match the manifest schema",
+        ),
+        (
+            _set(["artifacts", 0, "signatures", 0, "outputs", 0, "index"], 2**70),
+            "does not match the manifest schema",
+        ),
+    ],
+)
+def test_manifest_paths_and_numbers_are_checked(change, needle, split_export, tmp_path):
+    out = _tampered(split_export, tmp_path, change)
+    for command in ("inspect", "java", "parity"):
+        assert needle in one_error(cli(command, out), EXIT_MODEL)
+
+
+def test_manifest_files_are_all_checked(split_export, tmp_path):
+    extra = _tampered(split_export, tmp_path, lambda d, o: None)
+    (extra / "saved_model" / "variables" / "extra.data").write_bytes(b"x")
+    assert "not in the manifest" in one_error(cli("parity", extra), EXIT_MODEL)
+
+    def escape(data, out):
+        (tmp_path / "elsewhere").mkdir()
+        shutil.move(out / "frozen.pb", tmp_path / "elsewhere" / "frozen.pb")
+        (out / "frozen.pb").symlink_to(tmp_path / "elsewhere" / "frozen.pb")
+
+    linked = _tampered(split_export, tmp_path, escape)
+    assert "outside the export folder" in one_error(cli("parity", linked), EXIT_MODEL)
+
+
+def test_manifest_size_and_depth_are_bounded(split_export, tmp_path):
+    big = _tampered(split_export, tmp_path, lambda d, o: None)
+    (big / "manifest.json").write_text(" " * (5 * 2**20) + "{}")
+    assert "more than a manifest holds" in one_error(cli("inspect", big), EXIT_MODEL)
+    deep = _tampered(split_export, tmp_path, lambda d, o: None)
+    (deep / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    assert "nested deeper" in one_error(cli("java", deep), EXIT_MODEL)
+
+
+# --- every bad input file is a line, exit 3 ---------------------------------------------------
+
+
+def _bad_arrays(tmp_path: Path) -> dict[str, Path]:
+    files = {}
+    files["empty"] = tmp_path / "empty.npz"
+    files["empty"].write_bytes(b"")
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.zeros((2, 3), np.float32))
+    files["truncated"] = tmp_path / "truncated.npz"
+    files["truncated"].write_bytes(good.read_bytes()[:200])
+    files["not a zip"] = tmp_path / "text.npz"
+    files["not a zip"].write_text("hello")
+    files["huge header"] = tmp_path / "huge.npz"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), np.float32))
+    header["shape"] = (5_000_000, 1_000_000)
+    with zipfile.ZipFile(files["huge header"], "w") as z, z.open("x.npy", "w") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(b"\0" * 24)
+    files["pickled"] = tmp_path / "pickled.npz"
+    np.savez(files["pickled"], x=np.array([{"a": 1}, None], dtype=object))
+    files["bomb"] = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(files["bomb"], "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("x.npy", "w", force_zip64=True) as f:
+            header["shape"] = (2, 2**26)  # 512 MiB of float32 zeros, compressed to ~0.5 MiB
+            np.lib.format.write_array_header_1_0(f, header)
+            block = b"\0" * 2**24
+            for _ in range(32):
+                f.write(block)
+    return files
+
+
+def test_bad_input_files_are_one_line_for_every_command(split_source, split_export, tmp_path):
+    bad = _bad_arrays(tmp_path)
+    for kind, path in bad.items():
+        commands = [
+            ["run", split_source, "--inputs", f"x={path}"],
+            ["parity", split_export, "--inputs", path],
+            ["export", split_source, tmp_path / "out", "--inputs", path],
+        ]
+        for command in commands:
+            line = one_error(cli(*command), EXIT_MODEL)
+            assert str(path) in line, (kind, line)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ("[[1, 2, 3], [1, 2]]", "not a float32 tensor"),
+        ('{"x": 1}', "a JSON dict"),
+        ("[[1e60, 0, 0]]", "not a float32 tensor"),
+        ("[[1, 2, 3]", "not valid JSON"),
+    ],
+)
+def test_bad_json_inputs(text, needle, split_source):
+    assert needle in one_error(cli("run", split_source, "--input-json", f"x={text}"), EXIT_MODEL)
+
+
+# --- never destroy the user's files -----------------------------------------------------------
+
+
+def test_outputs_never_overlap_their_inputs(split_source, split_export, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(split_source, src)
+    before = _tree(src)
+    for out in (src, src / "inner", tmp_path):
+        line = one_error(cli("export", src, out, "--force"), EXIT_USAGE)
+        assert "choose an output outside it" in line
+    line = one_error(
+        cli("run", src, "--input-json", "x=[[1, 2, 3]]", "--outdir", src, "--force"), EXIT_USAGE
+    )
+    assert "--outdir" in line
+    assert _tree(src) == before
+
+    export = tmp_path / "export"
+    shutil.copytree(split_export, export)
+    result = cli("java", export, "--out", export, "--force", "--no-compile")
+    assert result.exit_code == 0, result.output
+    assert cli("inspect", export).exit_code == 0  # the model is whole: files match the manifest
+
+
+def test_reports_replace_only_their_own_files(split_export, tmp_path):
+    mine = tmp_path / "notes.json"
+    mine.write_text("my notes")
+    line = one_error(cli("parity", split_export, "--report", mine), EXIT_USAGE)
+    assert "not a tf2java report" in line and mine.read_text() == "my notes"
+    report = tmp_path / "report.json"
+    for _ in range(2):  # a report of its own is replaced
+        result = cli("parity", split_export, "--report", report)
+        assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["ok"] is True
+    assert cli("parity", split_export, "--report", mine, "--force").exit_code == 0
+
+
+# --- generated Java always compiles, and `java` proves it -------------------------------------
+
+
+class Clashing(tf.Module):
+    """Keys that are members of the generated class or of Object, and very long ones."""
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None,), tf.float32, name="session"),
+            tf.TensorSpec((None,), tf.float32, name="bundle"),
+        ]
+    )
+    def serve(self, session, bundle):
+        return {
+            "toString": session + bundle,
+            "hashCode": session * 2,
+            "class": bundle,
+            "o" * 300: session,
+            "p" * 10_000: bundle,
+        }
+
+
+@pytest.mark.jvm
+def test_clashing_and_long_names_compile(tmp_path):
+    module = Clashing()
+    src = tmp_path / "clash"
+    tf.saved_model.save(module, str(src), signatures={"close": module.serve, "wait": module.serve})
+    out = tmp_path / "out"
+    exported = cli(
+        "export", src, out, "--signature", "all", "--format", "savedmodel", "--name", "m" * 300
+    )
+    assert exported.exit_code == 0, exported.output
+    result = cli("java", out)
+    assert result.exit_code == 0, result.output
+    assert "compiled 1 class(es) with javac" in result.output
+    (java,) = (out / "java").rglob("*.java")
+    assert len(java.name) < 80
+    text = java.read_text()
+    # the signature 'close' and the output 'class' step aside; the others are safe as they are
+    assert "public CloseResult close2(float[] bundle, float[] session)" in text
+    assert "public WaitResult wait2(float[] bundle, float[] session)" in text
+    assert "public float[] getClass2()" in text and "public float[] getToString()" in text
+    assert java.name.startswith("M" + "m" * 42) and java.name.endswith("SavedModel.java")
+
+
+def test_a_class_that_does_not_compile_names_its_signature(split_export, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shipped = (Path(__file__).parent.parent / "templates" / "_common.java.j2").read_text()
+    (templates / "_common.java.j2").write_text(
+        shipped.replace("return new {{ s.result_class }}(", "return new Missing(")
+    )
+    export = tmp_path / "export"
+    shutil.copytree(split_export, export)
+    result = cli("java", export, "--templates", templates)
+    assert result.exit_code == 1, result.output
+    line = [x for x in result.output.splitlines() if x.startswith("error:")][0]
+    assert "does not compile" in line and "signature 'serving_default'" in line
+
+
+# --- no orphans ------------------------------------------------------------------------------
+
+
+def _workers() -> list[str]:
+    found = subprocess.run(["pgrep", "-f", "exporter.java_worker"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+@pytest.mark.jvm
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stopping_parity_stops_its_worker(sig, code, split_export, tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "parity", str(split_export)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not _workers() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert _workers(), "the Java worker never started"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    time.sleep(0.5)
+    assert _workers() == []
+    assert not list(tmp_path.glob("tf2java-parity-*"))
+
+
+def test_an_unreadable_graph_def_frozen_is_still_one_line(tmp_path):
+    graph_def = graph_pb2.GraphDef()
+    graph_def.node.add(name="x", op="NoSuchOp")
+    (tmp_path / "g.pb").write_bytes(graph_def.SerializeToString())
+    result = cli("export", tmp_path / "g.pb", tmp_path / "o", "--input", "a=x", "--output", "b=x")
+    assert result.exit_code in (EXIT_USAGE, EXIT_MODEL)
+    one_error(result, result.exit_code)
