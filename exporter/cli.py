@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -87,7 +88,7 @@ def handled(func):
         except Tf2JavaError as exc:
             if debug:
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {tidy(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: nothing half-written (staging is removed)
             click.echo("error: interrupted", err=True)
@@ -119,6 +120,30 @@ def handled(func):
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+_PATH = re.compile(r"/[^\s:;,'\"()]+")
+LONG_PATH = 60
+
+
+def tidy(message: str) -> str:
+    """An error line names each long path once: a later mention of it (or of a file under
+    it) becomes '.../rest', and a path past 160 characters keeps its start and its end."""
+    seen: list[str] = []
+
+    def shorten(match: re.Match) -> str:
+        path = match.group(0)
+        if len(path) < LONG_PATH:
+            return path
+        for earlier in seen:
+            if path == earlier:
+                return ".../" + path.rsplit("/", 1)[-1]
+            if path.startswith(earlier + "/"):
+                return ".../" + path[len(earlier) + 1 :]
+        seen.append(path)
+        return path if len(path) <= 160 else f"{path[:40]}...{path[-100:]}"
+
+    return _PATH.sub(shorten, message)
 
 
 def _echo(line: str) -> None:

@@ -362,11 +362,11 @@ def test_run_refuses_pickles_and_code(tf1_dir, tmp_path):
     result = CliRunner().invoke(
         main, ["run", str(tf1_dir / "frozen.pb"), *io, "--inputs", f"x={tmp_path / 'obj.npy'}"]
     )
-    assert result.exit_code == EXIT_USAGE and "not a plain .npy/.npz" in result.output
+    assert result.exit_code == EXIT_MODEL and "holds Python objects (a pickle)" in result.output
     result = CliRunner().invoke(
         main,
         ["run", str(tf1_dir / "frozen.pb"), *io, "--input-json", "x=__import__('os').getcwd()"],
     )
-    assert result.exit_code == EXIT_USAGE and "not valid JSON" in result.output
+    assert result.exit_code == EXIT_MODEL and "not valid JSON" in result.output
     result = CliRunner().invoke(main, ["run", str(tf1_dir / "frozen.pb"), *io])
     assert result.exit_code == EXIT_USAGE and "no value for input(s) x" in result.output

@@ -390,3 +390,80 @@ def test_an_unreadable_graph_def_frozen_is_still_one_line(tmp_path):
     result = cli("export", tmp_path / "g.pb", tmp_path / "o", "--input", "a=x", "--output", "b=x")
     assert result.exit_code in (EXIT_USAGE, EXIT_MODEL)
     one_error(result, result.exit_code)
+
+
+LOAD_RESOURCE_MAIN = """
+package probe;
+
+import java.io.IOException;
+
+public final class Main {
+  public static void main(String[] args) throws Exception {
+    try {
+      probe.EvilSavedModel.loadResource("/models/saved_model");
+      System.out.println("loaded");
+    } catch (IOException e) {
+      System.out.println("refused: " + e.getMessage());
+    }
+    probe.SplitSavedModel.loadResource("/models/saved_model"); // never closed
+    System.out.println("left open");
+  }
+}
+"""
+
+
+@pytest.mark.jvm
+def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
+    """A files entry with '..' (a manifest that skipped tf2java's checks) is refused by the
+    generated class itself; a model loaded from the classpath and never closed leaves no
+    temporary directory behind at JVM exit."""
+    from exporter import codegen, javaenv, manifest
+
+    data, sha = manifest.read(split_export)
+    saved = data.artifact("savedmodel")
+    evil = json.loads(json.dumps(data.to_json()))
+    evil_art = next(a for a in evil["artifacts"] if a["format"] == "savedmodel")
+    evil_art["files"].append(
+        {"path": "saved_model/../../escaped.txt", "sha256": "0" * 64, "size": 1}
+    )
+    evil_manifest = manifest.Manifest.from_json(evil)
+    src = tmp_path / "src"
+    sources = []
+    for m, name in ((data, "Split"), (evil_manifest, "Evil")):
+        for cls in codegen.plan(m, "probe", class_name=name, formats=("savedmodel",)):
+            path = src / cls.relative_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(codegen.render(cls, m, sha), encoding="utf-8")
+            sources.append(path)
+    (src / "probe" / "Main.java").write_text(LOAD_RESOURCE_MAIN)
+    sources.append(src / "probe" / "Main.java")
+    classes = tmp_path / "classes"
+    javaenv.compile_sources(sources, classes)
+    shutil.copytree(split_export / saved.path, classes / "models" / "saved_model")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = subprocess.run(
+        [
+            str(javaenv.java_home() / "bin" / "java"),
+            f"-Djava.io.tmpdir={scratch}",
+            "-cp",
+            os.pathsep.join([*javaenv.classpath(), str(classes)]),
+            "probe.Main",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "refused: model file '../../escaped.txt' would be written outside" in (proc.stdout)
+    assert "left open" in proc.stdout
+    assert not (scratch / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("tf2java-")] == []
+
+
+def test_a_long_path_is_named_once(tmp_path):
+    deep = tmp_path / ("d" * 70) / "model"
+    deep.mkdir(parents=True)
+    (deep / "saved_model.pb").write_bytes(b"not a proto")
+    line = one_error(cli("inspect", deep), EXIT_MODEL)
+    assert line.count(str(deep)) == 1, line
