@@ -715,6 +715,52 @@ def scan(src, tags, as_json):
 
 
 @main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--group", default="com.example", show_default=True, help="Maven groupId.")
+@click.option("--artifact", help="Maven artifactId [default: from the model name].")
+@click.option(
+    "--version", "project_version", default="1.0.0", show_default=True, help="Module version."
+)
+@click.option("--package", help="Java package [default: GROUP.MODELNAME].")
+@click.option("--class", "class_name", help="Base class name [default: from the model name].")
+@click.option(
+    "--notes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Markdown file about the model (what inputs and outputs mean) for the README.",
+)
+@click.option("--force", is_flag=True, help="Replace DEST if it exists.")
+@with_options(tolerances)
+@handled
+def handoff(
+    out, dest, group, artifact, project_version, package, class_name, notes, force, **checks
+):
+    """Make DEST a Java module (Maven and Gradle) for the export OUT that builds and tests
+    itself without Python: the model as resources, the generated classes, a JUnit test on
+    golden vectors Python TensorFlow computed, and a README for the Java team."""
+    from exporter.handoff import handoff as run_handoff
+
+    started = time.monotonic()
+    run_handoff(
+        out,
+        dest,
+        group=group,
+        artifact=artifact,
+        project_version=project_version,
+        package=package,
+        class_name=class_name,
+        notes=notes,
+        force=force,
+        echo=_echo,
+        **checks,
+    )
+    click.echo(
+        f"handed off {out} -> {dest} in {time.monotonic() - started:.1f} s: "
+        f"`mvn -q test` or `gradle test` there"
+    )
+
+
+@main.command()
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

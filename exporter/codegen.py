@@ -5,6 +5,7 @@ TensorFlow import, so the Java worker can use the same plan to call the generate
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,10 +250,9 @@ def plan(
 def _signature(sig: Signature, method: str, result_class: str, strings: str) -> JavaSignature:
     where = f"signature '{sig.key}'"
     params = unique([camel(t.key) for t in sig.inputs])
-    fields = unique([camel(t.key) for t in sig.outputs])
-    getters = unique(
-        [bounded("get" + pascal(t.key).lstrip("_")) for t in sig.outputs], OBJECT_METHODS
-    )
+    names = [output_name(t) for t in sig.outputs]
+    fields = unique([camel(n) for n in names])
+    getters = unique([bounded("get" + pascal(n).lstrip("_")) for n in names], OBJECT_METHODS)
     return JavaSignature(
         sig=sig,
         method=method,
@@ -262,6 +262,14 @@ def _signature(sig: Signature, method: str, result_class: str, strings: str) -> 
             _tensor(t, f, g, where, strings) for t, f, g in zip(sig.outputs, fields, getters)
         ),
     )
+
+
+def output_name(info: TensorInfo) -> str:
+    """The best name known for an output: its key, unless Keras generated it (`output_0`)
+    and the manifest knows the layer that produced it (`predictions`)."""
+    if info.keras_layer and re.fullmatch(r"output_\d+", info.key):
+        return info.keras_layer
+    return info.key
 
 
 def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str) -> JavaTensor:

@@ -1,0 +1,105 @@
+"""`tf2java handoff`: a Java module that builds and tests itself without Python, with Maven
+and with Gradle, and whose jar runs from anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from exporter import handoff
+from exporter.cli import main
+from exporter.errors import EXIT_USAGE
+
+pytestmark = pytest.mark.jvm
+
+
+def _no_python_path(root: Path) -> str:
+    """A PATH with the system's tools but no Python: what a Java team's machine may be."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/bin", "/bin"):
+        for tool in Path(folder).iterdir():
+            name = tool.name
+            if name.startswith(("python", "pip", "pydoc")) or os.path.lexists(bin_dir / name):
+                continue
+            (bin_dir / name).symlink_to(tool)
+    for tool in ("java", "javac", "mvn", "gradle"):  # scripts that find their home via $0
+        real = shutil.which(tool)
+        (bin_dir / tool).unlink(missing_ok=True)
+        (bin_dir / tool).write_text(f'#!/bin/sh\nexec {real} "$@"\n')
+        (bin_dir / tool).chmod(0o755)
+    return str(bin_dir)
+
+
+def test_junit_is_pinned_where_the_build_pins_it():
+    props = (Path(__file__).parent.parent / "gradle.properties").read_text()
+    assert f"junitVersion={handoff.JUNIT_VERSION}" in props
+
+
+def test_dest_is_checked_before_any_work(demo_export, tmp_path):
+    inside = CliRunner().invoke(main, ["handoff", str(demo_export), str(demo_export / "java")])
+    assert inside.exit_code == EXIT_USAGE and "choose an output outside it" in inside.output
+    (tmp_path / "taken").mkdir()
+    taken = CliRunner().invoke(main, ["handoff", str(demo_export), str(tmp_path / "taken")])
+    assert taken.exit_code == EXIT_USAGE and "--force" in taken.output
+
+
+@pytest.mark.slow
+def test_a_module_that_maven_and_gradle_build_and_test_without_python(
+    demo_export, keras_export, tmp_path
+):
+    notes = tmp_path / "notes.md"
+    notes.write_text("`input_ids` are WordPiece ids; `loss/pred_prob` sums to 1 per row.\n")
+    dest = tmp_path / "bert"
+    result = CliRunner().invoke(
+        main,
+        ["handoff", str(demo_export), str(dest), "--group", "org.acme", "--notes", str(notes)],
+    )
+    assert result.exit_code == 0, result.output
+    readme = (dest / "README.md").read_text()
+    assert (
+        "<version>1.1.0</version>" in readme and "<classifier>linux-x86_64</classifier>" in readme
+    )
+    assert "WordPiece ids" in readme and "savedmodel `serving_default`: ok" in readme
+    handed = json.loads(
+        (dest / "src/main/resources/org/acme/bertclassifier/model/manifest.json").read_text()
+    )
+    assert handed["java_runtime"]["version"] == "1.1.0"
+    assert handed["java_runtime"]["classifier"] == "linux-x86_64"
+    assert len(list((dest / "src/test/resources").rglob("*.npy"))) == 8  # 2 x (3 in, 1 out)
+
+    keras_dest = tmp_path / "heads"
+    assert CliRunner().invoke(main, ["handoff", str(keras_export), str(keras_dest)]).exit_code == 0
+    java = next((keras_dest / "src/main/java").rglob("*SavedModel.java")).read_text()
+    assert "getProbs()" in java and "getScore()" in java  # Keras layers, not output_0/1
+
+    env = dict(os.environ, PATH=_no_python_path(tmp_path))
+    for module, cases in ((dest, 4), (keras_dest, 6)):
+        for command in (["mvn", "-q", "test"], ["gradle", "test", "--no-daemon", "-q"]):
+            proc = subprocess.run(command, cwd=module, env=env, capture_output=True, text=True)
+            assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
+        reports = list((module / "target/surefire-reports").glob("*.xml"))
+        assert reports and 'failures="0"' in reports[0].read_text()
+        # each signature of each format, from the classpath and from a path
+        assert f'tests="{cases}"' in reports[0].read_text()
+    proc = subprocess.run(
+        ["mvn", "-q", "package"], cwd=dest, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    jar = dest / "target/bert-classifier-1.0.0.jar"
+    proc = subprocess.run(
+        ["java", "-jar", str(jar)], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == [
+        "savedmodel serving_default: ok",
+        "frozen serving_default: ok",
+    ]
