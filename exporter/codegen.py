@@ -101,6 +101,44 @@ class JavaTensor:
         return self.rank == ANY_RANK
 
     @property
+    def bulk(self) -> bool:
+        """A nested array of numbers or booleans: copied to and from the tensor's buffer one
+        innermost row at a time (System.arraycopy), never an element at a time."""
+        return self.rank > 0 and self.info.dtype != "string" and not self.bytes_strings
+
+    @property
+    def element(self) -> str:
+        return self.java_type.split("[")[0]
+
+    def to_tensor_at(self, i: int) -> str:
+        """Java expression: input number `i` as a new tensor. A nested array goes through a
+        flat array of the tensor's layout (its shape is `shape$i`, computed on entry)."""
+        if not self.bulk:
+            return self.to_tensor
+        flat = f"new {self.element}[size({self.key_literal}, shape${i})]"
+        data = f"flatten({self.key_literal}, {self.ident}, shape${i}, {flat})"
+        return (
+            f"{self.tensor_type}.tensorOf(Shape.of(shape${i}), DataBuffers.of({data}, true, false))"
+        )
+
+    def batch_of(self, i: int) -> str:
+        return f"shape${i}[0]"
+
+    def as_nd(self) -> JavaTensor:
+        """This input as an NdArray parameter (the overload that takes NdArrays)."""
+        nd_type = BYTES_ND[0] if self.bytes_strings else JAVA_TYPES[self.info.dtype].nd_array
+        return JavaTensor(
+            self.info,
+            self.ident,
+            self.getter,
+            nd_type,
+            self.tensor_type,
+            ANY_RANK,
+            self.doc,
+            self.bytes_strings,
+        )
+
+    @property
     def shape_of(self) -> str:
         """Java expression: the shape of this (non-null) parameter."""
         if self.nd:
@@ -155,6 +193,11 @@ class JavaTensor:
             return f"StdArrays.array1dCopyOf((({cast}).asBytes()), byte[].class)"
         if self.rank == 0:
             return f"({cast}).{JAVA_TYPES[self.info.dtype].scalar_getter}()"
+        if self.bulk:
+            return (
+                f"({self.java_type}) nested(flatOf({cast}), {tensor}.shape().asArray(), "
+                f"{self.element}.class)"
+            )
         extra = ", String.class" if self.info.dtype == "string" else ""
         return f"StdArrays.array{self.rank}dCopyOf({cast}{extra})"
 
@@ -174,6 +217,21 @@ class JavaSignature:
     @property
     def doc(self) -> str:
         return javadoc(self.sig.key)
+
+    @property
+    def nd_inputs(self) -> tuple[JavaTensor, ...]:
+        """The inputs of the overload that takes NdArrays (TensorFlow Java's own arrays, or
+        flat data wrapped with NdArrays.wrap): there is one where an input is a nested array."""
+        if not any(t.bulk for t in self.inputs):
+            return ()
+        return tuple(t.as_nd() for t in self.inputs)
+
+    @staticmethod
+    def batch_checked(inputs) -> list[tuple[int, JavaTensor]]:
+        """Nested-array inputs whose first dimension is the batch: they must agree."""
+        return [
+            (i, t) for i, t in enumerate(inputs) if t.bulk and t.info.shape and t.info.shape[0] < 0
+        ]
 
 
 @dataclass(frozen=True)
@@ -197,6 +255,25 @@ class JavaClass:
     @property
     def graph_size(self) -> str:
         return f"{self.graph_bytes / 2**30:.2f} GiB"
+
+    @property
+    def bulk(self) -> bool:
+        return any(t.bulk for s in self.signatures for t in s.inputs)
+
+    @property
+    def bulk_outputs(self) -> bool:
+        return any(t.bulk for s in self.signatures for t in s.outputs)
+
+    @property
+    def flat_readers(self) -> list[dict[str, str]]:
+        """flatOf overloads: one per NdArray type an output is read from."""
+        found = {
+            (t.element, JAVA_TYPES[t.info.dtype].nd_array)
+            for s in self.signatures
+            for t in s.outputs
+            if t.bulk
+        }
+        return [{"element": e, "nd": nd} for e, nd in sorted(found)]
 
     @property
     def qualified_name(self) -> str:
@@ -351,9 +428,10 @@ def render(
             {
                 t.java_type.split("<")[0]
                 for s in cls.signatures
-                for t in s.inputs + s.outputs
+                for t in s.inputs + s.outputs + s.nd_inputs
                 if t.nd
             }
+            | {f["nd"] for f in cls.flat_readers}
         ),
     )
 
