@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench-memory lint clean
+.PHONY: setup demo test java-test golden registry bench bench-memory bench-java lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -47,6 +47,12 @@ registry: setup
 # Peak resident memory of exporting 1 GiB of weights: make bench-memory [FORMAT=frozen] [MIB=1024]
 bench-memory: setup
 	$(BIN)/python benchmarks/export_memory.py --mib $(or $(MIB),1024) --format $(or $(FORMAT),both)
+
+# What the generated Java costs over raw TensorFlow Java, demo and image model, batch 1 and 64
+bench-java: setup
+	$(BIN)/python benchmarks/java_stub.py
+
+bench: bench-java bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tests benchmarks
