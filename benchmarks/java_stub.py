@@ -53,15 +53,25 @@ public final class Bench {
     return s[s.length / 2];
   }
 
-  static double time(Call call, int rounds, int calls) throws Exception {
-    for (int i = 0; i < Math.max(3, calls); i++) call.run();
-    double[] perCall = new double[rounds];
+  /** Medians of ms per call; the ways take turns within each round, so drift hits all. */
+  static double[] time(int rounds, int calls, Call... ways) throws Exception {
+    for (Call way : ways) for (int i = 0; i < Math.max(3, calls); i++) way.run();
+    double[][] perCall = new double[ways.length][rounds];
     for (int r = 0; r < rounds; r++) {
-      long start = System.nanoTime();
-      for (int i = 0; i < calls; i++) call.run();
-      perCall[r] = (System.nanoTime() - start) / 1e6 / calls;
+      for (int w = 0; w < ways.length; w++) {
+        int way = (w + r) % ways.length;
+        long start = System.nanoTime();
+        for (int i = 0; i < calls; i++) ways[way].run();
+        perCall[way][r] = (System.nanoTime() - start) / 1e6 / calls;
+      }
     }
-    return median(perCall);
+    double[] medians = new double[ways.length];
+    for (int w = 0; w < ways.length; w++) medians[w] = median(perCall[w]);
+    return medians;
+  }
+
+  static void report(String label, double[] t) {
+    report(label, t[0], t[1], t[2]);
   }
 
   static void report(String label, double raw, double stub, double nd) {
@@ -75,8 +85,8 @@ public final class Bench {
       String[] op = feeds[i].split(":");
       runner.feed(op[0], Integer.parseInt(op[1]), inputs[i]);
     }
-    String[] out = fetch.split(":");
-    try (Result result = runner.fetch(out[0], Integer.parseInt(out[1])).run()) {
+    String[] name = fetch.split(":");
+    try (Result result = runner.fetch(name[0], Integer.parseInt(name[1])).run()) {
       TFloat32 out = (TFloat32) result.get(0);
       float[] flat = new float[(int) out.size()];
       out.copyTo(DataBuffers.of(flat, false, false));
@@ -89,7 +99,7 @@ public final class Bench {
     int rounds = Integer.parseInt(args[1]);
     Random random = new Random(7);
     for (int batch : new int[] {1, 64}) {
-      int calls = batch == 1 ? 20 : 3;
+      int calls = batch == 1 ? 50 : 5;
       // the demo model: three int32 (batch, 128) inputs
       int[] flatIds = new int[batch * 128];
       for (int i = 0; i < flatIds.length; i++) flatIds[i] = random.nextInt(2);
@@ -101,38 +111,38 @@ public final class Bench {
            SavedModelBundle bundle = SavedModelBundle.load(dir + "/demo/saved_model", "serve")) {
         Session session = bundle.session();
         String[] sigFeeds = args[2].split(",");
-        double raw = time(() -> {
+        double[] t = time(rounds, calls, () -> {
           try (TInt32 a = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false));
                TInt32 b = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false));
                TInt32 c = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false))) {
             return rawRun(session, sigFeeds, new Tensor[] {a, b, c}, args[3]);
           }
-        }, rounds, calls);
-        double nested = time(() -> stub.servingDefault(ids, ids, ids), rounds, calls);
-        double nd = time(() -> stub.servingDefault(
+        },
+            () -> stub.servingDefault(ids, ids, ids),
+            () -> stub.servingDefault(
             NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
             NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
-            NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))), rounds, calls);
-        report("demo savedmodel batch " + batch, raw, nested, nd);
+            NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))));
+        report("demo savedmodel batch " + batch, t);
       }
       try (DemoFrozen stub = DemoFrozen.load(Paths.get(dir, "demo/frozen.pb"));
            Graph graph = new Graph()) {
         graph.importGraphDef(GraphDef.parseFrom(
             java.nio.file.Files.readAllBytes(Paths.get(dir, "demo/frozen.pb"))));
         try (Session session = new Session(graph)) {
-          double raw = time(() -> {
+          double[] t = time(rounds, calls, () -> {
             try (TInt32 a = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false));
                  TInt32 b = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false));
                  TInt32 c = TInt32.tensorOf(idShape, DataBuffers.of(flatIds, true, false))) {
               return rawRun(session, demoFeeds, new Tensor[] {a, b, c}, "loss/pred_prob:0");
             }
-          }, rounds, calls);
-          double nested = time(() -> stub.servingDefault(ids, ids, ids), rounds, calls);
-          double nd = time(() -> stub.servingDefault(
+          },
+              () -> stub.servingDefault(ids, ids, ids),
+              () -> stub.servingDefault(
               NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
               NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
-              NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))), rounds, calls);
-          report("demo frozen batch " + batch, raw, nested, nd);
+              NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))));
+          report("demo frozen batch " + batch, t);
         }
       }
       // the image model: one float32 (batch, 96, 96, 3) input
@@ -151,30 +161,30 @@ public final class Bench {
       try (ImageSavedModel stub = ImageSavedModel.load(Paths.get(dir, "image/saved_model"));
            SavedModelBundle bundle = SavedModelBundle.load(dir + "/image/saved_model", "serve")) {
         Session session = bundle.session();
-        double raw = time(() -> {
+        double[] t = time(rounds, calls, () -> {
           try (TFloat32 x = TFloat32.tensorOf(imageShape, imageData)) {
             return rawRun(session, new String[] {args[4]}, new Tensor[] {x}, args[5]);
           }
-        }, rounds, calls);
-        double nested = time(() -> stub.servingDefault(images), rounds, calls);
-        double nd = time(() -> stub.servingDefault(
-            NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))), rounds, calls);
-        report("image savedmodel batch " + batch, raw, nested, nd);
+        },
+            () -> stub.servingDefault(images),
+            () -> stub.servingDefault(
+            NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))));
+        report("image savedmodel batch " + batch, t);
       }
       try (ImageFrozen stub = ImageFrozen.load(Paths.get(dir, "image/frozen.pb"));
            Graph graph = new Graph()) {
         graph.importGraphDef(GraphDef.parseFrom(
             java.nio.file.Files.readAllBytes(Paths.get(dir, "image/frozen.pb"))));
         try (Session session = new Session(graph)) {
-          double raw = time(() -> {
+          double[] t = time(rounds, calls, () -> {
             try (TFloat32 x = TFloat32.tensorOf(imageShape, imageData)) {
               return rawRun(session, new String[] {args[6]}, new Tensor[] {x}, args[7]);
             }
-          }, rounds, calls);
-          double nested = time(() -> stub.servingDefault(images), rounds, calls);
-          double nd = time(() -> stub.servingDefault(
-              NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))), rounds, calls);
-          report("image frozen batch " + batch, raw, nested, nd);
+          },
+              () -> stub.servingDefault(images),
+              () -> stub.servingDefault(
+              NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))));
+          report("image frozen batch " + batch, t);
         }
       }
     }
