@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench bench-memory bench-java lint clean
+.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -52,7 +52,11 @@ bench-memory: setup
 bench-java: setup
 	$(BIN)/python benchmarks/java_stub.py
 
-bench: bench-java bench-memory
+# tf2java parity wall time against its floor (import tensorflow + a JVM with TensorFlow Java)
+bench-parity: setup
+	$(BIN)/python benchmarks/parity_wall.py
+
+bench: bench-java bench-parity bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tests benchmarks

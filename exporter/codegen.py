@@ -73,7 +73,8 @@ TEMPLATES = {"savedmodel": "savedmodel_loader.java.j2", "frozen": "frozen_loader
 # `this.x`, so a parameter of any name cannot shadow them.
 CLASS_MEMBERS = frozenset(
     """close load loadResource fromBytes requireRuntime minorVersion requireShape shapeText
-    deleteTree ndCopyOf ndCopyOfBytes session graph bundle extracted cleanup OPS TAGS FILES LOGGER
+    deleteTree ndCopyOf ndCopyOfBytes arrayShape size flatten copyRows requireOneBatch nested
+    fillRows flatOf session graph bundle extracted cleanup runtimeChecked OPS TAGS FILES LOGGER
     DEFAULT_CONFIG EXPORTED_WITH_TENSORFLOW""".split()
 )
 CLASS_SUFFIX = {"savedmodel": "SavedModel", "frozen": "Frozen"}

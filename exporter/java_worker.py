@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
     try:
         import jpype
         import jpype.imports  # noqa: F401
+        import jpype.nio  # noqa: F401
 
         jpype.startJVM(
             request["jvm"],
@@ -89,8 +90,13 @@ def main(argv: list[str]) -> int:
         if request.get("registry_out"):
             response["registry"] = _dump_registry(jpype, tensorflow_java, request)
         response["loads"] = [_try_load(jpype, m) for m in request.get("load_models", [])]
-        for job in request["jobs"]:
-            response["jobs"].append(_run_job(jpype, job))
+        models: dict = {}
+        try:
+            for job in request["jobs"]:
+                response["jobs"].append(_run_job(jpype, job, models))
+        finally:
+            for model in models.values():
+                model.close()
     except Exception as exc:  # the JVM did not start: report it, the parent decides
         response["error"] = f"{type(exc).__name__}: {exc}"
         response["traceback"] = traceback.format_exc()
@@ -147,13 +153,26 @@ def _graph_def_class(jpype):
     raise RuntimeError("no GraphDef class in this TensorFlow Java")
 
 
-def _run_job(jpype, job: dict) -> dict:
+def _run_job(jpype, job: dict, models: dict) -> dict:
+    """Runs one signature through its generated class. Models stay loaded for the next job
+    of the same class and file (`models`), except for a stateful signature's, which gets a
+    model of its own, closed after the call."""
     paths = jpype.JClass("java.nio.file.Paths")
     try:
         cls = jpype.JClass(job["class"])
         data = load_arrays(job["inputs"])
-        args = [_to_java(jpype, data[p["key"]], p) for p in job["params"]]
-        model = cls.load(paths.get(job["model"]))
+        keep = []  # numpy memory the Java side reads: alive until the call returns
+        if job.get("nd"):
+            args = [_to_nd(jpype, data[p["key"]], p, keep) for p in job["params"]]
+        else:
+            args = [_to_java(jpype, data[p["key"]], p) for p in job["params"]]
+        key = (job["class"], job["model"])
+        if job.get("fresh") or key not in models:
+            model = cls.load(paths.get(job["model"]))
+            if not job.get("fresh"):
+                models[key] = model
+        else:
+            model = models[key]
         try:
             result = getattr(model, job["method"])(*args)
             outputs = {
@@ -161,7 +180,8 @@ def _run_job(jpype, job: dict) -> dict:
                 for o in job["outputs"]
             }
         finally:
-            model.close()
+            if job.get("fresh"):
+                model.close()
     except jpype.JException as exc:
         return {
             "id": job["id"],
@@ -194,11 +214,40 @@ _JAVA_ELEMENT = {
 ANY_RANK = -1  # a tensor the generated class takes and returns as an NdArray
 
 
-def _to_nd(jpype, value: np.ndarray, param: dict):
-    """An NdArray over one flat Java array holding the value (a bulk copy)."""
+# dtype -> the java.nio view of a direct ByteBuffer over numpy's memory
+_NIO_VIEW = {
+    "float32": "asFloatBuffer",
+    "float64": "asDoubleBuffer",
+    "int32": "asIntBuffer",
+    "int64": "asLongBuffer",
+    "uint16": "asShortBuffer",
+}
+
+
+def _to_nd(jpype, value: np.ndarray, param: dict, keep: list | None = None):
+    """An NdArray holding the value. Numbers are not copied here: the NdArray wraps a direct
+    ByteBuffer over numpy's own memory (kept alive in `keep` for the call), so they cross at
+    memory speed; strings and booleans go through one flat Java array (a bulk copy)."""
     dtype = param["dtype"]
     data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
     shape = jpype.JClass("org.tensorflow.ndarray.Shape").of(*[int(d) for d in value.shape])
+    nd_arrays = jpype.JClass("org.tensorflow.ndarray.NdArrays")
+    if keep is not None and (
+        dtype in _NIO_VIEW or dtype in ("uint8", "int8") or dtype in _TO_JAVA_CAST
+    ):
+        flat = value.astype(_TO_JAVA_CAST[dtype]) if dtype in _TO_JAVA_CAST else value
+        flat = np.ascontiguousarray(flat).reshape(-1)
+        if flat.size == 0:
+            flat = np.zeros(1, flat.dtype)  # a direct buffer needs memory to point at
+        keep.append(flat)
+        order = jpype.JClass("java.nio.ByteOrder").nativeOrder()
+        direct = jpype.nio.convertToDirectBuffer(memoryview(flat).cast("B")).order(order)
+        view_name = _NIO_VIEW.get("float32" if dtype in _TO_JAVA_CAST else dtype)
+        buffer = getattr(direct, view_name)() if view_name else direct
+        data = data_buffers.of(buffer)
+        if value.size == 0:
+            data = data.narrow(0)
+        return nd_arrays.wrap(shape, data)
     flat = value.ravel()
     if dtype == "string":
         kind = jpype.JArray(jpype.JByte) if param.get("bytes") else jpype.JString
@@ -214,7 +263,7 @@ def _to_nd(jpype, value: np.ndarray, param: dict):
             flat = flat.astype(_TO_JAVA_CAST[dtype])
         array = jpype.JArray(getattr(jpype, _JAVA_ELEMENT[dtype]))(np.ascontiguousarray(flat))
     buffer = data_buffers.of(array, False, False)
-    return jpype.JClass("org.tensorflow.ndarray.NdArrays").wrap(shape, buffer)
+    return nd_arrays.wrap(shape, buffer)
 
 
 def _from_nd(jpype, nd, output: dict) -> np.ndarray:

@@ -4,6 +4,7 @@ sources, and starting the jpype worker process. No TensorFlow import."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -11,6 +12,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
@@ -119,6 +122,38 @@ def compile_sources(sources: list[Path], classes_dir: Path) -> None:
         raise CompileError(proc.stderr)
 
 
+def cache_dir() -> Path:
+    """tf2java's cache: $TF2JAVA_CACHE, else $XDG_CACHE_HOME/tf2java or ~/.cache/tf2java."""
+    if os.environ.get("TF2JAVA_CACHE"):
+        return Path(os.environ["TF2JAVA_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tf2java"
+
+
+def compile_cached(sources: list[Path]) -> Path:
+    """The classes javac makes of `sources`, compiled once per distinct set of sources (and
+    classpath and JDK): a parity run over the same export reuses them."""
+    digest = hashlib.sha256()
+    for part in [str(java_home()), *classpath()]:
+        digest.update(part.encode() + b"\0")
+    for source in sorted(sources):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    target = cache_dir() / "classes" / digest.hexdigest()[:32]
+    if (target / ".complete").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        compile_sources(sources, stage)
+        (stage / ".complete").write_text("")
+        try:
+            os.replace(stage, target)
+        except OSError:  # another run put it there first
+            pass
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return target
+
+
 class CompileError(EnvironmentError_):
     """javac refused generated code; `errors` holds (file, line, message) of each error."""
 
@@ -166,20 +201,69 @@ def jvm_path() -> str:
 def _stop(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    proc.wait()
 
 
-def run_worker(
+def run_worker(work: Path, timeout: float, **request) -> dict:
+    """Runs one worker process (one JVM, exporter.java_worker) on a request written into
+    `work` and returns its response; kills it and its children on timeout."""
+    with start_worker(work, **request) as worker:
+        return worker.wait(timeout)
+
+
+class Worker:
+    """A running Java worker: `wait` for its response; leaving the `with` block stops it if
+    it still runs (an error or Ctrl-C on this side), with everything it started."""
+
+    def __init__(self, proc: subprocess.Popen, work: Path, watch_write: int, started: float):
+        self.proc, self.work, self._watch, self.started = proc, work, watch_write, started
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            _stop(self.proc)
+        if self._watch is not None:
+            os.close(self._watch)
+            self._watch = None
+
+    def wait(self, timeout: float) -> dict:
+        left = max(0.1, timeout - (time.monotonic() - self.started))
+        try:
+            self.proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            _stop(self.proc)
+            raise JavaWorkerError(
+                f"the Java worker did not finish within {timeout:g} s and was stopped "
+                "(raise --timeout)"
+            ) from None
+        except BaseException:  # Ctrl-C, SIGTERM: the worker goes with this process
+            _stop(self.proc)
+            raise
+        response_file = self.work / "response.json"
+        if not response_file.is_file():
+            log = (self.work / "worker.log").read_text(errors="replace")
+            raise JavaWorkerError(
+                f"the Java worker died before answering: {crash_cause(log, self.proc)}"
+            )
+        response = json.loads(response_file.read_text())
+        if "error" in response:
+            raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")
+        return response
+
+
+def start_worker(
     work: Path,
-    timeout: float,
     *,
     jobs: list[dict] | None = None,
     jars: list[str] | None = None,
     jvm_options: list[str] = (),
     **extra,
-) -> dict:
-    """Runs one worker process (one JVM, exporter.java_worker) on a request written into
-    `work`; kills it and its children on timeout."""
+) -> Worker:
+    """Starts one worker process (one JVM, exporter.java_worker) on a request written into
+    `work`, and returns at once: the JVM starts and runs its jobs while this process goes on.
+    Its output goes to `work/worker.log`."""
     request_file, response_file = work / "request.json", work / "response.json"
     request = {
         "jvm": jvm_path(),
@@ -195,41 +279,27 @@ def run_worker(
     # however it ends (SIGKILL too), the worker reads end-of-file and exits.
     watch_read, watch_write = os.pipe()
     try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter.java_worker",
-                str(request_file),
-                str(response_file),
-                str(watch_read),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            cwd=work,
-            start_new_session=True,
-            pass_fds=(watch_read,),
-        )
-    finally:
-        os.close(watch_read)
-    try:
-        log, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        raise JavaWorkerError(
-            f"the Java worker did not finish within {timeout:g} s and was stopped (raise --timeout)"
-        ) from None
-    except BaseException:  # Ctrl-C, SIGTERM: the worker goes with this process
-        _stop(proc)
+        with (work / "worker.log").open("w") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "exporter.java_worker",
+                    str(request_file),
+                    str(response_file),
+                    str(watch_read),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=work,
+                start_new_session=True,
+                pass_fds=(watch_read,),
+            )
+    except BaseException:
+        os.close(watch_write)
         raise
     finally:
-        os.close(watch_write)
-    if not response_file.is_file():
-        raise JavaWorkerError(f"the Java worker died before answering: {crash_cause(log, proc)}")
-    response = json.loads(response_file.read_text())
-    if "error" in response:
-        raise EnvironmentError_(f"TensorFlow Java did not start: {response['error']}")
-    return response
+        os.close(watch_read)
+    return Worker(proc, work, watch_write, time.monotonic())

@@ -25,6 +25,7 @@ from exporter.errors import (
     JavaWorkerError,
     ModelError,
     OutputExistsError,
+    first_line,
 )
 from exporter.fsutil import staged_file
 from exporter.java_worker import load_arrays, save_arrays
@@ -182,20 +183,26 @@ def artifact_side_effects(export_dir: Path, manifest) -> dict:
     return found
 
 
-def run_python(
-    export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Runs an exported artifact in Python TensorFlow: a SavedModel as `tf.saved_model.load`
-    gives it, a frozen graph with its large constants fed from the file (`graphfile.run`)."""
-    import tensorflow as tf
-
+def artifact_runner(export_dir: Path, art: Artifact):
+    """Runs an exported artifact's signatures in Python TensorFlow, by key: a SavedModel as
+    `tf.saved_model.load` gives it, loaded once (a stateful signature on a fresh load each
+    time), a frozen graph with its large constants fed from the file (`graphfile.run`)."""
     if art.format == "frozen":
         from exporter import graphfile
 
-        return graphfile.run(export_dir / art.path, sig, feed)
-    model = tf.saved_model.load(str(export_dir / art.path), tags=art.tags)
-    outputs = model.signatures[sig.key](**{k: tf.constant(v) for k, v in feed.items()})
-    return {k: v.numpy() for k, v in outputs.items()}
+        by_key = {s.key: s for s in art.signatures}
+        return lambda key, feed: graphfile.run(export_dir / art.path, by_key[key], feed)
+    from exporter.sources.saved_model import signature_runner
+
+    stateful = frozenset(s.key for s in art.signatures if s.stateful)
+    return signature_runner(export_dir / art.path, list(art.tags), stateful)
+
+
+def run_python(
+    export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """One signature of an exported artifact in Python TensorFlow (see `artifact_runner`)."""
+    return artifact_runner(export_dir, art)(sig.key, feed)
 
 
 def parity(
@@ -252,44 +259,35 @@ def parity(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(codegen.render(cls, manifest, sha), encoding="utf-8")
             sources.append(path)
-        echo(f"compiling {len(sources)} generated class(es) with javac")
-        javaenv.compile_sources(sources, work / "classes")
+        echo(f"compiling {len(sources)} generated class(es) with javac (cached)")
+        compiled = javaenv.compile_cached(sources)
 
-        jobs, expected = [], {}
+        jobs = []
         for cls in classes:
             for jsig in cls.signatures:
-                sig = jsig.sig
-                feed = feeds[(cls.artifact.format, sig.key)]
-                job_id = len(jobs)
-                try:
-                    expected[job_id] = run_python(export_dir, cls.artifact, sig, feed)
-                except tf.errors.OpError as exc:
-                    given = "the given" if inputs_npz else "generated"
-                    raise ModelError(
-                        f"{cls.artifact.format} signature '{sig.key}' fails in Python "
-                        f"TensorFlow on {given} inputs ({exc.message.splitlines()[0]}); give "
-                        "inputs it accepts with --inputs FILE.npz"
-                    ) from exc
-                inputs_file = work / f"in{job_id}.npz"
-                save_arrays(inputs_file, feed)
-                jobs.append(java_job(job_id, cls, jsig, export_dir, inputs_file, work))
-                report.cases.append(CaseResult(cls.artifact.format, sig.key, cls.name))
+                inputs_file = work / f"in{len(jobs)}.npz"
+                save_arrays(inputs_file, feeds[(cls.artifact.format, jsig.sig.key)])
+                jobs.append(java_job(len(jobs), cls, jsig, export_dir, inputs_file, work))
+                report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
 
-        echo(f"running {len(jobs)} signature(s) on TensorFlow Java")
-        try:
-            response = javaenv.run_worker(
-                work,
-                timeout,
-                jobs=jobs,
-                jars=[*javaenv.classpath(), str(work / "classes")],
-                jvm_options=list(jvm_options),
-                op_libraries=[str(Path(p).resolve()) for p in op_libraries],
-            )
-        except JavaWorkerError as exc:  # a crash or a hang is a parity failure, with its cause
-            for case in report.cases:
-                case.error = str(exc)
-            report.seconds = time.monotonic() - started
-            return report
+        # The JVM starts, loads TensorFlow Java and runs every job while this process runs
+        # the same inputs through Python TensorFlow: the two sides share nothing but files.
+        echo(f"running {len(jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
+        with javaenv.start_worker(
+            work,
+            jobs=jobs,
+            jars=[*javaenv.classpath(), str(compiled)],
+            jvm_options=list(jvm_options),
+            op_libraries=[str(Path(p).resolve()) for p in op_libraries],
+        ) as worker:
+            expected = python_side(export_dir, classes, feeds, given=bool(inputs_npz))
+            try:
+                response = worker.wait(timeout)
+            except JavaWorkerError as exc:  # a crash or a hang is a parity failure
+                for case in report.cases:
+                    case.error = str(exc)
+                report.seconds = time.monotonic() - started
+                return report
         report.tensorflow_java = response.get("tensorflow_java")
         for job, case, answer in zip(jobs, report.cases, response["jobs"]):
             if not answer["ok"]:
@@ -306,6 +304,28 @@ def parity(
             )
     report.seconds = time.monotonic() - started
     return report
+
+
+def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int, dict]:
+    """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
+    every artifact loaded once, a stateful signature on a fresh load."""
+    import tensorflow as tf
+
+    expected, runners = {}, {}
+    for cls in classes:
+        fmt = cls.artifact.format
+        if fmt not in runners:
+            runners[fmt] = artifact_runner(export_dir, cls.artifact)
+        for jsig in cls.signatures:
+            try:
+                expected[len(expected)] = runners[fmt](jsig.sig.key, feeds[(fmt, jsig.sig.key)])
+            except tf.errors.OpError as exc:
+                raise ModelError(
+                    f"{fmt} signature '{jsig.sig.key}' fails in Python TensorFlow on "
+                    f"{'the given' if given else 'generated'} inputs ({first_line(exc)}); give "
+                    "inputs it accepts with --inputs FILE.npz"
+                ) from exc
+    return expected
 
 
 def _binary(value: np.ndarray) -> bool:
@@ -337,6 +357,10 @@ def java_job(
         "result": str(work / f"out{job_id}.npz"),
         "params": [_tensor_job(t) for t in jsig.inputs],
         "outputs": [dict(_tensor_job(t), getter=t.getter) for t in jsig.outputs],
+        # the NdArray overload takes inputs straight from numpy's memory; a stateful
+        # signature runs on a model loaded for it alone
+        "nd": bool(jsig.nd_inputs),
+        "fresh": jsig.sig.stateful,
     }
 
 

@@ -131,6 +131,7 @@ def test_parity_stops_before_the_jvm(custom_op_export, monkeypatch):
         raise AssertionError("the JVM must not start for a model that cannot load")
 
     monkeypatch.setattr(javaenv, "run_worker", no_java)
+    monkeypatch.setattr(javaenv, "start_worker", no_java)
     monkeypatch.setattr(javaenv, "compile_sources", no_java)
     with pytest.raises(IncompatibleModelError, match="op 'CaseFoldUTF8' is not registered"):
         parity(custom_op_export)

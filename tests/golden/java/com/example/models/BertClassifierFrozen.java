@@ -77,6 +77,9 @@ public final class BertClassifierFrozen implements AutoCloseable {
 
   private static final Logger LOGGER = Logger.getLogger(BertClassifierFrozen.class.getName());
 
+  /** Whether this JVM's TensorFlow Java registers every op of the model (checked once). */
+  private static volatile boolean runtimeChecked;
+
   /** Session options of {@link #load(Path)} and {@link #loadResource(String)}: TensorFlow's. */
   public static final ConfigProto DEFAULT_CONFIG = ConfigProto.getDefaultInstance();
 
@@ -229,6 +232,9 @@ public final class BertClassifierFrozen implements AutoCloseable {
    * versions differ.
    */
   private static void requireRuntime() {
+    if (runtimeChecked) {
+      return; // once per JVM: a later check could only add ops (TensorFlow.loadLibrary)
+    }
     Set<String> registered = new HashSet<>();
     for (OpDef op : TensorFlow.registeredOpList().getOpList()) {
       registered.add(op.getName());
@@ -252,6 +258,7 @@ public final class BertClassifierFrozen implements AutoCloseable {
           + " runs on TensorFlow Java with TensorFlow " + runtime
           + "; all its ops are registered, but results may differ slightly");
     }
+    runtimeChecked = true;
   }
 
   private static String minorVersion(String version) {

@@ -89,6 +89,9 @@ public final class BertClassifierSavedModel implements AutoCloseable {
 
   private static final Logger LOGGER = Logger.getLogger(BertClassifierSavedModel.class.getName());
 
+  /** Whether this JVM's TensorFlow Java registers every op of the model (checked once). */
+  private static volatile boolean runtimeChecked;
+
   private static final String[] TAGS = {
     "serve",
   };
@@ -249,6 +252,9 @@ public final class BertClassifierSavedModel implements AutoCloseable {
    * versions differ.
    */
   private static void requireRuntime() {
+    if (runtimeChecked) {
+      return; // once per JVM: a later check could only add ops (TensorFlow.loadLibrary)
+    }
     Set<String> registered = new HashSet<>();
     for (OpDef op : TensorFlow.registeredOpList().getOpList()) {
       registered.add(op.getName());
@@ -272,6 +278,7 @@ public final class BertClassifierSavedModel implements AutoCloseable {
           + " runs on TensorFlow Java with TensorFlow " + runtime
           + "; all its ops are registered, but results may differ slightly");
     }
+    runtimeChecked = true;
   }
 
   private static String minorVersion(String version) {
