@@ -319,6 +319,11 @@ def _from_java(jpype, obj, output: dict) -> np.ndarray:
     dtype, rank = output["dtype"], output["rank"]
     if rank == ANY_RANK:
         return _from_nd(jpype, obj, output)
+    if rank > 1 and len(obj) == 0:
+        raise ValueError(
+            f"output '{output['key']}' has a batch of 0: a Java array of rank {rank} with no "
+            "elements cannot carry its inner dimensions, so the generated API cannot return it"
+        )
     if dtype == "string" and output.get("bytes"):
         items = [bytes(obj)] if rank == 0 else [bytes(x) for x in obj]
         value = np.empty(len(items), dtype=object)

@@ -109,6 +109,59 @@ public class GeneratedDemoTest {
   }
 
   @Test
+  public void theNdArrayOverloadGivesTheSame() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      assertMatchesPython(
+          model
+              .servingDefault(
+                  StdArrays.ndCopyOf(inputIds),
+                  StdArrays.ndCopyOf(inputMask),
+                  StdArrays.ndCopyOf(segmentIds))
+              .getLossPredProb());
+    }
+  }
+
+  @Test
+  public void raggedRowsAndOtherBatchesAreRefusedByName() throws Exception {
+    int[][] ragged = new int[inputIds.length][];
+    ragged[0] = inputIds[0];
+    for (int i = 1; i < ragged.length; i++) {
+      ragged[i] = new int[i == 1 ? 127 : 128];
+    }
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      try {
+        model.servingDefault(ragged, inputMask, segmentIds);
+        fail("a ragged input_ids was accepted");
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage(), e.getMessage().startsWith("input 'input_ids' is ragged"));
+      }
+      try {
+        model.servingDefault(inputIds, new int[inputIds.length + 1][128], segmentIds);
+        fail("batches of different sizes were accepted");
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage(), e.getMessage().contains("'input_ids' and 'input_mask'"));
+      }
+      int[][] nullRow = inputIds.clone();
+      nullRow[0] = null;
+      try {
+        model.servingDefault(inputIds, inputMask, nullRow);
+        fail("a null row was accepted");
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage(), e.getMessage().contains("'segment_ids'"));
+      }
+    }
+  }
+
+  @Test
+  public void anEmptyBatchKeepsItsInnerShape() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      int[][] none = new int[0][];
+      float[][] probs = model.servingDefault(none, none, none).getLossPredProb();
+      assertEquals(0, probs.length);
+    }
+  }
+
+  @Test
   public void exporterVersionIsRecorded() {
     assertTrue(BertClassifierFrozen.EXPORTED_WITH_TENSORFLOW.startsWith("2.18"));
   }
