@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from exporter.wire import field, varint
+
 _KIND = {"string": 1, "float32": 2, "int64": 3}
 
 
@@ -16,38 +18,21 @@ def encode(features: dict[str, tuple[str, np.ndarray | list[bytes]]]) -> bytes:
     """One Example from feature key -> (dtype: string|float32|int64, values)."""
     entries = b""
     for key, (dtype, values) in features.items():
-        entry = _field(1, key.encode()) + _field(2, _feature(dtype, values))
-        entries += _field(1, entry)
-    return _field(1, entries)
+        entry = field(1, key.encode()) + field(2, _feature(dtype, values))
+        entries += field(1, entry)
+    return field(1, entries)
 
 
 def _feature(dtype: str, values) -> bytes:
     if dtype == "string":
-        payload = b"".join(_field(1, bytes(v)) for v in values)
+        payload = b"".join(field(1, bytes(v)) for v in values)
     elif dtype == "float32":
-        payload = _field(1, np.asarray(values, "<f4").tobytes())
+        payload = field(1, np.asarray(values, "<f4").tobytes())
     elif dtype == "int64":
-        payload = _field(1, b"".join(_varint(int(v) & (2**64 - 1)) for v in values))
+        payload = field(1, b"".join(varint(int(v) & (2**64 - 1)) for v in values))
     else:
         raise ValueError(f"tf.train.Example has no {dtype} features")
-    return _field(_KIND[dtype], payload)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return field(_KIND[dtype], payload)
 
 
 def generate(spec: dict, count: int, rng: np.random.Generator, int_high: int) -> list[bytes]:

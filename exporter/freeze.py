@@ -122,20 +122,8 @@ def _add_table_imports(graph_def: graph_pb2.GraphDef, tables: list[Table]) -> li
     that fills it; returns the import nodes' names."""
     imports = []
     for table in tables:
-        keys = unique_name(graph_def, f"{table.name}/keys")
-        graph_def.node.add(name=keys, op="Const").attr[
-            "dtype"
-        ].type = table.key_dtype.as_datatype_enum
-        graph_def.node[-1].attr["value"].tensor.CopyFrom(
-            tf.make_tensor_proto(table.keys, table.key_dtype)
-        )
-        values = unique_name(graph_def, f"{table.name}/values")
-        graph_def.node.add(name=values, op="Const").attr[
-            "dtype"
-        ].type = table.value_dtype.as_datatype_enum
-        graph_def.node[-1].attr["value"].tensor.CopyFrom(
-            tf.make_tensor_proto(table.values, table.value_dtype)
-        )
+        keys = _add_constant(graph_def, f"{table.name}/keys", table.keys, table.key_dtype)
+        values = _add_constant(graph_def, f"{table.name}/values", table.values, table.value_dtype)
         node = graph_def.node.add(
             name=unique_name(graph_def, f"{table.name}/import"),
             op="LookupTableImportV2",
@@ -145,6 +133,13 @@ def _add_table_imports(graph_def: graph_pb2.GraphDef, tables: list[Table]) -> li
         node.attr["Tout"].type = table.value_dtype.as_datatype_enum
         imports.append(node.name)
     return imports
+
+
+def _add_constant(graph_def: graph_pb2.GraphDef, name: str, value, dtype: tf.DType) -> str:
+    node = graph_def.node.add(name=unique_name(graph_def, name), op="Const")
+    node.attr["dtype"].type = dtype.as_datatype_enum
+    node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value, dtype))
+    return node.name
 
 
 def _convert(fn) -> tuple[object, dict[str, np.ndarray], list[Table]]:

@@ -20,6 +20,7 @@ import tensorflow as tf
 from google.protobuf import message
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_pb2
 
+from exporter import wire
 from exporter.errors import ModelError
 from exporter.model import Signature
 
@@ -34,7 +35,6 @@ ENTRY_VALUE = 2
 ATTR_TENSOR = 8  # AttrValue.tensor
 TENSOR_CONTENT = 4  # TensorProto.tensor_content
 _CONTENT_PATH = (NODE_ATTR, ENTRY_VALUE, ATTR_TENSOR, TENSOR_CONTENT)
-_LENGTH_DELIMITED = 2
 
 
 def write(path: Path, graph_def: graph_pb2.GraphDef, values: Mapping[str, np.ndarray]) -> None:
@@ -47,7 +47,7 @@ def write(path: Path, graph_def: graph_pb2.GraphDef, values: Mapping[str, np.nda
         for node in graph_def.node:
             value = pending.pop(node.name, None)
             if value is None:
-                f.write(_field(GRAPH_NODE, node.SerializeToString(deterministic=True)))
+                f.write(wire.field(GRAPH_NODE, node.SerializeToString(deterministic=True)))
             else:
                 _write_constant(f, node, value)
         rest = graph_pb2.GraphDef()
@@ -77,14 +77,18 @@ def _write_constant(f, node: node_def_pb2.NodeDef, value: np.ndarray) -> None:
         raise ValueError(f"node '{node.name}' has fields that sort after its value")
     content = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
     n = content.size
-    tensor_head = tensor.SerializeToString(deterministic=True) + _key(TENSOR_CONTENT)
-    tensor_head += _varint(n)
-    attr_head = _key(ATTR_TENSOR) + _varint(len(tensor_head) + n)
-    entry_head = _field(ENTRY_KEY, b"value") + _key(ENTRY_VALUE)
-    entry_head += _varint(len(attr_head) + len(tensor_head) + n)
+    tensor_head = tensor.SerializeToString(deterministic=True) + wire.key(TENSOR_CONTENT)
+    tensor_head += wire.varint(n)
+    attr_head = wire.key(ATTR_TENSOR) + wire.varint(len(tensor_head) + n)
+    entry_head = wire.field(ENTRY_KEY, b"value") + wire.key(ENTRY_VALUE)
+    entry_head += wire.varint(len(attr_head) + len(tensor_head) + n)
     heads = entry_head + attr_head + tensor_head  # each message's head, outermost first
-    body = head.SerializeToString(deterministic=True) + _key(NODE_ATTR) + _varint(len(heads) + n)
-    f.write(_key(GRAPH_NODE) + _varint(len(body) + len(heads) + n) + body + heads)
+    body = (
+        head.SerializeToString(deterministic=True)
+        + wire.key(NODE_ATTR)
+        + wire.varint(len(heads) + n)
+    )
+    f.write(wire.key(GRAPH_NODE) + wire.varint(len(body) + len(heads) + n) + body + heads)
     view = memoryview(content)
     for start in range(0, n, CHUNK):
         f.write(view[start : start + CHUNK])
@@ -124,7 +128,7 @@ def read_skeleton(path: Path) -> Skeleton:
                 name = extent and _stripped_constant(stripped, extent)
                 if name:
                     parts.append(buf[kept:at])
-                    parts.append(_field(GRAPH_NODE, stripped))
+                    parts.append(wire.field(GRAPH_NODE, stripped))
                     constants[name] = extent
                     kept = end
             parts.append(buf[kept:size])
@@ -205,19 +209,19 @@ def _fields(buf, start: int, end: int):
     while pos < end:
         at = pos
         key, pos = _read_varint(buf, pos, end)
-        wire = key & 7
-        if wire == 0:
+        wire_type = key & 7
+        if wire_type == 0:
             _, stop = _read_varint(buf, pos, end)
             begin = pos
-        elif wire == 1:
+        elif wire_type == 1:
             begin, stop = pos, pos + 8
-        elif wire == 5:
+        elif wire_type == 5:
             begin, stop = pos, pos + 4
-        elif wire == _LENGTH_DELIMITED:
+        elif wire_type == wire.LENGTH_DELIMITED:
             length, begin = _read_varint(buf, pos, end)
             stop = begin + length
         else:
-            raise message.DecodeError(f"unexpected wire type {wire} at byte {pos}")
+            raise message.DecodeError(f"unexpected wire type {wire_type} at byte {pos}")
         if stop > end:
             raise _Truncated(f"a field at byte {pos} runs past the end of its message")
         yield key, at, begin, stop
@@ -239,7 +243,7 @@ def _strip(buf, start: int, end: int, path: tuple[int, ...]) -> tuple[bytes, Ext
             continue
         out.append(buf[kept:at])
         if inner is not None:
-            out.append(_field(path[0], inner))
+            out.append(wire.field(path[0], inner))
         kept = stop
         out.append(buf[kept:end])
         return b"".join(out), extent
@@ -261,25 +265,5 @@ def _read_varint(buf, pos: int, end: int) -> tuple[int, int]:
             raise message.DecodeError(f"a number over 64 bits ends at byte {pos}")
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
 def _key_of(field: int) -> int:
-    return field << 3 | _LENGTH_DELIMITED
-
-
-def _key(field: int) -> bytes:
-    return _varint(_key_of(field))
-
-
-def _field(field: int, payload: bytes) -> bytes:
-    return _key(field) + _varint(len(payload)) + payload
+    return field << 3 | wire.LENGTH_DELIMITED
