@@ -437,8 +437,17 @@ def export(
     help="Replace files of the same names that tf2java did not generate.",
 )
 @click.option("--no-compile", is_flag=True, help="Do not check the written classes with javac.")
+@click.option(
+    "--output-name",
+    "output_names",
+    multiple=True,
+    metavar="KEY=NAME",
+    help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
+)
 @handled
-def java(out, package, class_name, java_out, fmt, templates, strings, force, no_compile):
+def java(
+    out, package, class_name, java_out, fmt, templates, strings, force, no_compile, output_names
+):
     """Generate typed Java loader classes from OUT/manifest.json, and check that they
     compile (javac, against TensorFlow Java)."""
     from exporter import codegen, manifest
@@ -456,6 +465,7 @@ def java(out, package, class_name, java_out, fmt, templates, strings, force, no_
         force=force,
         templates=templates,
         strings=strings,
+        output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
     )
     for cls in classes:
         click.echo(f"wrote {target / cls.relative_path}")
@@ -729,11 +739,28 @@ def scan(src, tags, as_json):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A Markdown file about the model (what inputs and outputs mean) for the README.",
 )
+@click.option(
+    "--output-name",
+    "output_names",
+    multiple=True,
+    metavar="KEY=NAME",
+    help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @with_options(tolerances)
 @handled
 def handoff(
-    out, dest, group, artifact, project_version, package, class_name, notes, force, **checks
+    out,
+    dest,
+    group,
+    artifact,
+    project_version,
+    package,
+    class_name,
+    notes,
+    output_names,
+    force,
+    **checks,
 ):
     """Make DEST a Java module (Maven and Gradle) for the export OUT that builds and tests
     itself without Python: the model as resources, the generated classes, a JUnit test on
@@ -750,6 +777,7 @@ def handoff(
         package=package,
         class_name=class_name,
         notes=notes,
+        output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
         force=force,
         echo=_echo,
         **checks,

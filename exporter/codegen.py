@@ -4,6 +4,7 @@ TensorFlow import, so the Java worker can use the same plan to call the generate
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -258,6 +259,15 @@ class JavaClass:
         return f"{self.graph_bytes / 2**30:.2f} GiB"
 
     @property
+    def model_sha256(self) -> str:
+        """One digest of the artifact's files: sha256 over their "path sha256" lines."""
+        lines = "".join(
+            f"{f['path']} {f['sha256']}\n"
+            for f in sorted(self.artifact.files, key=lambda f: f["path"])
+        )
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+    @property
     def bulk(self) -> bool:
         return any(t.bulk for s in self.signatures for t in s.inputs)
 
@@ -297,10 +307,18 @@ def plan(
     class_name: str | None = None,
     formats: tuple[str, ...] | None = None,
     strings: str = "text",
+    output_names: dict[str, str] | None = None,
 ) -> list[JavaClass]:
     """The Java classes for a manifest. `strings` maps DT_STRING tensors to `String` (text,
     UTF-8) or, for scalars and vectors, to `byte[]` (bytes: any binary data, such as serialized
-    tf.Example protos)."""
+    tf.Example protos). `output_names` renames outputs (key -> name) for their getters."""
+    output_names = dict(output_names or {})
+    keys = {t.key for a in manifest.artifacts for s in a.signatures for t in s.outputs}
+    unknown = sorted(set(output_names) - keys)
+    if unknown:
+        raise UsageError(
+            f"--output-name {unknown[0]}: no output has that key; keys: {', '.join(sorted(keys))}"
+        )
     if not is_package(package):
         raise UsageError(
             f"--package '{package}' is not a Java package name "
@@ -317,7 +335,8 @@ def plan(
         methods = unique([camel(s.key) for s in art.signatures], CLASS_MEMBERS | OBJECT_METHODS)
         results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
-            _signature(s, m, r, strings) for s, m, r in zip(art.signatures, methods, results)
+            _signature(s, m, r, strings, output_names)
+            for s, m, r in zip(art.signatures, methods, results)
         )
         classes.append(JavaClass(package, name, art, TEMPLATES[art.format], sigs))
     if not classes:
@@ -325,10 +344,12 @@ def plan(
     return classes
 
 
-def _signature(sig: Signature, method: str, result_class: str, strings: str) -> JavaSignature:
+def _signature(
+    sig: Signature, method: str, result_class: str, strings: str, output_names: dict[str, str]
+) -> JavaSignature:
     where = f"signature '{sig.key}'"
     params = unique([camel(t.key) for t in sig.inputs])
-    names = [output_name(t) for t in sig.outputs]
+    names = [output_names.get(t.key) or output_name(t) for t in sig.outputs]
     fields = unique([camel(n) for n in names])
     getters = unique([bounded("get" + pascal(n).lstrip("_")) for n in names], OBJECT_METHODS)
     return JavaSignature(
@@ -475,6 +496,7 @@ def generate(
     force: bool = False,
     templates: Path | None = None,
     strings: str = "text",
+    output_names: dict[str, str] | None = None,
 ) -> list[JavaClass]:
     """Writes one Java file per artifact under `out_dir`, a source folder that may hold other
     code (`src/main/java`). Only tf2java's own files are written and replaced: they are
@@ -484,7 +506,7 @@ def generate(
     replaced atomically.
 
     Raises UsageError (bad package or class name, a foreign file without force)."""
-    classes = plan(manifest, package, class_name, formats, strings)
+    classes = plan(manifest, package, class_name, formats, strings, output_names)
     rendered = {
         cls.relative_path.as_posix(): render(cls, manifest, manifest_sha256, templates)
         for cls in classes

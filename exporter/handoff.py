@@ -86,6 +86,7 @@ def handoff(
     package: str | None = None,
     class_name: str | None = None,
     notes: Path | None = None,
+    output_names: dict[str, str] | None = None,
     force: bool = False,
     seed: int = 0,
     batch: int = inputs_mod.DEFAULT_BATCH,
@@ -127,7 +128,7 @@ def handoff(
 
     package_path = package.replace(".", "/")
     model_root = f"/{package_path}/model"
-    classes = codegen.plan(handed_manifest, package, class_name)
+    classes = codegen.plan(handed_manifest, package, class_name, output_names=output_names)
     base = classes[0].name.removesuffix(codegen.CLASS_SUFFIX[classes[0].artifact.format])
     test_class, check_class = f"{base}GoldenTest", f"{base}Check"
     with staged_dir(dest, force) as stage:

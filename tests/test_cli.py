@@ -125,6 +125,26 @@ def test_java_generation_and_its_errors(run, tmp_path, split_export):
     assert not (tmp_path / "x").exists()
 
 
+def test_generated_classes_say_what_they_came_from(run, tmp_path, split_export):
+    import hashlib
+
+    out = tmp_path / "java"
+    result = run("java", split_export, "--out", out, "--output-name", "second=tail")
+    assert result.exit_code == 0, result.output
+    text = (out / "com/example/models/SplitFrozen.java").read_text()
+    data = json.loads((split_export / "manifest.json").read_text())
+    files = next(a for a in data["artifacts"] if a["format"] == "frozen")["files"]
+    lines = "".join(f"{f['path']} {f['sha256']}\n" for f in sorted(files, key=lambda f: f["path"]))
+    assert f'MODEL_SHA256 = "{hashlib.sha256(lines.encode()).hexdigest()}"' in text
+    sha = hashlib.sha256((split_export / "manifest.json").read_bytes()).hexdigest()
+    assert (
+        f'@Generated(value = "tf2java", comments = "tf2java 0.1.0, manifest sha256 {sha}")' in text
+    )
+    assert "public float[][] getTail()" in text and "getSecond" not in text
+    bad = run("java", split_export, "--out", tmp_path / "x", "--output-name", "nope=y")
+    assert bad.exit_code == EXIT_USAGE and "no output has that key" in _one_error_line(bad)
+
+
 def test_java_needs_a_manifest(run, tmp_path):
     result = run("java", tmp_path)
     assert result.exit_code == EXIT_MODEL
