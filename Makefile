@@ -1,5 +1,5 @@
 # tf2java: `make demo` and `make test` set up everything they need on a fresh machine
-# (virtualenv, Python packages, Gradle from apt, TensorFlow Java from Maven Central) and are
+# (virtualenv, Python packages, Gradle and Maven from apt, TensorFlow Java from Maven Central) and are
 # safe to run again.
 
 PYTHON ?= python3
@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 $(CLASSPATH_FILE): build.gradle gradle.properties
 	command -v gradle >/dev/null || { apt-get update -qq && apt-get install -y -qq gradle >/dev/null; }
 	command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; }
+	command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq maven >/dev/null; }
 	$(GRADLE) tf2javaClasspath
 
 demo: setup

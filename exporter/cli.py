@@ -37,8 +37,29 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that staging and workers are cleaned up."""
 
 
+# The last stop signal this process received: an exception raised inside TensorFlow's C++
+# by the signal's handler can come out as another exception, but the exit code still tells.
+_STOPPED: list[int] = []
+
+
 def _on_sigterm(signum, frame) -> None:
+    _STOPPED.append(EXIT_TERMINATED)
     raise Terminated()
+
+
+def _on_sigint(signum, frame) -> None:
+    _STOPPED.append(EXIT_INTERRUPTED)
+    raise KeyboardInterrupt()
+
+
+def _stopped_exit() -> None:
+    """Exits 130 or 143 when a stop signal came, whatever exception it turned into."""
+    if _STOPPED:
+        code = _STOPPED[-1]
+        click.echo(
+            f"error: {'interrupted' if code == EXIT_INTERRUPTED else 'terminated'}", err=True
+        )
+        sys.exit(code)
 
 
 _MODEL_LIBRARIES = ("tensorflow", "google.protobuf", "keras", "h5py", "absl")
@@ -84,10 +105,13 @@ def handled(func):
     def wrapper(*args, **kwargs):
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            _stopped_exit()  # a stop signal whose exception a library swallowed
+            return result
         except Tf2JavaError as exc:
             if debug:
                 raise
+            _stopped_exit()
             click.echo(f"error: {tidy(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: nothing half-written (staging is removed)
@@ -101,12 +125,14 @@ def handled(func):
         except OSError as exc:  # a file that cannot be read or written
             if debug:
                 raise
+            _stopped_exit()
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             sys.exit(EXIT_MODEL)
         except Exception as exc:
             if debug:
                 raise
+            _stopped_exit()
             first = first_line(exc)
             if type(exc).__module__.startswith(_MODEL_LIBRARIES):
                 # TensorFlow, protobuf, Keras or h5py refused the model
@@ -160,8 +186,11 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     if not verbose and ctx.invoked_subcommand is not None:
         _quiet_tensorflow(ctx)
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+        previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous_term))
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous_int = signal.signal(signal.SIGINT, _on_sigint)
+            ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous_int))
 
 
 tolerances = [
