@@ -68,14 +68,28 @@ def inspect_lines(data: dict[str, Any]) -> list[str]:
 
 
 def signature_lines(sig: Signature) -> list[str]:
-    out = [f"signature '{sig.key}'" + (f" ({sig.method_name})" if sig.method_name else "") + ":"]
+    state = ", stateful: it assigns a variable" if sig.stateful else ""
+    method = f" ({sig.method_name}{state})" if sig.method_name or state else ""
+    out = [f"signature '{sig.key}'{method}:"]
     for title, tensors in (("inputs", sig.inputs), ("outputs", sig.outputs)):
         out.append(f"  {title}:")
         for t in tensors:
             layer = f", Keras layer {t.keras_layer}" if t.keras_layer else ""
+            shape_from = f" (shape from {t.shape_from})" if t.shape_from else ""
             out.append(
-                f"    {t.key}: {t.dtype} {format_shape(t.shape)}, tensor {t.name}:{t.index}{layer}"
+                f"    {t.key}: {t.dtype} {format_shape(t.shape)}{shape_from}, tensor "
+                f"{t.name}:{t.index}{layer}"
             )
+            if t.example is not None:
+                dense = ", ".join(
+                    f"{d['key']} {d['dtype']} {format_shape(tuple(d['shape']))}"
+                    for d in t.example["dense"]
+                )
+                sparse = ", ".join(f"{d['key']} {d['dtype']}" for d in t.example["sparse"])
+                out.append(
+                    f"      serialized tf.train.Example: dense {dense or '-'}; "
+                    f"sparse {sparse or '-'}"
+                )
     return out
 
 

@@ -154,7 +154,8 @@ def test_tensorflow_serving_half_plus_two(tf1, tmp_path):
     model = tf1 / "half_plus_two"
     shown = ok("inspect", model)
     assert "before 21: an empty shape in this graph means unknown" in shown
-    assert "inputs: string (?), tensor tf_example:0" in shown
+    assert "inputs: string (?) (shape from ParseExample), tensor tf_example:0" in shown
+    assert "serialized tf.train.Example: dense x float32 (1), x2 float32 (1)" in shown
 
     out = tmp_path / "hpt"
     ok("export", model, out, "--signature", "all")
