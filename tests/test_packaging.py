@@ -36,8 +36,11 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (wheel,) = (tmp_path / "dist").glob("tf2java-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {p.name for p in (ROOT / "templates").glob("*.j2")}
-    assert shipped and {f"exporter/templates/{n}" for n in shipped} <= names
+    shipped = {
+        p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.j2")
+    }
+    assert "handoff/pom.xml.j2" in shipped
+    assert {f"exporter/templates/{n}" for n in shipped} <= names
     assert "exporter/schema/manifest.schema.json" in names
     assert "exporter/registries/tfjava-1.1.0.json" in names
     assert "exporter/cli.py" in names
