@@ -316,8 +316,7 @@ def write_saved_model(
         producer=meta.graph_def.versions.producer,
         notes=notes,
     )
-    stateful = frozenset(s.key for s in source.signatures if s.stateful)
-    return Written(art, signature_runner(saved, source.tags, stateful))
+    return Written(art, signature_runner(saved, source.tags, source.signatures))
 
 
 PROTOBUF_LIMIT = 2**31 - 1  # bytes: the most one serialized protobuf message may hold

@@ -6,6 +6,7 @@ TensorFlow computed, and a README for the Java team."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -97,7 +98,7 @@ def handoff(
     """Writes DEST (replaced as a whole, atomically, only with `force`): a Maven and Gradle
     module for the export in `export_dir`. Runs parity first and refuses a model that fails
     it. Raises UsageError (names, DEST), ModelError (the export), VerificationError."""
-    from exporter.parity import parity, run_python
+    from exporter.parity import artifact_runner, parity
 
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
@@ -153,6 +154,7 @@ def handoff(
         golden = test_root / package_path / "golden"
         for cls in classes:
             model_resource = f"{model_root}/{cls.artifact.path}"
+            run = artifact_runner(export_dir, cls.artifact)
             calls = []
             for jsig in cls.signatures:
                 label = f"{cls.artifact.format} {jsig.sig.key}"
@@ -160,7 +162,7 @@ def handoff(
                     left_out.append(label)
                     continue
                 feed = inputs_mod.generate(jsig.sig, batch=batch, seed=seed)
-                outputs = run_python(export_dir, cls.artifact, jsig.sig, feed)
+                outputs = run(jsig.sig.key, feed)
                 where = golden / cls.artifact.format / jsig.method
                 where.mkdir(parents=True, exist_ok=True)
                 args = []
@@ -301,11 +303,5 @@ def _max_diff(case) -> float:
 
 
 def _xml(value) -> str:
-    return (
-        str(value)
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("--", "- -")
-    )
+    """Text safe in XML content, attributes and comments."""
+    return html.escape(str(value)).replace("--", "- -")

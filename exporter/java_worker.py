@@ -165,7 +165,7 @@ def _run_job(jpype, job: dict, models: dict) -> dict:
         if job.get("nd"):
             args = [_to_nd(jpype, data[p["key"]], p, keep) for p in job["params"]]
         else:
-            args = [_to_java(jpype, data[p["key"]], p) for p in job["params"]]
+            args = [_to_java(jpype, data[p["key"]], p, keep) for p in job["params"]]
         key = (job["class"], job["model"])
         if job.get("fresh") or key not in models:
             model = cls.load(paths.get(job["model"]))
@@ -224,7 +224,7 @@ _NIO_VIEW = {
 }
 
 
-def _to_nd(jpype, value: np.ndarray, param: dict, keep: list | None = None):
+def _to_nd(jpype, value: np.ndarray, param: dict, keep: list):
     """An NdArray holding the value. Numbers are not copied here: the NdArray wraps a direct
     ByteBuffer over numpy's own memory (kept alive in `keep` for the call), so they cross at
     memory speed; strings and booleans go through one flat Java array (a bulk copy)."""
@@ -232,9 +232,7 @@ def _to_nd(jpype, value: np.ndarray, param: dict, keep: list | None = None):
     data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
     shape = jpype.JClass("org.tensorflow.ndarray.Shape").of(*[int(d) for d in value.shape])
     nd_arrays = jpype.JClass("org.tensorflow.ndarray.NdArrays")
-    if keep is not None and (
-        dtype in _NIO_VIEW or dtype in ("uint8", "int8") or dtype in _TO_JAVA_CAST
-    ):
+    if dtype in _NIO_VIEW or dtype == "uint8" or dtype in _TO_JAVA_CAST:
         flat = value.astype(_TO_JAVA_CAST[dtype]) if dtype in _TO_JAVA_CAST else value
         flat = np.ascontiguousarray(flat).reshape(-1)
         if flat.size == 0:
@@ -256,12 +254,8 @@ def _to_nd(jpype, value: np.ndarray, param: dict, keep: list | None = None):
             for v in flat.tolist()
         ]
         array = jpype.JArray(kind)(items)
-    else:
-        if dtype in _TO_JAVA_VIEW:
-            flat = flat.view(_TO_JAVA_VIEW[dtype])
-        elif dtype in _TO_JAVA_CAST:
-            flat = flat.astype(_TO_JAVA_CAST[dtype])
-        array = jpype.JArray(getattr(jpype, _JAVA_ELEMENT[dtype]))(np.ascontiguousarray(flat))
+    else:  # bool: java.nio has no boolean view
+        array = jpype.JArray(jpype.JBoolean)(np.ascontiguousarray(flat))
     buffer = data_buffers.of(array, False, False)
     return nd_arrays.wrap(shape, buffer)
 
@@ -288,10 +282,10 @@ def _from_nd(jpype, nd, output: dict) -> np.ndarray:
     return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
 
 
-def _to_java(jpype, value: np.ndarray, param: dict):
+def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
     dtype, rank = param["dtype"], param["rank"]
     if rank == ANY_RANK:
-        return _to_nd(jpype, value, param)
+        return _to_nd(jpype, value, param, keep)
     if dtype == "string" and param.get("bytes"):
         byte_array = jpype.JArray(jpype.JByte)
         if rank == 0:

@@ -29,7 +29,7 @@ from exporter.errors import (
 )
 from exporter.fsutil import staged_file
 from exporter.java_worker import load_arrays, save_arrays
-from exporter.model import Artifact, Signature
+from exporter.model import Artifact
 from exporter.scan import require_consent
 
 PARITY_PACKAGE = "tf2java.parity"
@@ -194,15 +194,7 @@ def artifact_runner(export_dir: Path, art: Artifact):
         return lambda key, feed: graphfile.run(export_dir / art.path, by_key[key], feed)
     from exporter.sources.saved_model import signature_runner
 
-    stateful = frozenset(s.key for s in art.signatures if s.stateful)
-    return signature_runner(export_dir / art.path, list(art.tags), stateful)
-
-
-def run_python(
-    export_dir: Path, art: Artifact, sig: Signature, feed: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """One signature of an exported artifact in Python TensorFlow (see `artifact_runner`)."""
-    return artifact_runner(export_dir, art)(sig.key, feed)
+    return signature_runner(export_dir / art.path, list(art.tags), art.signatures)
 
 
 def parity(

@@ -48,9 +48,8 @@ class Source:
     name: str | None = None  # the model's name when the path does not say it (a version folder)
     unfed: dict[str, list[str]] = field(default_factory=dict)  # signature -> unfed placeholders
     broken: dict[str, str] = field(default_factory=dict)  # signature -> why it cannot run
-    # The graph running the source executes (None where there is none to read: TFLite, a
-    # Keras model read without staging), the ops that run when it loads, and whether it
-    # carries a saver of its own (a SavedModel, a checkpoint's graph).
+    # The graph running the source executes (None where there is none to read: TFLite), and
+    # the ops that run when it loads.
     graph_def: object | None = None
     init_ops: list[str] = field(default_factory=list)
 

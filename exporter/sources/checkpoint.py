@@ -16,9 +16,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from exporter.errors import ModelError, UsageError
-from exporter.graphs import drop_dangling_colocation
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
-from exporter.sources.graphdef import colocation_note
 
 _VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp"}
 EMPTY_COLLECTIONS_NOTE = (
@@ -132,14 +130,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             path, "checkpoint", [], _no_io(options, meta, meta_path), None, details=details
         )
 
-    notes = []
-    dropped = drop_dangling_colocation(meta.graph_def)
-    if dropped:
-        notes.append(colocation_note(dropped))
-    pinned = tf1.pin(meta.graph_def, options.pins, str(meta_path))
-    tf1.require_fed(
-        meta.graph_def, list(options.inputs.values()), list(options.outputs.values()), str(path)
-    )
+    notes, pinned = tf1.prepare(meta.graph_def, options, str(meta_path))
     graph = tf.Graph()
     with graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)

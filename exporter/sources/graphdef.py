@@ -13,7 +13,7 @@ from tensorflow.core.framework import graph_pb2, tensor_pb2
 from exporter import graphfile
 from exporter.errors import ModelError, UsageError
 from exporter.freeze import TABLE_FILLERS
-from exporter.graphs import drop_dangling_colocation, rename_node, unique_name
+from exporter.graphs import rename_node, unique_name
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
 
 EMPTY_VARIABLES_NOTE = (
@@ -56,10 +56,6 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     else:  # large constants stay in the file until they become variables below
         skeleton = graphfile.read_skeleton(path)
         graph_def, weights = skeleton.graph_def, skeleton.constants
-    notes = []
-    dropped = drop_dangling_colocation(graph_def)
-    if dropped:
-        notes.append(colocation_note(dropped))
     placeholders, outputs = tf1.candidates(graph_def)
     details = {
         "placeholders": placeholders,
@@ -76,10 +72,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             tf1.require_io(options, graph_def, str(path))
 
         return Source(path, "frozen", [], needs_io, None, details=details)
-    pinned = tf1.pin(graph_def, options.pins, str(path))
-    tf1.require_fed(
-        graph_def, list(options.inputs.values()), list(options.outputs.values()), str(path)
-    )
+    notes, pinned = tf1.prepare(graph_def, options, str(path))
     graph = tf.Graph()
     with graph.as_default():
         variables = _weights_as_variables(graph_def, weights)
@@ -126,13 +119,6 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         pinned=pinned,
         graph_def=graph_def,
         init_ops=[op.name for op in fillers],
-    )
-
-
-def colocation_note(dropped: int) -> str:
-    return (
-        f"dropped {dropped} colocation constraint(s) naming nodes the graph does not have "
-        "(left by freeze_graph or a graph transform); TensorFlow refuses to import them"
     )
 
 

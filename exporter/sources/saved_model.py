@@ -23,12 +23,11 @@ from exporter.model import split_tensor_name
 from exporter.sources import Loader, LoadOptions, Runner, Source, register, tf1
 
 
-def signature_runner(
-    saved_model_dir: Path, tags: list[str], stateful: frozenset[str] = frozenset()
-) -> Runner:
+def signature_runner(saved_model_dir: Path, tags: list[str], signatures: list) -> Runner:
     """Runs a SavedModel's signatures by key, loading it once on first use; a stateful
     signature runs on a fresh load each time, so that its result does not depend on what ran
     before it."""
+    stateful = frozenset(s.key for s in signatures if s.stateful)
     cache: dict[str, object] = {}
 
     def run(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -210,12 +209,11 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         details["graph_producer_version"] = (
             f"{producer} (before 21: an empty shape in this graph means unknown, not scalar)"
         )
-    stateful = frozenset(s.key for s in signatures if s.stateful)
     return Source(
         path=path,
         format="savedmodel",
         signatures=signatures,
-        run=signature_runner(path, options.tags, stateful),
+        run=signature_runner(path, options.tags, signatures),
         saved_model_dir=path,
         tags=list(options.tags),
         details=details,

@@ -14,6 +14,7 @@ from exporter.errors import UsageError
 from exporter.graphs import (
     DEFAULT_SIGNATURE,
     GraphIndex,
+    drop_dangling_colocation,
     placeholder_text,
     unfed_placeholders,
     with_example_spec,
@@ -110,6 +111,24 @@ def signature(key: str, inputs: dict[str, tf.Tensor], outputs: dict[str, tf.Tens
     return Signature(
         key, PREDICT, tuple(feeds), tuple(info(k, outputs[k]) for k in sorted(outputs))
     )
+
+
+def prepare(
+    graph_def: graph_pb2.GraphDef, options: LoadOptions, where: str
+) -> tuple[list[str], dict[str, Any]]:
+    """Readies a TF1 graph for import, in place: drops colocation constraints naming nodes
+    it does not have (TensorFlow refuses them), pins the `--set` placeholders, and refuses
+    outputs that need a placeholder nobody feeds. Returns (notes, pinned values)."""
+    notes = []
+    dropped = drop_dangling_colocation(graph_def)
+    if dropped:
+        notes.append(
+            f"dropped {dropped} colocation constraint(s) naming nodes the graph does not have "
+            "(left by freeze_graph or a graph transform); TensorFlow refuses to import them"
+        )
+    pinned = pin(graph_def, options.pins, where)
+    require_fed(graph_def, list(options.inputs.values()), list(options.outputs.values()), where)
+    return notes, pinned
 
 
 def require_fed(graph_def: graph_pb2.GraphDef, feeds: list[str], fetches: list[str], where: str):
