@@ -29,21 +29,21 @@ demo: setup
 	$(BIN)/tf2java demo --out demo-out --force
 
 test: setup
-	$(BIN)/ruff check exporter tests benchmarks
-	$(BIN)/ruff format --check exporter tests benchmarks
+	$(BIN)/ruff check exporter tests benchmarks tools
+	$(BIN)/ruff format --check exporter tests benchmarks tools
 	$(BIN)/pytest -q -rs
 
 java-test: setup
-	$(BIN)/ruff check exporter tests benchmarks
-	$(BIN)/ruff format --check exporter tests benchmarks
+	$(BIN)/ruff check exporter tests benchmarks tools
+	$(BIN)/ruff format --check exporter tests benchmarks tools
 	$(BIN)/pytest -q -rs tests/test_java_gradle.py
 
 golden: setup
-	$(BIN)/python tests/update_golden.py
+	$(BIN)/python tools/update_golden.py
 
 # Op registry snapshot of a TensorFlow Java release, from the real runtime: make registry VERSION=1.2.0
 registry: setup
-	$(BIN)/python -m exporter.registry snapshot $(VERSION)
+	$(BIN)/python tools/registry_snapshot.py $(VERSION)
 
 # Peak resident memory of exporting 1 GiB of weights: make bench-memory [FORMAT=frozen] [MIB=1024]
 bench-memory: setup
@@ -60,8 +60,8 @@ bench-parity: setup
 bench: bench-java bench-parity bench-memory
 
 lint: setup
-	$(BIN)/ruff check exporter tests benchmarks
-	$(BIN)/ruff format exporter tests benchmarks
+	$(BIN)/ruff check exporter tests benchmarks tools
+	$(BIN)/ruff format exporter tests benchmarks tools
 
 clean:
 	rm -rf build demo-out .gradle

@@ -55,7 +55,7 @@ SOURCES = {
 }
 FLOOR = """
 import json, resource
-import exporter.export
+import exporter.commands.export
 print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 

@@ -198,8 +198,10 @@ from pathlib import Path
 
 import keras
 
-from exporter import codegen, demo_model, manifest
-from exporter.export import export
+from exporter.java import codegen
+from exporter.commands import demo_model
+from exporter.core import manifest
+from exporter.commands.export import export
 
 work = Path(sys.argv[1])
 demo_model.save(work / "demo_src")
@@ -228,7 +230,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from exporter import javaenv
+    from exporter.core import javaenv
 
     with tempfile.TemporaryDirectory(prefix="tf2java-bench-") as tmp:
         work = Path(tmp)

@@ -3,7 +3,6 @@ stderr and an exit code (see the README); --debug shows the traceback instead.""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -18,15 +17,14 @@ from pathlib import Path
 import click
 
 from exporter import __version__
-from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError, first_line
+from exporter.targets import TARGETS
 
 FORMAT_CHOICES = {
-    "savedmodel": ("savedmodel",),
-    "frozen": ("frozen",),
+    **{fmt: (fmt,) for fmt in TARGETS},
     "both": ("savedmodel", "frozen"),
-    "tflite": ("tflite",),
-    "all": ("savedmodel", "frozen", "tflite"),
+    "all": tuple(TARGETS),
 }
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -62,9 +60,6 @@ def _stopped_exit() -> None:
         sys.exit(code)
 
 
-_MODEL_LIBRARIES = ("tensorflow", "google.protobuf", "keras", "h5py", "absl")
-
-
 def _quiet_tensorflow(ctx: click.Context) -> None:
     """TensorFlow, absl, Keras and TFLite log to stderr from Python and from C++ (some of it
     before any setting is read). Unless --verbose, their lines go nowhere: Python's loggers and
@@ -98,14 +93,14 @@ def _quiet_tensorflow(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
-def handled(func):
-    """Turns tf2java's errors (and anything unexpected) into one line and an exit code."""
+class Tf2JavaGroup(click.Group):
+    """The one error handler of every command: tf2java's errors (and anything unexpected)
+    become one line and an exit code; --debug shows the traceback instead."""
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        debug = click.get_current_context().find_root().params.get("debug", False)
+    def invoke(self, ctx: click.Context):
+        debug = ctx.params.get("debug", False)
         try:
-            result = func(*args, **kwargs)
+            result = super().invoke(ctx)
             _stopped_exit()  # a stop signal whose exception a library swallowed
             return result
         except Tf2JavaError as exc:
@@ -120,7 +115,7 @@ def handled(func):
         except Terminated:
             click.echo("error: terminated", err=True)
             sys.exit(EXIT_TERMINATED)
-        except (click.exceptions.Exit, click.ClickException):
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except OSError as exc:  # a file that cannot be read or written
             if debug:
@@ -133,19 +128,12 @@ def handled(func):
             if debug:
                 raise
             _stopped_exit()
-            first = first_line(exc)
-            if type(exc).__module__.startswith(_MODEL_LIBRARIES):
-                # TensorFlow, protobuf, Keras or h5py refused the model
-                click.echo(f"error: the model cannot be used: {first}", err=True)
-                sys.exit(EXIT_MODEL)
             click.echo(
-                f"error: unexpected {type(exc).__name__}: {first} "
+                f"error: unexpected {type(exc).__name__}: {first_line(exc)} "
                 "(run again with --debug for the traceback)",
                 err=True,
             )
             sys.exit(EXIT_INTERNAL)
-
-    return wrapper
 
 
 _PATH = re.compile(r"/[^\s:;,'\"()]+")
@@ -176,7 +164,7 @@ def _echo(line: str) -> None:
     click.echo(line)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Tf2JavaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tf2java")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("--verbose", is_flag=True, help="Let TensorFlow's own log lines through to stderr.")
@@ -372,7 +360,6 @@ def _load_options(
     help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
 )
 @with_options(tolerances)
-@handled
 def export(
     src,
     out,
@@ -395,7 +382,7 @@ def export(
     """Export SRC (SavedModel, .keras, .h5, TF1 checkpoint, frozen .pb/.pbtxt) into OUT:
     saved_model/, frozen.pb, model.tflite and manifest.json, as --format asks; each artifact is
     checked against SRC before anything is written."""
-    from exporter.export import export as run_export
+    from exporter.commands.export import export as run_export
 
     started = time.monotonic()
     result = run_export(
@@ -473,13 +460,13 @@ def export(
     metavar="KEY=NAME",
     help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
 )
-@handled
 def java(
     out, package, class_name, java_out, fmt, templates, strings, force, no_compile, output_names
 ):
     """Generate typed Java loader classes from OUT/manifest.json, and check that they
     compile (javac, against TensorFlow Java)."""
-    from exporter import codegen, manifest
+    from exporter.core import manifest
+    from exporter.java import codegen
 
     data, sha = manifest.read(out)
     manifest.verify_files(out, data)
@@ -558,7 +545,6 @@ def java(
     help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
 )
 @with_options(tolerances)
-@handled
 def parity(
     out,
     inputs_npz,
@@ -577,7 +563,7 @@ def parity(
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
-    from exporter import parity as parity_mod
+    from exporter.commands import parity as parity_mod
 
     result = parity_mod.parity(
         out,
@@ -597,7 +583,7 @@ def parity(
 
 
 def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
-    from exporter import parity as parity_mod
+    from exporter.commands import parity as parity_mod
 
     for line in result.lines():
         click.echo(line)
@@ -614,12 +600,11 @@ def _finish_parity(result, report: Path | None, junit: Path | None, force: bool)
 @click.option("--all", "show_all", is_flag=True, help="Every MetaGraph and its op list too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_options(source_options)
-@handled
 def inspect(src, show_all, as_json, **source):
     """Show what SRC needs to be fed and fetched: its format, signatures, tensors with dtype,
     shape and graph name, and what its format adds (variables, placeholders, layers, ...)."""
-    from exporter.describe import inspect as describe
-    from exporter.describe import inspect_lines
+    from exporter.commands.describe import inspect as describe
+    from exporter.commands.describe import inspect_lines
 
     data = describe(src, _load_options(**source, stage=False), show_all)
     if as_json:
@@ -658,13 +643,12 @@ def inspect(src, show_all, as_json, **source):
     help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
 )
 @with_options(source_options)
-@handled
 def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **source):
     """Run SRC, in any format, in Python TensorFlow, like `saved_model_cli run`."""
     import numpy as np
 
-    from exporter.describe import run as run_model
-    from exporter.describe import save_outputs
+    from exporter.commands.describe import run as run_model
+    from exporter.commands.describe import save_outputs
 
     _, sig, outputs = run_model(
         src,
@@ -676,7 +660,7 @@ def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **
         _echo,
     )
     if outdir:
-        from exporter.fsutil import refuse_overlap
+        from exporter.core.fsutil import refuse_overlap
 
         refuse_overlap(outdir, src, "model", "--outdir")
         for path in save_outputs(outputs, outdir, force):
@@ -707,11 +691,10 @@ def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **
     help="Custom op library (.so) whose ops count as registered.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@handled
 def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
     """List the op types SRC uses (main graph and function library) and check them against
     TensorFlow Java op registries, offline. Exit 1 when a chosen runtime cannot load SRC."""
-    from exporter.opsreport import ops_report
+    from exporter.checks.opsreport import ops_report
 
     report = ops_report(
         src,
@@ -733,11 +716,10 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="MetaGraph tag [default: serve].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@handled
 def scan(src, tags, as_json):
     """List ops in SRC that touch the file system, the network or the host process when the
     graph runs (a SavedModel's own saver is left out). Exit 1 when anything is found."""
-    from exporter.scan import scan as run_scan
+    from exporter.checks.scan import scan as run_scan
 
     graphs = run_scan(src, list(tags) or ["serve"])
     found = sum(len(t) for t in graphs.values())
@@ -777,7 +759,6 @@ def scan(src, tags, as_json):
 )
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @with_options(tolerances)
-@handled
 def handoff(
     out,
     dest,
@@ -794,7 +775,7 @@ def handoff(
     """Make DEST a Java module (Maven and Gradle) for the export OUT that builds and tests
     itself without Python: the model as resources, the generated classes, a JUnit test on
     golden vectors Python TensorFlow computed, and a README for the Java team."""
-    from exporter.handoff import handoff as run_handoff
+    from exporter.commands.handoff import handoff as run_handoff
 
     started = time.monotonic()
     run_handoff(
@@ -826,11 +807,10 @@ def handoff(
     help="Folder for everything the demo makes.",
 )
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@handled
 def demo(out, force):
     """Build the seed's BERT-style classifier, export it as a SavedModel and a frozen graph,
     generate and compile its Java classes, and prove parity on both formats."""
-    from exporter.demo import run_demo
+    from exporter.commands.demo import run_demo
 
     result = run_demo(out, force=force, echo=_echo)
     if not result.ok:

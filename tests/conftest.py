@@ -30,7 +30,7 @@ def built(tmp_path_factory) -> Path:
 
 
 def _export(built: Path, tmp_path_factory, name: str, src: Path, **kwargs) -> Path:
-    from exporter.export import export
+    from exporter.commands.export import export
 
     out = tmp_path_factory.mktemp("exports") / name
     export(src, out, name=name, **kwargs)
@@ -39,7 +39,7 @@ def _export(built: Path, tmp_path_factory, name: str, src: Path, **kwargs) -> Pa
 
 @pytest.fixture(scope="session")
 def demo_source(built) -> Path:
-    from exporter import demo_model
+    from exporter.commands import demo_model
 
     return demo_model.save(built / "demo")
 

@@ -109,9 +109,9 @@ def write_custom_op_export(out: Path, op: str = "CaseFoldUTF8") -> Path:
     tensorflow-text model does), with a manifest as tf2java writes it."""
     from tensorflow.core.framework import graph_pb2
 
-    from exporter.graphs import ops_of
-    from exporter.manifest import Manifest, file_entries
-    from exporter.model import Artifact, Signature, TensorInfo
+    from exporter.core.manifest import Manifest, file_entries
+    from exporter.core.model import Artifact, Signature, TensorInfo
+    from exporter.graph.graphs import ops_of
 
     graph_def = graph_pb2.GraphDef()
     text = graph_def.node.add(name="text", op="Placeholder")

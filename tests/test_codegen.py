@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter import codegen, manifest
-from exporter.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
-from tests.update_golden import CASES, GOLDEN, JAVA, render_golden
+from exporter.core import manifest
+from exporter.java import codegen
+from exporter.java.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
+from tools.update_golden import CASES, GOLDEN, JAVA, render_golden
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

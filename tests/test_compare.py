@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter.compare import compare
+from exporter.core.compare import compare
 
 
 def test_equal_outputs_pass_with_their_differences():

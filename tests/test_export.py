@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from exporter import __version__, inputs, manifest
-from exporter.graphs import ops_of, select_meta_graph
+from exporter import __version__
+from exporter.core import inputs, manifest
+from exporter.graph.graphs import ops_of, select_meta_graph
 from exporter.sources.graphdef import read as read_graph_def
 from tests.conftest import EXPORTS
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from exporter import manifest
 from exporter.cli import main
+from exporter.commands.parity import parity
+from exporter.core import manifest
 from exporter.errors import EXIT_MISMATCH
-from exporter.parity import parity
 
 pytestmark = pytest.mark.jvm
 
@@ -28,7 +28,7 @@ def _workers() -> set[int]:
     pids = set()
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"exporter.java_worker" in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and b"exporter.java.worker" in (entry / "cmdline").read_bytes():
                 pids.add(int(entry.name))
         except OSError:
             continue

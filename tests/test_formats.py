@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from exporter import manifest
 from exporter.cli import main
+from exporter.commands.export import export
+from exporter.commands.parity import parity
+from exporter.core import manifest
 from exporter.errors import EXIT_MODEL, EXIT_USAGE, ModelError, UsageError
-from exporter.export import export
-from exporter.parity import parity
 from exporter.sources import LOADERS, LoadOptions
 from tests import models
 
@@ -149,7 +149,7 @@ def test_checkpoint_step_picks_another_checkpoint(tf1_dir, tmp_path):
     for step in (100, 200):
         out = tmp_path / str(step)
         export(tf1_dir / "ckpt", out, formats=("frozen",), options=LoadOptions(step=step, **TF1_IO))
-        from exporter.freeze import run_graph_def
+        from exporter.graph.freeze import run_graph_def
         from exporter.sources.graphdef import read as read_graph_def
 
         data, _ = manifest.read(out)

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from exporter import graphfile, manifest
+from exporter.commands.export import export
+from exporter.core import manifest
 from exporter.errors import ModelError
-from exporter.export import export
-from exporter.freeze import freeze_signatures, run_graph_def
-from exporter.graphs import select_meta_graph, signatures_of
+from exporter.graph import graphfile
+from exporter.graph.freeze import freeze_signatures, run_graph_def
+from exporter.graph.graphs import select_meta_graph, signatures_of
 from exporter.sources import LoadOptions
 from exporter.sources.graphdef import read
 from tests import models

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from exporter import handoff
 from exporter.cli import main
+from exporter.commands import handoff
 from exporter.errors import EXIT_USAGE
 
 pytestmark = pytest.mark.jvm

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import codegen, javaenv, manifest
-from exporter.manifest import Manifest
-from exporter.model import Artifact, Signature, TensorInfo
-from exporter.parity import parity
+from exporter.commands.parity import parity
+from exporter.core import javaenv, manifest
+from exporter.core.manifest import Manifest
+from exporter.core.model import Artifact, Signature, TensorInfo
+from exporter.java import codegen
 from tests import models
 
 # Names built from pieces that break naive code generators, and any other character.
@@ -124,7 +125,7 @@ def test_generated_java_compiles_for_any_names(data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hostile_export(built, tmp_path_factory):
-    from exporter.export import export
+    from exporter.commands.export import export
 
     src = models.save_module(models.Hostile(), built / "hostile")
     out = tmp_path_factory.mktemp("hostile") / "export"

@@ -11,7 +11,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
-from exporter import demo_model, javaenv
+from exporter.commands import demo_model
+from exporter.core import javaenv
 
 pytestmark = [pytest.mark.jvm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

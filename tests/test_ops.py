@@ -13,13 +13,16 @@ import tensorflow as tf
 from click.testing import CliRunner
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
-from exporter import codegen, javaenv, manifest, opcheck, registry
+from exporter.checks import opcheck, registry
+from exporter.checks.opsreport import ops_report
 from exporter.cli import main
+from exporter.commands.parity import PARITY_PACKAGE, java_job, parity
+from exporter.core import javaenv, manifest
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, IncompatibleModelError
-from exporter.java_worker import save_arrays
-from exporter.opsreport import ops_report
-from exporter.parity import PARITY_PACKAGE, java_job, parity
+from exporter.java import codegen
+from exporter.java.worker import save_arrays
 from tests.conftest import EXPORTS
+from tools import registry_snapshot
 
 
 def _verdicts(src: Path) -> dict[tuple[str, str], opcheck.Verdict]:
@@ -73,7 +76,7 @@ def test_new_attrs_are_warnings_not_failures(demo_export):
 def test_verdicts_hold_on_a_real_0_5_0_runtime(demo_export, gamma_export, tmp_path):
     """No false alarm and no missed failure: TensorFlow Java 0.5.0 itself loads what the
     check says it loads, and fails on what it says it cannot."""
-    jars = registry.resolve_runtime("0.5.0", tmp_path)
+    jars = registry_snapshot.resolve_runtime("0.5.0", tmp_path)
     models = [
         {"format": "savedmodel", "path": str(out / "saved_model"), "tags": ["serve"]}
         for out in (demo_export, gamma_export)
@@ -95,8 +98,8 @@ def test_verdicts_hold_on_a_real_0_5_0_runtime(demo_export, gamma_export, tmp_pa
 
 @pytest.mark.jvm
 def test_shipped_1_1_0_snapshot_matches_the_live_registry(tmp_path):
-    facts, oplist = registry.live_registry(list(javaenv.classpath()), tmp_path)
-    live = registry.to_snapshot("1.1.0", facts, oplist)
+    facts, oplist = registry_snapshot.live_registry(list(javaenv.classpath()), tmp_path)
+    live = registry_snapshot.to_snapshot("1.1.0", facts, oplist)
     shipped = json.loads((registry.SNAPSHOT_DIR / "tfjava-1.1.0.json").read_text())
     assert live["tensorflow_core"] == shipped["tensorflow_core"] == "2.18.0"
     assert live["graph_def_producer"] == shipped["graph_def_producer"]

@@ -1,4 +1,4 @@
-"""A non-editable install carries the templates and the manifest schema."""
+"""A non-editable install carries every module, the templates and the manifest schema."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     }
     assert "handoff/pom.xml.j2" in shipped
     assert {f"exporter/templates/{n}" for n in shipped} <= names
-    assert "exporter/schema/manifest.schema.json" in names
-    assert "exporter/registries/tfjava-1.1.0.json" in names
-    assert "exporter/cli.py" in names
+    assert "exporter/core/schema/manifest.schema.json" in names
+    assert "exporter/checks/registries/tfjava-1.1.0.json" in names
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "exporter").rglob("*.py")}
+    assert "exporter/sources/tf1.py" in modules and "exporter/cli.py" in modules
+    assert modules <= names, sorted(modules - names)

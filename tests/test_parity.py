@@ -13,9 +13,11 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
-from exporter import codegen, demo_model, javaenv, manifest
-from exporter.java_worker import save_arrays
-from exporter.parity import PARITY_PACKAGE, java_job, parity, write_junit, write_report
+from exporter.commands import demo_model
+from exporter.commands.parity import PARITY_PACKAGE, java_job, parity, write_junit, write_report
+from exporter.core import javaenv, manifest
+from exporter.java import codegen
+from exporter.java.worker import save_arrays
 from tests.conftest import EXPORTS
 
 pytestmark = pytest.mark.jvm

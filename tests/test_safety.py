@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from exporter.checks.scan import registry_touches, scan
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL, EXIT_USAGE
-from exporter.scan import registry_touches, scan
 from tests import models, wild
 
 
@@ -355,7 +355,7 @@ def test_a_class_that_does_not_compile_names_its_signature(split_export, tmp_pat
 
 
 def _workers() -> list[str]:
-    found = subprocess.run(["pgrep", "-f", "exporter.java_worker"], capture_output=True, text=True)
+    found = subprocess.run(["pgrep", "-f", "exporter.java.worker"], capture_output=True, text=True)
     return found.stdout.split()
 
 
@@ -417,7 +417,8 @@ def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
     """A files entry with '..' (a manifest that skipped tf2java's checks) is refused by the
     generated class itself; a model loaded from the classpath and never closed leaves no
     temporary directory behind at JVM exit."""
-    from exporter import codegen, javaenv, manifest
+    from exporter.core import javaenv, manifest
+    from exporter.java import codegen
 
     data, sha = manifest.read(split_export)
     saved = data.artifact("savedmodel")

@@ -10,9 +10,9 @@ import tensorflow as tf
 from click.testing import CliRunner
 from tensorflow.core.framework import graph_pb2
 
+from exporter.checks.scan import scan
 from exporter.cli import main
 from exporter.errors import EXIT_MISMATCH, EXIT_USAGE
-from exporter.scan import scan
 from tests import models
 from tests.conftest import EXPORTS
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from benchmarks.export_memory import measure
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL
-from exporter.export import PROTOBUF_LIMIT, frozen_size_estimate
+from exporter.targets.frozen import PROTOBUF_LIMIT, size_estimate
 
 ROWS = 2**31 // (4 * 4096) + 64  # float32 rows of 4096: just over 2 GiB
 
@@ -32,7 +32,7 @@ def test_over_two_gigabytes(tmp_path):
     model = Huge()
     tf.saved_model.save(model, str(tmp_path / "src"), signatures={"serving_default": model.serve})
     del model
-    assert frozen_size_estimate(tmp_path / "src") > PROTOBUF_LIMIT
+    assert size_estimate(tmp_path / "src") > PROTOBUF_LIMIT
     result = CliRunner().invoke(
         main, ["export", str(tmp_path / "src"), str(tmp_path / "frozen"), "--format", "frozen"]
     )

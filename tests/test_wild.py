@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from exporter import example
 from exporter.cli import main
+from exporter.core import example
 from exporter.errors import EXIT_USAGE, first_line
-from exporter.graphfile import read_skeleton
+from exporter.graph.graphfile import read_skeleton
 from exporter.sources import LoadOptions, load_source
 from tests import wild
 

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import message as protobuf_message
 
-from exporter.errors import ModelError, UsageError
-from exporter.model import Signature
+from exporter.core.model import Signature
+from exporter.errors import ModelError, UsageError, first_line
 
 Runner = Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]
+# What TensorFlow and protobuf raise about a model they cannot load or run.
+LIBRARY_ERRORS = (tf.errors.OpError, protobuf_message.Error)
 
 
 @dataclass
@@ -55,22 +59,11 @@ class Source:
 
     def require_runnable(self, sig: Signature) -> None:
         """Refuses, before anything runs, a signature that cannot run as the model stands."""
-        from exporter.sources.tf1 import unfed_message
-
         where = f"{self.path}: signature '{sig.key}'"
         if sig.key in self.broken:
             raise ModelError(f"{where} {self.broken[sig.key]}; export another signature")
         if sig.key in self.unfed:
             raise UsageError(unfed_message(where, self.unfed[sig.key]))
-
-    def side_effects(self, sigs: list[Signature]) -> dict:
-        """label -> the ops reaching outside the model that running `sigs` executes."""
-        from exporter.scan import behind
-
-        if self.graph_def is None:
-            return {}
-        fetches = [t.tensor_name for s in sigs for t in s.outputs] + list(self.init_ops)
-        return {f"{self.format} ({self.path.name})": behind(self.graph_def, fetches)}
 
     def release(self) -> None:
         """Lets go of what running the source holds (a loaded model, a session), so that the
@@ -81,6 +74,14 @@ class Source:
 
 def _released(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     raise RuntimeError("the source was released; load it again to run it")
+
+
+def unfed_message(where: str, placeholders: list[str]) -> str:
+    return (
+        f"{where}: the outputs depend on placeholder(s) {', '.join(placeholders)} that are not "
+        "inputs; pin each to a value with --set NAME=VALUE (dropout: keep_prob=1.0, "
+        "is_training=false) or make it an input"
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ LOADERS: dict[str, Loader] = {}
 
 
 def register(loader: Loader) -> Loader:
+    """Adds a loader; a format is registered once."""
+    if loader.format in LOADERS:
+        raise ValueError(f"source format '{loader.format}' is already registered")
     LOADERS[loader.format] = loader
     return loader
 
@@ -114,7 +118,26 @@ def load_source(path: Path, options: LoadOptions | list[str], workdir: Path) -> 
     A list of tags may stand for the options."""
     if isinstance(options, list):
         options = LoadOptions(tags=options)
-    return detect(path).load(path, options, workdir)
+    loader = detect(path)
+    try:
+        source = loader.load(path, options, workdir)
+    except LIBRARY_ERRORS as exc:
+        raise ModelError(f"{path}: TensorFlow cannot load it: {first_line(exc)}") from exc
+    source.run = guarded(source.run, str(path))
+    return source
+
+
+def guarded(run: Runner, where: str) -> Runner:
+    """`run`, with what TensorFlow or protobuf raise while running the model turned into a
+    ModelError naming `where` and the signature."""
+
+    def run_guarded(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return run(key, inputs)
+        except LIBRARY_ERRORS as exc:
+            raise ModelError(f"{where}: signature '{key}' failed: {first_line(exc)}") from exc
+
+    return run_guarded
 
 
 # The loaders register themselves on import, in the order detection tries them.

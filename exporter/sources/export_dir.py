@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from exporter import graphfile
-from exporter import manifest as manifest_mod
+from exporter.core import manifest as manifest_mod
 from exporter.errors import UsageError
+from exporter.graph import graphfile
 from exporter.sources import Loader, LoadOptions, Source, register, saved_model, tflite
 
 

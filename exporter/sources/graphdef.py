@@ -10,10 +10,10 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 from tensorflow.core.framework import graph_pb2, tensor_pb2
 
-from exporter import graphfile
 from exporter.errors import ModelError, UsageError
-from exporter.freeze import TABLE_FILLERS
-from exporter.graphs import rename_node, unique_name
+from exporter.graph import graphfile
+from exporter.graph.freeze import TABLE_FILLERS
+from exporter.graph.graphs import rename_node, unique_name
 from exporter.sources import Loader, LoadOptions, Source, register, tf1
 
 EMPTY_VARIABLES_NOTE = (

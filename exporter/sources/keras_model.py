@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from exporter.errors import ModelError, UsageError, first_line
-from exporter.graphs import select_meta_graph, signatures_of
+from exporter.graph.graphs import select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Source, register
 from exporter.sources.saved_model import init_ops
 

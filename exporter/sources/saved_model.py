@@ -9,8 +9,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from exporter.core.model import split_tensor_name
 from exporter.errors import ModelError, UsageError
-from exporter.graphs import (
+from exporter.graph.graphs import (
     EMPTY_SHAPE_IS_UNKNOWN_BEFORE,
     ops_of,
     placeholder_text,
@@ -19,7 +20,6 @@ from exporter.graphs import (
     signatures_of,
     unfed_placeholders,
 )
-from exporter.model import split_tensor_name
 from exporter.sources import Loader, LoadOptions, Runner, Source, register, tf1
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
+from exporter.core.model import Signature, TensorInfo, split_tensor_name
 from exporter.errors import UsageError
-from exporter.graphs import (
+from exporter.graph.graphs import (
     DEFAULT_SIGNATURE,
     GraphIndex,
     drop_dangling_colocation,
@@ -19,8 +20,7 @@ from exporter.graphs import (
     unfed_placeholders,
     with_example_spec,
 )
-from exporter.model import Signature, TensorInfo, split_tensor_name
-from exporter.sources import LoadOptions, Runner
+from exporter.sources import LoadOptions, Runner, unfed_message
 
 PREDICT = "tensorflow/serving/predict"
 # Nodes that consume nothing downstream but are not model outputs.
@@ -136,14 +136,6 @@ def require_fed(graph_def: graph_pb2.GraphDef, feeds: list[str], fetches: list[s
     unfed = unfed_placeholders(graph_def, feeds, fetches)
     if unfed:
         raise UsageError(unfed_message(where, [placeholder_text(n) for n in unfed]))
-
-
-def unfed_message(where: str, placeholders: list[str]) -> str:
-    return (
-        f"{where}: the outputs depend on placeholder(s) {', '.join(placeholders)} that are not "
-        "inputs; pin each to a value with --set NAME=VALUE (dropout: keep_prob=1.0, "
-        "is_training=false) or make it an input"
-    )
 
 
 def pin(graph_def: graph_pb2.GraphDef, pins: dict[str, str], where: str) -> dict[str, Any]:

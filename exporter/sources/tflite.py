@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from exporter.core.model import Signature, TensorInfo, split_tensor_name
 from exporter.errors import ModelError
-from exporter.model import Signature, TensorInfo, split_tensor_name
 from exporter.sources import Loader, LoadOptions, Source, register
 
 NO_SIGNATURE = "(tensors)"  # the signature key for a model without SignatureDefs

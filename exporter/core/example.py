@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter.wire import field, varint
+from exporter.core.wire import field, varint
 
 _KIND = {"string": 1, "float32": 2, "int64": 3}
 

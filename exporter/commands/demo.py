@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import codegen, demo_model, javaenv, manifest
-from exporter.export import export
-from exporter.fsutil import staged_dir
-from exporter.parity import ParityReport, parity, write_junit, write_report
+from exporter.commands import demo_model
+from exporter.commands.export import export
+from exporter.commands.parity import ParityReport, parity, write_junit, write_report
+from exporter.core import javaenv, manifest
+from exporter.core.fsutil import staged_dir
+from exporter.java import codegen
 
 CLASS_NAME = "BertClassifier"
 PACKAGE = "com.example.models"

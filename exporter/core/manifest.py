@@ -13,8 +13,8 @@ from typing import Any
 import jsonschema
 
 from exporter import GENERATOR, __version__
+from exporter.core.model import Artifact
 from exporter.errors import ModelError
-from exporter.model import Artifact
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -71,7 +71,7 @@ class Manifest:
 
 @cache
 def schema() -> dict[str, Any]:
-    text = resources.files("exporter").joinpath("schema/manifest.schema.json").read_text()
+    text = resources.files("exporter.core").joinpath("schema/manifest.schema.json").read_text()
     return json.loads(text)
 
 

@@ -6,39 +6,32 @@ from __future__ import annotations
 
 import gc
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
-from exporter import graphfile, opcheck, registry
-from exporter import inputs as inputs_mod
-from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter import targets
+from exporter.checks import opcheck, registry
+from exporter.checks.scan import require_consent, source_side_effects, touches, warnings_for
+from exporter.core import inputs as inputs_mod
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter.core.fsutil import refuse_overlap, staged_dir
+from exporter.core.inputs import format_shape
+from exporter.core.manifest import MANIFEST_NAME, Manifest
+from exporter.core.model import Artifact, Signature
 from exporter.errors import (
-    IncompatibleModelError,
     ModelError,
     UsageError,
     VerificationError,
-    first_line,
 )
-from exporter.freeze import run_graph_def
-from exporter.fsutil import refuse_overlap, staged_dir
-from exporter.graphs import ops_of, select_meta_graph, select_signature
-from exporter.inputs import format_shape
-from exporter.manifest import MANIFEST_NAME, Manifest, file_entries
-from exporter.model import Artifact, Signature
-from exporter.scan import require_consent
-from exporter.sources import LoadOptions, Source, load_source
-from exporter.sources.saved_model import signature_runner
+from exporter.graph.graphs import select_signature
+from exporter.sources import LoadOptions, load_source
+from exporter.targets import Feed, Written
 
 FORMATS = ("savedmodel", "frozen")
-SAVED_MODEL_DIR = "saved_model"
-FROZEN_FILE = "frozen.pb"
-TFLITE_FILE = "model.tflite"
 
 
 @dataclass
@@ -46,21 +39,6 @@ class ExportResult:
     out: Path
     manifest: Manifest
     checks: list[Comparison]
-
-
-Feed = dict[str, np.ndarray]
-Run = Callable[[str, Feed], Feed]  # (signature key, feed) -> outputs
-
-
-@dataclass
-class Written:
-    """What a writer leaves in the staging directory: the artifact (None when none of the
-    signatures fits the format), a way to run it in Python, and extra checks it made of
-    itself."""
-
-    artifact: Artifact | None
-    run: Run
-    checks: list[tuple[str, Run, Run]] = field(default_factory=list)  # (label, expected, actual)
 
 
 def export(
@@ -112,7 +90,9 @@ def export(
         sigs = select_signatures(source.signatures, signature, str(src))
         for sig in sigs:
             source.require_runnable(sig)
-        require_consent(source.side_effects(sigs), allow_side_effects, echo, f"exporting {src}")
+        require_consent(
+            source_side_effects(source, sigs), allow_side_effects, echo, f"exporting {src}"
+        )
         for note in source.notes:
             echo(f"note: {note}")
         feeds = {sig.key: _feed(sig, inputs, batch, seed) for sig in sigs}
@@ -121,7 +101,7 @@ def export(
         checks = []
         artifacts = []
         for fmt in formats:
-            w = WRITERS[fmt](source, stage, sigs, optimize)
+            w = targets.get(fmt).write(source, stage, sigs, optimize)
             if w.artifact is None:
                 raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
             checks += _check_artifact(w, source.format, expected, feeds, atol, rtol, echo)
@@ -262,8 +242,6 @@ def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:
-    from exporter.scan import touches, warnings_for
-
     graphs = {art.format: touches(g) for art, g in opcheck.artifact_graphs(stage, artifacts)}
     return warnings_for(graphs)
 
@@ -276,169 +254,18 @@ def check_runtime(
     echo: Callable[[str], None],
 ) -> None:
     """Refuses (or, when allowed, warns about) artifacts the Java runtime cannot load."""
-    reg = registry.load(runtime)
-    errors = []
-    for art, graph_def in opcheck.artifact_graphs(stage, artifacts):
-        verdict = opcheck.check(graph_def, reg)
-        for finding in verdict.findings:
-            echo(f"{art.format} on TensorFlow Java {runtime}: {finding.line()}")
-        if not verdict.loads:
-            errors.append(art.format)
-    if errors and not allow_incompatible:
-        raise IncompatibleModelError(
-            f"the {' and '.join(errors)} export cannot load on {reg.name} (see above); nothing "
-            "was written. Pass --allow-incompatible to write it anyway"
-        )
+    graphs = [(art.format, g) for art, g in opcheck.artifact_graphs(stage, artifacts)]
+    refused = opcheck.require(
+        graphs,
+        runtime,
+        echo=echo,
+        allow=allow_incompatible,
+        fix="nothing was written. Pass --allow-incompatible to write it anyway",
+    )
     echo(
         f"TensorFlow Java {runtime}: "
-        + (f"does NOT load {', '.join(errors)}" if errors else "loads every artifact")
+        + (f"does NOT load {', '.join(refused)}" if refused else "loads every artifact")
     )
-
-
-def write_saved_model(
-    source: Source, stage: Path, sigs: list[Signature], optimize: bool
-) -> Written:
-    """A copy of the source's SavedModel: it keeps every signature it has."""
-    saved = stage / SAVED_MODEL_DIR
-    shutil.copytree(source.saved_model_dir, saved)
-    (saved / "variables").mkdir(exist_ok=True)
-    meta = select_meta_graph(saved, source.tags)
-    notes = [n for n in source.notes if "variables/" in n]
-    if not any((saved / "variables").iterdir()) and not notes:
-        notes.append(EMPTY_VARIABLES_NOTE)
-    art = Artifact(
-        format="savedmodel",
-        path=SAVED_MODEL_DIR,
-        signatures=source.signatures,
-        ops=ops_of(meta.graph_def),
-        tags=list(source.tags),
-        files=file_entries(stage, SAVED_MODEL_DIR),
-        producer=meta.graph_def.versions.producer,
-        notes=notes,
-    )
-    return Written(art, signature_runner(saved, source.tags, source.signatures))
-
-
-PROTOBUF_LIMIT = 2**31 - 1  # bytes: the most one serialized protobuf message may hold
-
-
-def frozen_size_estimate(saved_model_dir: Path) -> int:
-    """Bytes a frozen GraphDef would hold at least: the graph plus every variable's value,
-    read from the checkpoint index without loading a tensor."""
-    size = sum(p.stat().st_size for p in saved_model_dir.glob("saved_model.pb*"))
-    index = saved_model_dir / "variables" / "variables.index"
-    if index.is_file():
-        reader = tf.train.load_checkpoint(str(index.with_suffix("")))
-        dtypes = reader.get_variable_to_dtype_map()
-        for name, shape in reader.get_variable_to_shape_map().items():
-            if dtypes[name] != tf.string:
-                size += int(np.prod(shape, dtype=np.int64)) * dtypes[name].size
-    return size
-
-
-STATEFUL_REASON = (
-    "it assigns a variable, and a frozen graph has constants in place of variables; the "
-    "SavedModel keeps it"
-)
-
-
-def write_frozen(source: Source, stage: Path, sigs: list[Signature], optimize: bool) -> Written:
-    """frozen.pb: every stateless signature of `sigs` in one graph, variables as constants."""
-    from exporter.freeze import freeze_signatures, optimize_for_inference
-
-    left_out = [{"signature": s.key, "reason": STATEFUL_REASON} for s in sigs if s.stateful]
-    sigs = [s for s in sigs if not s.stateful]
-    if not sigs:
-        return Written(None, _nothing)
-    estimate = frozen_size_estimate(source.saved_model_dir)
-    if estimate > PROTOBUF_LIMIT:
-        raise ModelError(
-            f"a frozen GraphDef of this model would hold {estimate / 2**30:.2f} GiB of weights, "
-            f"over protobuf's 2 GiB limit for one message; export --format savedmodel, which "
-            "keeps the weights in variables/ and has no such limit"
-        )
-    frozen = freeze_signatures(source.saved_model_dir, source.tags, sigs)
-    frozen_sigs = {s.key: s for s in frozen.signatures}
-    graph_def, values = frozen.graph_def, frozen.values
-    checks = []
-    notes = []
-    if optimize:  # optimize_for_inference reads the weights: the graph holds them all
-        plain = frozen.full_graph_def()
-        graph_def, values = optimize_for_inference(plain, frozen.signatures), {}
-        notes.append(f"optimized for inference: {len(plain.node)} nodes -> {len(graph_def.node)}")
-        checks.append(
-            (
-                "frozen optimized vs unoptimized",
-                lambda key, feed: run_graph_def(plain, frozen_sigs[key], feed),
-                lambda key, feed: run_graph_def(graph_def, frozen_sigs[key], feed),
-            )
-        )
-    path = stage / FROZEN_FILE
-    graphfile.write(path, graph_def, values)
-    frozen.release()
-    art = Artifact(
-        format="frozen",
-        path=FROZEN_FILE,
-        signatures=list(frozen.signatures),
-        ops=ops_of(graph_def),
-        files=file_entries(stage, FROZEN_FILE),
-        producer=graph_def.versions.producer,
-        notes=notes,
-        left_out=left_out,
-        init_op=frozen.init,
-    )
-    if frozen.init:
-        art.notes.append(
-            f"lookup tables are kept with their contents as constants; '{frozen.init}' fills "
-            "them and runs once after the graph is loaded (the generated class does it)"
-        )
-    # The check runs the file as written, without the loaded model behind `frozen`.
-    return Written(art, lambda key, feed: graphfile.run(path, frozen_sigs[key], feed), checks)
-
-
-def _nothing(key: str, feed: Feed) -> Feed:
-    raise AssertionError("no artifact was written")
-
-
-def write_tflite(source: Source, stage: Path, sigs: list[Signature], optimize: bool) -> Written:
-    from exporter.sources import tflite
-
-    keys = [s.key for s in sigs]
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(source.saved_model_dir), signature_keys=keys, tags=set(source.tags)
-    )
-    try:
-        content = converter.convert()
-    except Exception as exc:  # ConverterError and friends
-        raise ModelError(
-            f"TFLite cannot convert signature(s) {', '.join(keys)} ({first_line(exc)}); export "
-            "--format savedmodel or frozen instead, which need no conversion"
-        ) from exc
-    (stage / TFLITE_FILE).write_bytes(content)
-    interp = tflite.interpreter(content, TFLITE_FILE)
-    art = Artifact(
-        format="tflite",
-        path=TFLITE_FILE,
-        signatures=tflite.signatures(interp),
-        ops=[],
-        files=file_entries(stage, TFLITE_FILE),
-        notes=[TFLITE_NOTE],
-    )
-    return Written(art, lambda key, feed: tflite.run_interpreter(content, key, feed, TFLITE_FILE))
-
-
-WRITERS: dict[str, Callable[[Source, Path, list[Signature], bool], Written]] = {
-    "savedmodel": write_saved_model,
-    "frozen": write_frozen,
-    "tflite": write_tflite,
-}
-EMPTY_VARIABLES_NOTE = (
-    "variables/ is empty, and that is correct: the weights are constants inside saved_model.pb"
-)
-TFLITE_NOTE = (
-    "checked in Python against the source; TensorFlow Java does not run TFLite, so parity has "
-    "no Java check for it"
-)
 
 
 def model_name(src: Path) -> str:

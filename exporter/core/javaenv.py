@@ -26,7 +26,7 @@ RELEASE = "11"
 
 def project_root() -> Path | None:
     """The tf2java checkout (holding build.gradle) this package runs from, if any."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     for candidate in (here, Path.cwd()):
         if (candidate / "build.gradle").is_file() and (candidate / "java-harness").is_dir():
             return candidate
@@ -205,7 +205,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_worker(work: Path, timeout: float, **request) -> dict:
-    """Runs one worker process (one JVM, exporter.java_worker) on a request written into
+    """Runs one worker process (one JVM, exporter.java.worker) on a request written into
     `work` and returns its response; kills it and its children on timeout."""
     with start_worker(work, **request) as worker:
         return worker.wait(timeout)
@@ -261,7 +261,7 @@ def start_worker(
     jvm_options: list[str] = (),
     **extra,
 ) -> Worker:
-    """Starts one worker process (one JVM, exporter.java_worker) on a request written into
+    """Starts one worker process (one JVM, exporter.java.worker) on a request written into
     `work`, and returns at once: the JVM starts and runs its jobs while this process goes on.
     Its output goes to `work/worker.log`."""
     request_file, response_file = work / "request.json", work / "response.json"
@@ -284,7 +284,7 @@ def start_worker(
                 [
                     sys.executable,
                     "-m",
-                    "exporter.java_worker",
+                    "exporter.java.worker",
                     str(request_file),
                     str(response_file),
                     str(watch_read),

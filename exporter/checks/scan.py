@@ -13,7 +13,13 @@ from pathlib import Path
 
 from tensorflow.core.framework import graph_pb2
 
+from exporter import targets
+from exporter.checks.opcheck import model_graphs
+from exporter.core.manifest import Manifest
+from exporter.core.model import Signature
 from exporter.errors import UsageError
+from exporter.graph.graphs import GraphIndex
+from exporter.sources import Source
 
 # op type -> what it touches: this curated list, and every op of TensorFlow's registry that
 # the rules of `registry_touches` pick out (see the README: how the list is made).
@@ -203,8 +209,7 @@ def _saver_path(node, function: str | None) -> bool:
 
 
 def scan(src: Path, tags: list[str]) -> dict[str, list[Touch]]:
-    from exporter.opcheck import model_graphs
-
+    """label -> the ops reaching outside the model in each graph `src` holds."""
     with tempfile.TemporaryDirectory() as work:
         return {
             label: touches(g, own_saver=not label.startswith("frozen"))
@@ -216,13 +221,32 @@ def behind(graph_def: graph_pb2.GraphDef, fetches: list[str]) -> list[Touch]:
     """The ops that reach outside among those that running `fetches` executes: every node
     they depend on, and every node of the functions those call (a model's asset readers
     left out)."""
-    from exporter.graphs import GraphIndex
-
     found = []
     for node, function in GraphIndex(graph_def).nodes_behind(fetches):
         cat = category(node.op)
         if cat is not None and node.op not in ASSET_READERS:
             found.append(Touch(cat, node.op, node.name, function))
+    return found
+
+
+def source_side_effects(source: Source, sigs: list[Signature]) -> dict[str, list[Touch]]:
+    """label -> the ops reaching outside the model that running `sigs` of a loaded source
+    executes, with what runs when it loads."""
+    if source.graph_def is None:
+        return {}
+    fetches = [t.tensor_name for s in sigs for t in s.outputs] + list(source.init_ops)
+    return {f"{source.format} ({source.path.name})": behind(source.graph_def, fetches)}
+
+
+def artifact_side_effects(export_dir: Path, manifest: Manifest) -> dict[str, list[Touch]]:
+    """label -> the ops reaching outside the model that running each exported artifact's
+    signatures (and what runs when it loads) executes."""
+    found = {}
+    for art in manifest.artifacts:
+        target = targets.get(art.format)
+        if target.graph is not None:
+            graph_def, fetches = target.graph(export_dir, art)
+            found[f"{art.format} ({art.path})"] = behind(graph_def, fetches)
     return found
 
 

@@ -20,8 +20,9 @@ from tensorflow.core.framework import graph_pb2, tensor_pb2
 from tensorflow.python.framework import convert_to_constants as c2c
 from tensorflow.python.framework import tensor_util
 
+from exporter.core.model import Signature, split_tensor_name
 from exporter.errors import ModelError, first_line
-from exporter.graphs import (
+from exporter.graph.graphs import (
     drop_dangling_colocation,
     ops_of,
     prefix_nodes,
@@ -29,7 +30,6 @@ from exporter.graphs import (
     unique_name,
     valid_node_name,
 )
-from exporter.model import Signature, split_tensor_name
 
 _LOOPS = ("While", "StatelessWhile")
 TABLE_INIT = "init_all_tables"  # the name TF1's tf.tables_initializer() gives its op

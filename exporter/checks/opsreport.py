@@ -7,8 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter import opcheck, registry
-from exporter.opcheck import NodeUse, Verdict
+from exporter.checks import opcheck, registry
+from exporter.checks.opcheck import NodeUse, Verdict
 
 
 @dataclass

@@ -20,9 +20,10 @@ import tensorflow as tf
 from google.protobuf import message
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_pb2
 
-from exporter import wire
+from exporter.core import wire
+from exporter.core.model import Signature
 from exporter.errors import ModelError
-from exporter.model import Signature
+from exporter.graph.freeze import run_graph_def
 
 LARGE = 1 << 16  # bytes: a constant at least this large stays in the file when read
 CHUNK = 1 << 26  # bytes per write and read call
@@ -156,8 +157,6 @@ def _stripped_constant(stripped: bytes, extent: Extent) -> str | None:
 def run(path: Path, sig: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs a frozen graph file, feeding and fetching by the signature's tensor names; each
     large constant becomes a placeholder fed with its bytes from the file."""
-    from exporter.freeze import run_graph_def
-
     skeleton = read_skeleton(path)
     fed = {}
     for node in skeleton.graph_def.node:

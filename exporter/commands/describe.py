@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from exporter.checks.scan import require_consent, source_side_effects
+from exporter.core.fsutil import staged_dir
+from exporter.core.inputs import check_input, format_shape, read_arrays
+from exporter.core.model import NUMPY_DTYPES, Signature
 from exporter.errors import ModelError, UsageError
-from exporter.fsutil import staged_dir
-from exporter.graphs import select_signature
-from exporter.inputs import check_input, format_shape, read_arrays
-from exporter.model import NUMPY_DTYPES, Signature
-from exporter.scan import require_consent
+from exporter.graph.graphs import ops_of, read_meta_graphs, select_signature, signatures_of
 from exporter.sources import LoadOptions, Source, detect, load_source
 
 
@@ -39,8 +39,6 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
 
 
 def _every_meta_graph(src: Path) -> list[dict[str, Any]]:
-    from exporter.graphs import ops_of, read_meta_graphs, signatures_of
-
     return [
         {
             "tags": sorted(meta.meta_info_def.tags),
@@ -201,7 +199,9 @@ def run(
             source.run("", {})  # raises the format's own explanation (missing --input, ...)
         sig = select_signature(source.signatures, signature, str(src))
         source.require_runnable(sig)
-        require_consent(source.side_effects([sig]), allow_side_effects, echo, f"running {src}")
+        require_consent(
+            source_side_effects(source, [sig]), allow_side_effects, echo, f"running {src}"
+        )
         feed = parse_inputs(specs, json_specs, sig)
         return source, sig, source.run(sig.key, feed)
 

@@ -11,8 +11,8 @@ from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.python.saved_model import loader_impl
 
+from exporter.core.model import Signature, TensorInfo, split_tensor_name
 from exporter.errors import ModelError, UsageError, first_line
-from exporter.model import Signature, TensorInfo, split_tensor_name
 
 DEFAULT_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"

@@ -15,8 +15,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import codegen, demo_model, manifest  # noqa: E402
-from exporter.export import export  # noqa: E402
+from exporter.commands import demo_model  # noqa: E402
+from exporter.commands.export import export  # noqa: E402
+from exporter.core import manifest  # noqa: E402
+from exporter.java import codegen  # noqa: E402
 from tests import models  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import jinja2
 
-from exporter import GENERATOR, __version__
+from exporter import GENERATOR, __version__, targets
+from exporter.core import javaenv
+from exporter.core.fsutil import staged_file
+from exporter.core.manifest import Manifest
+from exporter.core.model import Artifact, Signature, TensorInfo
 from exporter.errors import ModelError, OutputExistsError, UsageError
-from exporter.fsutil import staged_file
-from exporter.manifest import Manifest
-from exporter.model import Artifact, Signature, TensorInfo
-from exporter.naming import (
+from exporter.java.naming import (
     MAX_IDENTIFIER,
     OBJECT_METHODS,
     bounded,
@@ -68,7 +69,6 @@ JAVA_TYPES: dict[str, JavaType] = {
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
 
-TEMPLATES = {"savedmodel": "savedmodel_loader.java.j2", "frozen": "frozen_loader.java.j2"}
 # The members the shipped templates define in a generated class (methods, fields, helpers):
 # a signature's method never takes one of these names. Templates refer to their fields as
 # `this.x`, so a parameter of any name cannot shadow them.
@@ -78,7 +78,6 @@ CLASS_MEMBERS = frozenset(
     fillRows flatOf session graph bundle extracted cleanup runtimeChecked OPS TAGS FILES LOGGER
     DEFAULT_CONFIG EXPORTED_WITH_TENSORFLOW""".split()
 )
-CLASS_SUFFIX = {"savedmodel": "SavedModel", "frozen": "Frozen"}
 
 
 @dataclass(frozen=True)
@@ -329,16 +328,17 @@ def plan(
     base = class_name or bounded(pascal(manifest.name), MAX_IDENTIFIER - len("SavedModel"))
     classes = []
     for art in manifest.artifacts:
-        if art.format not in TEMPLATES or (formats and art.format not in formats):
+        target = targets.get(art.format)
+        if not target.runs_in_java or (formats and art.format not in formats):
             continue  # TensorFlow Java does not run TFLite
-        name = base + CLASS_SUFFIX[art.format]
+        name = base + target.java_suffix
         methods = unique([camel(s.key) for s in art.signatures], CLASS_MEMBERS | OBJECT_METHODS)
         results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
             _signature(s, m, r, strings, output_names)
             for s, m, r in zip(art.signatures, methods, results)
         )
-        classes.append(JavaClass(package, name, art, TEMPLATES[art.format], sigs))
+        classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
     return classes
@@ -406,9 +406,9 @@ def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str)
 def templates_dir() -> Path:
     """The shipped templates: inside the installed package (a wheel maps the top-level
     templates/ folder to exporter/templates), or templates/ beside it in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / TEMPLATES["savedmodel"]).is_file():
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "templates", package.parent / "templates"):
+        if all((candidate / t.template).is_file() for t in targets.java_targets()):
             return candidate
     raise FileNotFoundError("tf2java's Java templates are missing from the installation")
 
@@ -564,8 +564,6 @@ def compile_check(classes: list[JavaClass], out_dir: Path) -> str | None:
     folder. Returns why it could not try (no JDK, no TensorFlow Java jars), else None; raises
     CompileError naming the class and the signature whose code javac refused."""
     import tempfile
-
-    from exporter import javaenv
 
     try:
         javaenv.java_home()

@@ -6,12 +6,20 @@ GraphDef version bounds. Offline: the registries are the shipped snapshots."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tensorflow.core.framework import graph_pb2
 
-from exporter.registry import Registry, available, load, version_key
+from exporter import targets
+from exporter.checks.registry import Registry, available, load, version_key
+from exporter.core.manifest import MANIFEST_NAME, read
+from exporter.errors import IncompatibleModelError, ModelError
+from exporter.graph.graphs import select_meta_graph
+from exporter.sources import detect, load_source
+from exporter.sources.checkpoint import read_meta
+from exporter.sources.graphdef import read as read_any_graph_def
 
 
 @dataclass(frozen=True)
@@ -201,27 +209,50 @@ def _few(items: list[str], n: int = 3) -> str:
     return head + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def require(
+    graphs: list[tuple[str, graph_pb2.GraphDef]],
+    runtime: str,
+    *,
+    echo: Callable[[str], None],
+    extra_ops: frozenset[str] = frozenset(),
+    allow: bool = False,
+    fix: str = "",
+) -> list[str]:
+    """The one load check of export and parity: each labelled graph against `runtime`'s
+    registry. Warnings are echoed; errors too when `allow`. Returns the labels of the graphs
+    that cannot load; unless `allow`, raises IncompatibleModelError naming each error and its
+    fix, then `fix` (what the caller can do)."""
+    reg = load(runtime)
+    refused, errors = [], []
+    for label, graph_def in graphs:
+        verdict = check(graph_def, reg, extra_ops)
+        for finding in verdict.findings:
+            if finding.severity != "error" or allow:
+                echo(f"{label} on {reg.name}: {finding.line()}")
+            else:
+                errors.append(f"{label}: {finding.message}; {finding.fix}")
+        if not verdict.loads:
+            refused.append(label)
+    if refused and not allow:
+        raise IncompatibleModelError(
+            f"the model cannot load on {reg.name}: {' | '.join(errors)}"
+            + (f"; {fix}" if fix else "")
+        )
+    return refused
+
+
 def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.GraphDef]]:
     """The GraphDef of every exported artifact TensorFlow Java loads (a .tflite is none)."""
-    from exporter.graphfile import read_skeleton
-    from exporter.graphs import select_meta_graph
-
-    graphs = []
-    for art in artifacts:
-        if art.format == "frozen":  # nodes and attrs; large constants' bytes stay in the file
-            graphs.append((art, read_skeleton(root / art.path).graph_def))
-        elif art.format == "savedmodel":
-            graphs.append((art, select_meta_graph(root / art.path, art.tags).graph_def))
-    return graphs
+    return [
+        (art, targets.get(art.format).graph(root, art)[0])
+        for art in artifacts
+        if targets.get(art.format).graph is not None
+    ]
 
 
 def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, graph_pb2.GraphDef]]:
     """The graphs a source holds, labelled: an export directory's artifacts (by its manifest),
     a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export)."""
-    from exporter.graphs import select_meta_graph
-    from exporter.manifest import MANIFEST_NAME, read
-    from exporter.sources import detect, load_source
-
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
         return [
@@ -230,12 +261,8 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
         ]
     loader = detect(src)
     if loader.format == "frozen":
-        from exporter.sources.graphdef import read as read_any_graph_def
-
         return [(f"frozen ({src.name})", read_any_graph_def(src, constants=False))]
     if loader.format == "checkpoint":
-        from exporter.sources.checkpoint import read_meta
-
         return [(f"checkpoint ({src.name})", read_meta(src).graph_def)]
     source = load_source(src, tags, workdir)
     meta = select_meta_graph(source.saved_model_dir, source.tags)
@@ -246,8 +273,6 @@ def library_ops(libraries: list[Path]) -> frozenset[str]:
     """Op names that custom op libraries register (loaded into this process, as running the
     model in Python needs them anyway)."""
     import tensorflow as tf
-
-    from exporter.errors import ModelError
 
     names: set[str] = set()
     for lib in libraries:

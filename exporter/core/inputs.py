@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import example
+from exporter.core import example
+from exporter.core.model import NUMPY_DTYPES, Signature, TensorInfo
 from exporter.errors import ModelError, UsageError
-from exporter.model import NUMPY_DTYPES, Signature, TensorInfo
 
 DEFAULT_BATCH = 2
 DEFAULT_DIM = 4  # for unknown dimensions other than the first

@@ -16,14 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import GENERATOR, __version__, codegen, javaenv
-from exporter import inputs as inputs_mod
-from exporter import manifest as manifest_mod
-from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter import GENERATOR, __version__, targets
+from exporter.commands.parity import parity
+from exporter.core import inputs as inputs_mod
+from exporter.core import javaenv
+from exporter.core import manifest as manifest_mod
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.fsutil import refuse_overlap, staged_dir
+from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
-from exporter.fsutil import refuse_overlap, staged_dir
-from exporter.inputs import format_shape
-from exporter.naming import is_package, java_string, pascal
+from exporter.java import codegen
+from exporter.java.naming import is_package, java_string, pascal
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
 GOLDEN_DTYPES = {  # dtype -> (GoldenNpy reader, numpy dtype the golden file holds)
@@ -98,7 +101,6 @@ def handoff(
     """Writes DEST (replaced as a whole, atomically, only with `force`): a Maven and Gradle
     module for the export in `export_dir`. Runs parity first and refuses a model that fails
     it. Raises UsageError (names, DEST), ModelError (the export), VerificationError."""
-    from exporter.parity import artifact_runner, parity
 
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
@@ -130,13 +132,13 @@ def handoff(
     package_path = package.replace(".", "/")
     model_root = f"/{package_path}/model"
     classes = codegen.plan(handed_manifest, package, class_name, output_names=output_names)
-    base = classes[0].name.removesuffix(codegen.CLASS_SUFFIX[classes[0].artifact.format])
+    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
     test_class, check_class = f"{base}GoldenTest", f"{base}Check"
     with staged_dir(dest, force) as stage:
         resources = stage / "src/main/resources" / package_path / "model"
         resources.mkdir(parents=True)
         for art in data.artifacts:
-            if art.format in codegen.TEMPLATES:
+            if targets.get(art.format).runs_in_java:
                 source = export_dir / art.path
                 if source.is_dir():
                     shutil.copytree(source, resources / art.path)
@@ -154,7 +156,7 @@ def handoff(
         golden = test_root / package_path / "golden"
         for cls in classes:
             model_resource = f"{model_root}/{cls.artifact.path}"
-            run = artifact_runner(export_dir, cls.artifact)
+            run = targets.get(cls.artifact.format).runner(export_dir, cls.artifact)
             calls = []
             for jsig in cls.signatures:
                 label = f"{cls.artifact.format} {jsig.sig.key}"
@@ -243,7 +245,9 @@ def handoff(
                 for c in report.cases
             ],
             "left_out": left_out,
-            "files": [f for a in data.artifacts if a.format in codegen.TEMPLATES for f in a.files],
+            "files": [
+                f for a in data.artifacts if targets.get(a.format).runs_in_java for f in a.files
+            ],
         }
         test_java = stage / "src/test/java" / package_path
         test_java.mkdir(parents=True)

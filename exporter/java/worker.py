@@ -5,7 +5,7 @@ It never imports Python TensorFlow. The two runtimes cannot share a process: bot
 TensorFlow's protobuf descriptors, and the second to load aborts the process
 ("File already exists in database: tensorflow/core/data/service/common.proto").
 
-Usage: python -m exporter.java_worker REQUEST.json RESPONSE.json [PARENT_PIPE_FD]
+Usage: python -m exporter.java.worker REQUEST.json RESPONSE.json [PARENT_PIPE_FD]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+
+from exporter.core.model import NUMPY_DTYPES
 
 # Java carries uint8/uint16 as signed byte/short and float16 as float: the bits (or the value)
 # go across unchanged and are reinterpreted on the way back.
@@ -277,8 +279,6 @@ def _from_nd(jpype, nd, output: dict) -> np.ndarray:
     value = np.asarray(array).reshape(shape)
     if dtype in _TO_JAVA_VIEW:
         return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
-    from exporter.model import NUMPY_DTYPES
-
     return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
 
 
@@ -337,8 +337,6 @@ def _from_java(jpype, obj, output: dict) -> np.ndarray:
         value = np.zeros(shape) if 0 in shape else np.asarray(obj)
     if dtype in _TO_JAVA_VIEW:
         return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
-    from exporter.model import NUMPY_DTYPES
-
     return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
 
 

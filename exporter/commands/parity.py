@@ -1,7 +1,7 @@
 """Python/Java parity: the same inputs through Python TensorFlow and through the generated Java
 classes on TensorFlow Java, every output compared.
 
-The Java side runs in a worker process (exporter.java_worker) that never imports Python
+The Java side runs in a worker process (exporter.java.worker) that never imports Python
 TensorFlow; this process runs the Python side."""
 
 from __future__ import annotations
@@ -16,21 +16,23 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from exporter import codegen, javaenv
-from exporter import inputs as inputs_mod
-from exporter import manifest as manifest_mod
-from exporter.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter import targets
+from exporter.checks import opcheck
+from exporter.checks.opcheck import artifact_graphs, library_ops
+from exporter.checks.scan import artifact_side_effects, require_consent
+from exporter.core import inputs as inputs_mod
+from exporter.core import javaenv
+from exporter.core import manifest as manifest_mod
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter.core.fsutil import staged_file
 from exporter.errors import (
-    IncompatibleModelError,
     JavaWorkerError,
     ModelError,
     OutputExistsError,
     first_line,
 )
-from exporter.fsutil import staged_file
-from exporter.java_worker import load_arrays, save_arrays
-from exporter.model import Artifact
-from exporter.scan import require_consent
+from exporter.java import codegen
+from exporter.java.worker import load_arrays, save_arrays
 
 PARITY_PACKAGE = "tf2java.parity"
 DEFAULT_TIMEOUT = 600.0
@@ -137,66 +139,6 @@ class ParityReport:
         return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def require_loadable(
-    export_dir: Path, runtime: str, op_libraries: list[Path], echo: Callable[[str], None]
-) -> None:
-    """Checks the model's ops against the Java runtime's registry before any JVM starts."""
-    import tempfile as _tempfile
-
-    from exporter import opcheck, registry
-
-    extra = opcheck.library_ops(list(op_libraries))
-    reg = registry.load(runtime)
-    errors = []
-    with _tempfile.TemporaryDirectory() as work:
-        for label, graph_def in opcheck.model_graphs(export_dir, ["serve"], Path(work)):
-            verdict = opcheck.check(graph_def, reg, extra)
-            for finding in verdict.findings:
-                if finding.severity == "error":
-                    errors.append(f"{label}: {finding.message}; {finding.fix}")
-                else:
-                    echo(f"{label}: {finding.line()}")
-    if errors:
-        raise IncompatibleModelError(f"the model cannot load on {reg.name}: " + " | ".join(errors))
-
-
-def artifact_side_effects(export_dir: Path, manifest) -> dict:
-    """label -> ops reaching outside the model that running each artifact's signatures (and
-    what runs when it loads) executes."""
-    from exporter.graphfile import read_skeleton
-    from exporter.graphs import select_meta_graph
-    from exporter.scan import behind
-    from exporter.sources.saved_model import init_ops
-
-    found = {}
-    for art in manifest.artifacts:
-        fetches = [t.tensor_name for s in art.signatures for t in s.outputs]
-        if art.format == "savedmodel":
-            meta = select_meta_graph(export_dir / art.path, art.tags)
-            graph_def, fetches = meta.graph_def, fetches + init_ops(meta)
-        elif art.format == "frozen":
-            graph_def = read_skeleton(export_dir / art.path).graph_def
-            fetches += [art.init_op] if art.init_op else []
-        else:
-            continue
-        found[f"{art.format} ({art.path})"] = behind(graph_def, fetches)
-    return found
-
-
-def artifact_runner(export_dir: Path, art: Artifact):
-    """Runs an exported artifact's signatures in Python TensorFlow, by key: a SavedModel as
-    `tf.saved_model.load` gives it, loaded once (a stateful signature on a fresh load each
-    time), a frozen graph with its large constants fed from the file (`graphfile.run`)."""
-    if art.format == "frozen":
-        from exporter import graphfile
-
-        by_key = {s.key: s for s in art.signatures}
-        return lambda key, feed: graphfile.run(export_dir / art.path, by_key[key], feed)
-    from exporter.sources.saved_model import signature_runner
-
-    return signature_runner(export_dir / art.path, list(art.tags), art.signatures)
-
-
 def parity(
     export_dir: Path,
     *,
@@ -217,11 +159,16 @@ def parity(
     started = time.monotonic()
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
-    require_loadable(export_dir, javaenv.runtime_version(), op_libraries, echo)
+    graphs = [
+        (f"{a.format} ({a.path})", g) for a, g in artifact_graphs(export_dir, manifest.artifacts)
+    ]
+    opcheck.require(
+        graphs, javaenv.runtime_version(), echo=echo, extra_ops=library_ops(list(op_libraries))
+    )
     require_consent(artifact_side_effects(export_dir, manifest), allow_side_effects, echo, "parity")
     feeds = {}
     for art in manifest.artifacts:
-        for sig in art.signatures if art.format in codegen.TEMPLATES else []:
+        for sig in art.signatures if targets.get(art.format).runs_in_java else []:
             feeds[(art.format, sig.key)] = (
                 inputs_mod.load_npz(inputs_npz, sig)
                 if inputs_npz
@@ -307,7 +254,7 @@ def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int
     for cls in classes:
         fmt = cls.artifact.format
         if fmt not in runners:
-            runners[fmt] = artifact_runner(export_dir, cls.artifact)
+            runners[fmt] = targets.get(fmt).runner(export_dir, cls.artifact)
         for jsig in cls.signatures:
             try:
                 expected[len(expected)] = runners[fmt](jsig.sig.key, feeds[(fmt, jsig.sig.key)])

@@ -1,0 +1,78 @@
+"""The SavedModel target: a copy of the source's SavedModel, with every signature it has."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from exporter.core.manifest import file_entries
+from exporter.core.model import Artifact, Signature
+from exporter.targets import Run, Target, Written, fetches, register
+
+SAVED_MODEL_DIR = "saved_model"
+EMPTY_VARIABLES_NOTE = (
+    "variables/ is empty, and that is correct: the weights are constants inside saved_model.pb"
+)
+
+
+def write(source, stage: Path, sigs: list[Signature], optimize: bool) -> Written:
+    """Copies `source.saved_model_dir` into `stage`; returns the artifact (all of the source's
+    signatures) and a runner of the copy."""
+    from exporter.graph.graphs import ops_of, select_meta_graph
+    from exporter.sources import guarded
+    from exporter.sources.saved_model import signature_runner
+
+    saved = stage / SAVED_MODEL_DIR
+    shutil.copytree(source.saved_model_dir, saved)
+    (saved / "variables").mkdir(exist_ok=True)
+    meta = select_meta_graph(saved, source.tags)
+    notes = [n for n in source.notes if "variables/" in n]
+    if not any((saved / "variables").iterdir()) and not notes:
+        notes.append(EMPTY_VARIABLES_NOTE)
+    art = Artifact(
+        format="savedmodel",
+        path=SAVED_MODEL_DIR,
+        signatures=source.signatures,
+        ops=ops_of(meta.graph_def),
+        tags=list(source.tags),
+        files=file_entries(stage, SAVED_MODEL_DIR),
+        producer=meta.graph_def.versions.producer,
+        notes=notes,
+    )
+    return Written(
+        art, guarded(signature_runner(saved, source.tags, source.signatures), SAVED_MODEL_DIR)
+    )
+
+
+def runner(export_dir: Path, art: Artifact) -> Run:
+    """Runs the exported SavedModel's signatures by key, loaded once (a stateful signature on
+    a fresh load each time)."""
+    from exporter.sources import guarded
+    from exporter.sources.saved_model import signature_runner
+
+    return guarded(
+        signature_runner(export_dir / art.path, list(art.tags), art.signatures), art.path
+    )
+
+
+def graph(export_dir: Path, art: Artifact) -> tuple[object, list[str]]:
+    """The MetaGraph's GraphDef, and what running the signatures and loading executes."""
+    from exporter.graph.graphs import select_meta_graph
+    from exporter.sources.saved_model import init_ops
+
+    meta = select_meta_graph(export_dir / art.path, art.tags)
+    return meta.graph_def, fetches(art.signatures) + init_ops(meta)
+
+
+TARGET = register(
+    Target(
+        format="savedmodel",
+        path=SAVED_MODEL_DIR,
+        description="a SavedModel folder (SavedModelBundle in Java)",
+        write=write,
+        runner=runner,
+        graph=graph,
+        template="savedmodel_loader.java.j2",
+        java_suffix="SavedModel",
+    )
+)
