@@ -21,6 +21,7 @@ EXPORTS = [
     "tf1_split_export",
     "keras_export",
     "gamma_export",
+    "dtypes_export",
 ]
 
 
@@ -52,6 +53,12 @@ def demo_export(built, tmp_path_factory, demo_source) -> Path:
 @pytest.fixture(scope="session")
 def multi_source(built) -> Path:
     return models.save_module(models.MultiDtype(), built / "multi")
+
+
+@pytest.fixture(scope="session")
+def dtypes_export(built, tmp_path_factory) -> Path:
+    src = models.save_module(models.EveryDtype(), built / "every_dtype")
+    return _export(built, tmp_path_factory, "every_dtype", src)
 
 
 @pytest.fixture(scope="session")

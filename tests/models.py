@@ -365,3 +365,41 @@ class CompiledLoop(tf.Module):
             return tf.while_loop(lambda i, y: i < 3, step, [tf.constant(0), y])[1]
 
         return {"y": power(x)}
+
+
+class EveryDtype(tf.Module):
+    """One input and one output of each dtype TensorFlow Java carries."""
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, 3), tf.float16, name="half"),
+            tf.TensorSpec((None, 3), tf.bfloat16, name="brain"),
+            tf.TensorSpec((None, 3), tf.float64, name="wide"),
+            tf.TensorSpec((None, 3), tf.uint8, name="octet"),
+            tf.TensorSpec((None, 3), tf.uint16, name="short"),
+            tf.TensorSpec((None,), tf.int32, name="count"),
+            tf.TensorSpec((None,), tf.int64, name="big"),
+            tf.TensorSpec((None,), tf.bool, name="flag"),
+            tf.TensorSpec((None,), tf.string, name="word"),
+        ]
+    )
+    def serve(self, half, brain, wide, octet, short, count, big, flag, word):
+        return {
+            "half_out": half * 2,
+            "brain_out": brain * 3,
+            "wide_out": wide * wide,
+            "octet_out": tf.reverse(octet, [1]),
+            "short_out": tf.reverse(short, [1]),
+            "count_out": count * 3,
+            "big_out": big + 1,
+            "flag_out": tf.logical_not(flag),
+            "word_out": tf.strings.join([word, "?"]),
+        }
+
+
+class SignedByte(tf.Module):
+    """An int8 input: a dtype TensorFlow Java has no tensor type for."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.int8, name="level")])
+    def serve(self, level):
+        return {"wider": tf.cast(level, tf.int32)}

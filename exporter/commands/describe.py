@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from exporter.checks.scan import require_consent, source_side_effects
+from exporter.core import dtypes
 from exporter.core.fsutil import staged_dir
 from exporter.core.inputs import check_input, format_shape, read_arrays
-from exporter.core.model import NUMPY_DTYPES, Signature
+from exporter.core.model import Signature
 from exporter.errors import ModelError, UsageError
 from exporter.graph.graphs import ops_of, read_meta_graphs, select_signature, signatures_of
 from exporter.sources import LoadOptions, Source, detect, load_source
@@ -157,7 +158,7 @@ def json_array(text: str, dtype: str, where: str) -> np.ndarray:
                 if value.dtype != object or any(isinstance(v, (list, dict)) for v in value.flat):
                     raise ValueError("ragged or nested data")
                 return np.vectorize(lambda s: str(s).encode(), otypes=[object])(value)
-            value = np.array(data, dtype=NUMPY_DTYPES[dtype])
+            value = np.array(data, dtype=dtypes.get(dtype).numpy)
             if value.dtype.kind in "iu" and np.array(data).dtype.kind == "f":
                 raise ValueError("fractional values for an integer input")
             return value

@@ -16,6 +16,7 @@ import tensorflow as tf
 from exporter import targets
 from exporter.checks import opcheck, registry
 from exporter.checks.scan import require_consent, source_side_effects, touches, warnings_for
+from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.core.fsutil import refuse_overlap, staged_dir
@@ -90,6 +91,8 @@ def export(
         sigs = select_signatures(source.signatures, signature, str(src))
         for sig in sigs:
             source.require_runnable(sig)
+            if any(targets.get(f).runs_in_java for f in formats):
+                require_java_dtypes(sig, str(src))
         require_consent(
             source_side_effects(source, sigs), allow_side_effects, echo, f"exporting {src}"
         )
@@ -129,6 +132,20 @@ def export(
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
+
+
+def require_java_dtypes(sig: Signature, where: str) -> None:
+    """Refuses a signature with an input or output TensorFlow Java has no tensor type for."""
+    for kind, infos in (("input", sig.inputs), ("output", sig.outputs)):
+        for info in infos:
+            dtype = dtypes.DTYPES.get(info.dtype)
+            if dtype is None or not dtype.in_java:
+                known = ", ".join(dtypes.java_names())
+                raise ModelError(
+                    f"{where}: signature '{sig.key}' {kind} '{info.key}' is {info.dtype}, which "
+                    f"TensorFlow Java has no tensor type for (it has {known}); cast it in the "
+                    "signature, or export --format tflite"
+                )
 
 
 def _feed(sig: Signature, inputs: Path | None, batch: int, seed: int) -> Feed:

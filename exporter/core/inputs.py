@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter.core import example
-from exporter.core.model import NUMPY_DTYPES, Signature, TensorInfo
+from exporter.core import dtypes, example
+from exporter.core.model import Signature, TensorInfo
 from exporter.errors import ModelError, UsageError
 
 DEFAULT_BATCH = 2
@@ -34,22 +34,25 @@ def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[
     values = {}
     for info in sig.inputs:
         shape = concrete_shape(info, batch)
-        dtype = NUMPY_DTYPES[info.dtype]
+        dtype = dtypes.get(info.dtype)
         if info.example is not None:  # serialized tf.train.Example protos its parse op reads
             records = example.generate(info.example, int(np.prod(shape)), rng, INT_HIGH)
             flat = np.empty(len(records), dtype=object)
             flat[:] = records
             values[info.key] = flat.reshape(shape)
-        elif info.dtype == "string":
+        elif dtype.kind == "string":
             words = rng.integers(0, 26, size=(int(np.prod(shape)), 5)) + ord("a")
             flat = np.array([bytes(w.astype(np.uint8)) for w in words], dtype=object)
             values[info.key] = flat.reshape(shape)
-        elif info.dtype == "bool":
+        elif dtype.kind == "bool":
             values[info.key] = rng.integers(0, 2, size=shape).astype(bool)
-        elif np.issubdtype(dtype, np.integer):
-            values[info.key] = rng.integers(0, INT_HIGH, size=shape).astype(dtype)
+        elif dtype.kind == "int":
+            values[info.key] = rng.integers(0, INT_HIGH, size=shape).astype(dtype.numpy)
+        elif dtype.kind == "complex":
+            parts = rng.standard_normal(size=(2, *shape))
+            values[info.key] = (parts[0] + 1j * parts[1]).astype(dtype.numpy)
         else:
-            values[info.key] = rng.standard_normal(size=shape).astype(dtype)
+            values[info.key] = rng.standard_normal(size=shape).astype(dtype.numpy)
     return values
 
 
@@ -139,7 +142,7 @@ def check_input(info: TensorInfo, value: np.ndarray, where: str) -> np.ndarray:
             if value.size
             else value.astype(object)
         )
-    elif value.dtype != np.dtype(NUMPY_DTYPES[info.dtype]):
+    elif value.dtype != np.dtype(dtypes.get(info.dtype).numpy):
         raise ModelError(f"{where}: input '{info.key}' must be {info.dtype}, got {value.dtype}")
     if info.shape is not None:
         ok = len(value.shape) == len(info.shape) and all(

@@ -6,27 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-# dtype name (as TensorFlow spells it) -> numpy dtype. The names are the manifest's vocabulary.
-NUMPY_DTYPES: dict[str, Any] = {
-    "float16": np.float16,
-    "float32": np.float32,
-    "float64": np.float64,
-    "int8": np.int8,
-    "int16": np.int16,
-    "int32": np.int32,
-    "int64": np.int64,
-    "uint8": np.uint8,
-    "uint16": np.uint16,
-    "uint32": np.uint32,
-    "uint64": np.uint64,
-    "complex64": np.complex64,
-    "complex128": np.complex128,
-    "bool": np.bool_,
-    "string": np.object_,
-}
-
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -35,7 +14,7 @@ class TensorInfo:
     key: str  # the signature's key for this tensor
     name: str  # graph operation name, without ":N"
     index: int  # output index of that operation
-    dtype: str  # a key of NUMPY_DTYPES
+    dtype: str  # a key of core.dtypes.DTYPES
     shape: tuple[int, ...] | None  # -1 for an unknown dimension; None for unknown rank
     keras_layer: str | None = None  # the Keras layer that produced an output, where known
     # Where a shape the graph does not record came from: "user" (--shape) or the op that

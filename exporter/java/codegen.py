@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 
 from exporter import GENERATOR, __version__, targets
-from exporter.core import javaenv
+from exporter.core import dtypes, javaenv
 from exporter.core.fsutil import staged_file
 from exporter.core.manifest import Manifest
 from exporter.core.model import Artifact, Signature, TensorInfo
@@ -44,27 +44,21 @@ class JavaType:
     nd_factory: str  # Java expression: a new such NdArray of Shape `shape`
 
 
-def _nd(element: str) -> tuple[str, str]:
-    return f"{element}NdArray", f"NdArrays.of{element}s(shape)"
+def _java_type(d: dtypes.DType) -> JavaType:
+    if d.name == "string":
+        return JavaType(
+            "String",
+            "TString",
+            "getObject",
+            "NdArray<String>",
+            "NdArrays.ofObjects(String.class, shape)",
+        )
+    cap = d.nd_name
+    return JavaType(d.java, d.tensor, f"get{cap}", f"{cap}NdArray", f"NdArrays.of{cap}s(shape)")
 
 
 JAVA_TYPES: dict[str, JavaType] = {
-    "float16": JavaType("float", "TFloat16", "getFloat", *_nd("Float")),
-    "bfloat16": JavaType("float", "TBfloat16", "getFloat", *_nd("Float")),
-    "float32": JavaType("float", "TFloat32", "getFloat", *_nd("Float")),
-    "float64": JavaType("double", "TFloat64", "getDouble", *_nd("Double")),
-    "int32": JavaType("int", "TInt32", "getInt", *_nd("Int")),
-    "int64": JavaType("long", "TInt64", "getLong", *_nd("Long")),
-    "uint8": JavaType("byte", "TUint8", "getByte", *_nd("Byte")),
-    "uint16": JavaType("short", "TUint16", "getShort", *_nd("Short")),
-    "bool": JavaType("boolean", "TBool", "getBoolean", *_nd("Boolean")),
-    "string": JavaType(
-        "String",
-        "TString",
-        "getObject",
-        "NdArray<String>",
-        "NdArrays.ofObjects(String.class, shape)",
-    ),
+    d.name: _java_type(d) for d in dtypes.DTYPES.values() if d.in_java
 }
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK

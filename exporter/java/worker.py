@@ -19,17 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter.core.model import NUMPY_DTYPES
+from exporter.core import dtypes
 
 # Java carries uint8/uint16 as signed byte/short and float16 as float: the bits (or the value)
 # go across unchanged and are reinterpreted on the way back.
-_TO_JAVA_VIEW = {"uint8": np.int8, "uint16": np.int16}
-_TO_JAVA_CAST = {"float16": np.float32, "bfloat16": np.float32}
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     """An .npz that needs no pickling: string arrays go as their bytes concatenated, the
-    length of each, and the shape, so binary strings (trailing NULs too) survive exactly."""
+    length of each, and the shape, so binary strings (trailing NULs too) survive exactly;
+    bfloat16 goes as its bits, named by its dtype."""
     flat: dict[str, np.ndarray] = {}
     for key, value in arrays.items():
         if value.dtype.kind in "OSU":
@@ -37,6 +36,8 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
             flat[f"{key}.bytes"] = np.frombuffer(b"".join(items), np.uint8)
             flat[f"{key}.lengths"] = np.array([len(v) for v in items], np.int64)
             flat[f"{key}.shape"] = np.array(value.shape, np.int64)
+        elif value.dtype.kind == "V":  # bfloat16 (ml_dtypes): .npy would keep raw records only
+            flat[f"{key}.{value.dtype.name}"] = value.view(f"u{value.dtype.itemsize}")
         else:
             flat[key] = value
     np.savez(path, **flat)
@@ -53,6 +54,10 @@ def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
             items = np.empty(len(ends), dtype=object)
             items[:] = [blob[a:b] for a, b in zip(starts, ends)]
             out[key] = items.reshape(tuple(data[f"{key}.shape"]))
+        for name in files:
+            key, _, dtype = name.rpartition(".")
+            if dtype in dtypes.DTYPES:
+                out[key] = data[name].view(dtypes.get(dtype).numpy)
     return out
 
 
@@ -201,55 +206,31 @@ def _java_message(exc) -> str:
     return str(message).strip().splitlines()[0] if message is not None else "(no message)"
 
 
-# dtype -> the Java element type of an NdArray's flat buffer
-_JAVA_ELEMENT = {
-    "float16": "JFloat",
-    "bfloat16": "JFloat",
-    "float32": "JFloat",
-    "float64": "JDouble",
-    "int32": "JInt",
-    "int64": "JLong",
-    "uint8": "JByte",
-    "uint16": "JShort",
-    "bool": "JBoolean",
-}
 ANY_RANK = -1  # a tensor the generated class takes and returns as an NdArray
-
-
-# dtype -> the java.nio view of a direct ByteBuffer over numpy's memory
-_NIO_VIEW = {
-    "float32": "asFloatBuffer",
-    "float64": "asDoubleBuffer",
-    "int32": "asIntBuffer",
-    "int64": "asLongBuffer",
-    "uint16": "asShortBuffer",
-}
 
 
 def _to_nd(jpype, value: np.ndarray, param: dict, keep: list):
     """An NdArray holding the value. Numbers are not copied here: the NdArray wraps a direct
     ByteBuffer over numpy's own memory (kept alive in `keep` for the call), so they cross at
     memory speed; strings and booleans go through one flat Java array (a bulk copy)."""
-    dtype = param["dtype"]
+    dtype = dtypes.get(param["dtype"])
     data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
     shape = jpype.JClass("org.tensorflow.ndarray.Shape").of(*[int(d) for d in value.shape])
     nd_arrays = jpype.JClass("org.tensorflow.ndarray.NdArrays")
-    if dtype in _NIO_VIEW or dtype == "uint8" or dtype in _TO_JAVA_CAST:
-        flat = value.astype(_TO_JAVA_CAST[dtype]) if dtype in _TO_JAVA_CAST else value
-        flat = np.ascontiguousarray(flat).reshape(-1)
+    if dtype.kind in ("float", "int"):
+        flat = np.ascontiguousarray(dtype.to_java(value)).reshape(-1)
         if flat.size == 0:
             flat = np.zeros(1, flat.dtype)  # a direct buffer needs memory to point at
         keep.append(flat)
         order = jpype.JClass("java.nio.ByteOrder").nativeOrder()
         direct = jpype.nio.convertToDirectBuffer(memoryview(flat).cast("B")).order(order)
-        view_name = _NIO_VIEW.get("float32" if dtype in _TO_JAVA_CAST else dtype)
-        buffer = getattr(direct, view_name)() if view_name else direct
+        buffer = getattr(direct, dtype.nio_view)() if dtype.nio_view else direct
         data = data_buffers.of(buffer)
         if value.size == 0:
             data = data.narrow(0)
         return nd_arrays.wrap(shape, data)
     flat = value.ravel()
-    if dtype == "string":
+    if dtype.kind == "string":
         kind = jpype.JArray(jpype.JByte) if param.get("bytes") else jpype.JString
         items = [
             jpype.JArray(jpype.JByte)(v) if param.get("bytes") else jpype.JString(_text(v))
@@ -274,12 +255,10 @@ def _from_nd(jpype, nd, output: dict) -> np.ndarray:
         value = np.empty(size, dtype=object)
         value[:] = [bytes(v) if output.get("bytes") else str(v).encode() for v in array]
         return value.reshape(shape)
-    array = jpype.JArray(getattr(jpype, _JAVA_ELEMENT[dtype]))(size)
+    java = dtypes.get(dtype)
+    array = jpype.JArray(getattr(jpype, java.jpype))(size)
     nd.copyTo(data_buffers.of(array, False, False))
-    value = np.asarray(array).reshape(shape)
-    if dtype in _TO_JAVA_VIEW:
-        return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
-    return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
+    return java.from_java(np.asarray(array, dtype=java.java_numpy).reshape(shape))
 
 
 def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
@@ -295,10 +274,7 @@ def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
         if rank == 0:
             return jpype.JString(_text(value.item()))
         return jpype.JArray(jpype.JString, rank)(_texts(value.tolist(), rank))
-    if dtype in _TO_JAVA_VIEW:
-        value = value.view(_TO_JAVA_VIEW[dtype])
-    elif dtype in _TO_JAVA_CAST:
-        value = value.astype(_TO_JAVA_CAST[dtype])
+    value = dtypes.get(dtype).to_java(value)
     if rank == 0:
         return jpype.JArray.of(value.reshape(1))[0]
     if value.size == 0 and rank > 1:
@@ -335,9 +311,8 @@ def _from_java(jpype, obj, output: dict) -> np.ndarray:
     else:
         shape = _java_shape(obj, rank)
         value = np.zeros(shape) if 0 in shape else np.asarray(obj)
-    if dtype in _TO_JAVA_VIEW:
-        return value.astype(_TO_JAVA_VIEW[dtype]).view(dtype)
-    return value.astype(NUMPY_DTYPES.get(dtype, value.dtype), copy=False)
+    java = dtypes.get(dtype)
+    return java.from_java(value.astype(java.java_numpy, copy=False))
 
 
 def _java_shape(obj, rank: int) -> tuple[int, ...]:

@@ -1,0 +1,119 @@
+"""The one dtype table: each TensorFlow dtype a signature may carry, with its numpy dtype in
+Python and, where TensorFlow Java 1.1.0 has a tensor type for it, the Java element type of the
+generated API and the TensorFlow Java tensor class. The manifest schema's enum, the generated
+inputs, the generated Java and the worker's crossing between numpy and Java all read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+# Java element type -> (numpy dtype of the same bits, jpype type, java.nio view of a ByteBuffer)
+JAVA_ELEMENTS: dict[str, tuple[Any, str, str | None]] = {
+    "float": (np.float32, "JFloat", "asFloatBuffer"),
+    "double": (np.float64, "JDouble", "asDoubleBuffer"),
+    "int": (np.int32, "JInt", "asIntBuffer"),
+    "long": (np.int64, "JLong", "asLongBuffer"),
+    "short": (np.int16, "JShort", "asShortBuffer"),
+    "byte": (np.int8, "JByte", None),  # the ByteBuffer itself
+    "boolean": (np.bool_, "JBoolean", None),  # java.nio has no boolean view
+    "String": (np.object_, "JString", None),
+}
+
+
+@dataclass(frozen=True)
+class DType:
+    name: str  # as TensorFlow spells it: the manifest's vocabulary
+    numpy: Any  # the numpy dtype of its values in Python
+    java: str | None = None  # element type of the generated Java API; None: no TF Java type
+    tensor: str | None = None  # the TensorFlow Java tensor class
+
+    @property
+    def in_java(self) -> bool:
+        return self.tensor is not None
+
+    @property
+    def kind(self) -> str:
+        """How inputs are generated: float, int, bool, string or complex."""
+        if self.name == "string":
+            return "string"
+        if self.name == "bool":
+            return "bool"
+        if np.issubdtype(self.numpy, np.integer):
+            return "int"
+        if np.issubdtype(self.numpy, np.complexfloating):
+            return "complex"
+        return "float"
+
+    @property
+    def java_numpy(self) -> Any:
+        """The numpy dtype of the Java array's elements (float16 travels as float, uint8 as
+        Java's signed byte)."""
+        return JAVA_ELEMENTS[self.java][0]
+
+    @property
+    def jpype(self) -> str:
+        return JAVA_ELEMENTS[self.java][1]
+
+    @property
+    def nio_view(self) -> str | None:
+        return JAVA_ELEMENTS[self.java][2]
+
+    @property
+    def nd_name(self) -> str:
+        """TensorFlow Java's NdArray naming: Float -> FloatNdArray, NdArrays.ofFloats."""
+        return self.java[0].upper() + self.java[1:]
+
+    def to_java(self, value: np.ndarray) -> np.ndarray:
+        """`value` as the Java elements hold it: the same bits for an unsigned integer (Java's
+        byte and short are signed), a widening cast for half floats."""
+        target = np.dtype(self.java_numpy)
+        if value.dtype == target:
+            return value
+        if self.kind == "int" and value.dtype.itemsize == target.itemsize:
+            return value.view(target)
+        return value.astype(target)
+
+    def from_java(self, value: np.ndarray) -> np.ndarray:
+        """The inverse of `to_java`."""
+        own = np.dtype(self.numpy)
+        if value.dtype == own:
+            return value
+        if self.kind == "int" and value.dtype.itemsize == own.itemsize:
+            return value.view(own)
+        return value.astype(own)
+
+
+DTYPES: dict[str, DType] = {
+    d.name: d
+    for d in (
+        DType("float16", np.float16, "float", "TFloat16"),
+        DType("bfloat16", ml_dtypes.bfloat16, "float", "TBfloat16"),
+        DType("float32", np.float32, "float", "TFloat32"),
+        DType("float64", np.float64, "double", "TFloat64"),
+        DType("int8", np.int8),
+        DType("int16", np.int16),
+        DType("int32", np.int32, "int", "TInt32"),
+        DType("int64", np.int64, "long", "TInt64"),
+        DType("uint8", np.uint8, "byte", "TUint8"),
+        DType("uint16", np.uint16, "short", "TUint16"),
+        DType("uint32", np.uint32),
+        DType("uint64", np.uint64),
+        DType("bool", np.bool_, "boolean", "TBool"),
+        DType("string", np.object_, "String", "TString"),
+        DType("complex64", np.complex64),
+        DType("complex128", np.complex128),
+    )
+}
+
+
+def get(name: str) -> DType:
+    return DTYPES[name]
+
+
+def java_names() -> list[str]:
+    """The dtypes TensorFlow Java carries."""
+    return [d.name for d in DTYPES.values() if d.in_java]
