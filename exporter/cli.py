@@ -18,6 +18,7 @@ import click
 
 from exporter import __version__
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.report import Report
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError, first_line
 from exporter.targets import TARGETS
 
@@ -162,6 +163,17 @@ def tidy(message: str) -> str:
 
 def _echo(line: str) -> None:
     click.echo(line)
+
+
+def emit(report: Report, as_json: bool = False) -> None:
+    """Prints a report, as lines or as JSON; exits 1 when it is not ok."""
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if not report.ok:
+        sys.exit(EXIT_MISMATCH)
 
 
 @click.group(cls=Tf2JavaGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -585,14 +597,11 @@ def parity(
 def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
     from exporter.commands import parity as parity_mod
 
-    for line in result.lines():
-        click.echo(line)
     if report:
         parity_mod.write_report(result, report, force)
     if junit:
         parity_mod.write_junit(result, junit, force)
-    if not result.ok:
-        sys.exit(EXIT_MISMATCH)
+    emit(result)
 
 
 @main.command()
@@ -603,15 +612,10 @@ def _finish_parity(result, report: Path | None, junit: Path | None, force: bool)
 def inspect(src, show_all, as_json, **source):
     """Show what SRC needs to be fed and fetched: its format, signatures, tensors with dtype,
     shape and graph name, and what its format adds (variables, placeholders, layers, ...)."""
+    from exporter.commands.describe import InspectReport
     from exporter.commands.describe import inspect as describe
-    from exporter.commands.describe import inspect_lines
 
-    data = describe(src, _load_options(**source, stage=False), show_all)
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        for line in inspect_lines(data):
-            click.echo(line)
+    emit(InspectReport(describe(src, _load_options(**source, stage=False), show_all)), as_json)
 
 
 @main.command()
@@ -643,12 +647,11 @@ def inspect(src, show_all, as_json, **source):
     help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
 )
 @with_options(source_options)
-def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **source):
+@click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
+def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, as_json, **source):
     """Run SRC, in any format, in Python TensorFlow, like `saved_model_cli run`."""
-    import numpy as np
-
+    from exporter.commands.describe import RunReport, save_outputs
     from exporter.commands.describe import run as run_model
-    from exporter.commands.describe import save_outputs
 
     _, sig, outputs = run_model(
         src,
@@ -666,10 +669,7 @@ def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, **
         for path in save_outputs(outputs, outdir, force):
             click.echo(f"wrote {path}")
         return
-    for key in [t.key for t in sig.outputs]:
-        value = np.asarray(outputs[key])
-        click.echo(f"{key}: {value.dtype} {list(value.shape)}")
-        click.echo(np.array2string(value, threshold=200, precision=6))
+    emit(RunReport(sig, outputs), as_json)
 
 
 @main.command()
@@ -703,13 +703,7 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
         tags=list(tags) or ["serve"],
         op_libraries=list(op_libraries),
     )
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        for line in report.lines():
-            click.echo(line)
-    if not report.ok:
-        sys.exit(EXIT_MISMATCH)
+    emit(report, as_json)
 
 
 @main.command()
@@ -719,20 +713,10 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 def scan(src, tags, as_json):
     """List ops in SRC that touch the file system, the network or the host process when the
     graph runs (a SavedModel's own saver is left out). Exit 1 when anything is found."""
+    from exporter.checks.scan import ScanReport
     from exporter.checks.scan import scan as run_scan
 
-    graphs = run_scan(src, list(tags) or ["serve"])
-    found = sum(len(t) for t in graphs.values())
-    if as_json:
-        data = {"found": found, "graphs": {k: [t.to_json() for t in v] for k, v in graphs.items()}}
-        click.echo(json.dumps(data, indent=2))
-    else:
-        for label, items in graphs.items():
-            click.echo(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
-            for item in items:
-                click.echo(f"  {item.line()}")
-    if found:
-        sys.exit(EXIT_MISMATCH)
+    emit(ScanReport(run_scan(src, list(tags) or ["serve"])), as_json)
 
 
 @main.command()

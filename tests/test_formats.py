@@ -354,6 +354,13 @@ def test_run_every_way_of_giving_inputs(tf1_dir, matrix, tmp_path):
         np.testing.assert_allclose(np.load(saved), expected, rtol=1e-5)
     printed = CliRunner().invoke(main, ["run", *cases[0][:-2], "--input-json", "x=[[1, 2, 3]]"])
     assert printed.exit_code == 0 and "probs: float32 [1, 2]" in printed.output
+    as_json = CliRunner().invoke(
+        main, ["run", *cases[0][:-2], "--input-json", "x=[[1, 2, 3]]", "--json"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert data["ok"] is True and data["outputs"]["probs"]["shape"] == [1, 2]
+    np.testing.assert_allclose(data["outputs"]["probs"]["value"], expected[:1], rtol=1e-5)
 
 
 def test_run_refuses_pickles_and_code(tf1_dir, tmp_path):

@@ -208,6 +208,31 @@ def _saver_path(node, function: str | None) -> bool:
     return node.name.startswith("save/") or "/save/" in node.name
 
 
+@dataclass
+class ScanReport:
+    """What `scan` found, by graph label."""
+
+    graphs: dict[str, list[Touch]]
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.graphs.values())
+
+    def lines(self) -> list[str]:
+        out = []
+        for label, items in self.graphs.items():
+            out.append(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
+            out.extend(f"  {item.line()}" for item in items)
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "found": sum(len(t) for t in self.graphs.values()),
+            "graphs": {k: [t.to_json() for t in v] for k, v in self.graphs.items()},
+        }
+
+
 def scan(src: Path, tags: list[str]) -> dict[str, list[Touch]]:
     """label -> the ops reaching outside the model in each graph `src` holds."""
     with tempfile.TemporaryDirectory() as work:

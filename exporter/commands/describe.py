@@ -7,6 +7,7 @@ import json
 import re
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,68 @@ def _every_meta_graph(src: Path) -> list[dict[str, Any]]:
         }
         for meta in read_meta_graphs(src)
     ]
+
+
+@dataclass
+class InspectReport:
+    """What `inspect` found: the data of `inspect()`."""
+
+    data: dict[str, Any]
+    ok = True
+
+    def lines(self) -> list[str]:
+        return inspect_lines(self.data)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+
+@dataclass
+class RunReport:
+    """The outputs of one `run`, in the signature's order."""
+
+    signature: Signature
+    outputs: dict[str, np.ndarray]
+    ok = True
+
+    def lines(self) -> list[str]:
+        out = []
+        for key in [t.key for t in self.signature.outputs]:
+            value = np.asarray(self.outputs[key])
+            out.append(f"{key}: {value.dtype} {list(value.shape)}")
+            out.append(np.array2string(value, threshold=200, precision=6))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "signature": self.signature.key,
+            "outputs": {
+                t.key: {
+                    "dtype": t.dtype,
+                    "shape": list(np.shape(self.outputs[t.key])),
+                    "value": _jsonable(np.asarray(self.outputs[t.key])),
+                }
+                for t in self.signature.outputs
+            },
+        }
+
+
+def _jsonable(value: np.ndarray):
+    if value.dtype == object:  # strings: text where it decodes, else latin-1 as JSON can carry
+        return np.vectorize(_text, otypes=[object])(value).tolist() if value.size else []
+    if value.dtype.kind == "V":  # bfloat16
+        return value.astype(np.float32).tolist()
+    return value.tolist()
+
+
+def _text(v) -> str:
+    if isinstance(v, bytes):
+        try:
+            return v.decode()
+        except UnicodeDecodeError:
+            return v.decode("latin-1")
+    return str(v)
 
 
 def inspect_lines(data: dict[str, Any]) -> list[str]:
