@@ -7,9 +7,11 @@ import codecs
 import re
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exporter.cli import main
 from exporter.core import manifest
 from exporter.java import codegen
 from exporter.java.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
@@ -77,6 +79,34 @@ def test_user_templates_override_the_shipped_ones(tmp_path, split_export):
     (tmp_path / "frozen_loader.java.j2").write_text("// custom {{ cls.name }}\n")
     cls = codegen.plan(data, formats=("frozen",))[0]
     assert codegen.render(cls, data, sha, tmp_path) == "// custom SplitFrozen\n"
+
+
+def test_a_user_template_declares_its_members_and_imports(tmp_path, split_export):
+    """The contract a --templates folder keeps: its header's members are reserved, its imports
+    come back sorted with the tensor types in `imports`, and `cls` carries the signatures."""
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "frozen_loader.java.j2").write_text(
+        "{#- tf2java template\n"
+        "members: servingDefault helper\n"
+        "imports: java.util.Map\n"
+        "  java.io.File\n"
+        "-#}\n"
+        "{% for line in imports %}import {{ line }};\n{% endfor %}"
+        "{% for s in cls.signatures %}// {{ s.method }} {{ s.result_class }}\n{% endfor %}"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["java", str(split_export), "--out", str(tmp_path / "java"), "--format", "frozen"]
+        + ["--templates", str(tmp_path / "tpl"), "--no-compile"],
+    )
+    assert result.exit_code == 0, result.output
+    (path,) = (tmp_path / "java").rglob("*.java")
+    lines = path.read_text().splitlines()
+    imports = [line for line in lines if line.startswith("import ")]
+    assert imports == sorted(imports) and len(set(imports)) == len(imports)
+    assert {"import java.io.File;", "import java.util.Map;"} <= set(imports)
+    assert "import org.tensorflow.types.TFloat32;" in imports
+    assert lines[len(imports) :] == ["// servingDefault2 ServingDefaultResult"]
 
 
 @pytest.mark.parametrize(

@@ -63,15 +63,43 @@ JAVA_TYPES: dict[str, JavaType] = {
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
 
-# The members the shipped templates define in a generated class (methods, fields, helpers):
-# a signature's method never takes one of these names. Templates refer to their fields as
-# `this.x`, so a parameter of any name cannot shadow them.
-CLASS_MEMBERS = frozenset(
-    """close load loadResource fromBytes requireRuntime minorVersion requireShape shapeText
-    deleteTree ndCopyOf ndCopyOfBytes arrayShape size flatten copyRows requireOneBatch nested
-    fillRows flatOf session graph bundle extracted cleanup runtimeChecked OPS TAGS FILES LOGGER
-    DEFAULT_CONFIG EXPORTED_WITH_TENSORFLOW""".split()
-)
+
+@dataclass(frozen=True)
+class Contract:
+    """What a template declares in its `{#- tf2java template ... -#}` header, with the
+    templates it imports: the members it defines in a generated class (methods, fields,
+    helpers), which a signature's method never takes as its name, and the imports the class
+    needs besides its tensor and NdArray types (tf2java adds those, sorts, and passes the
+    whole list as `imports`). Templates refer to their fields as `this.x`, and their locals
+    end in `$`, so that a parameter of any name shadows nothing."""
+
+    members: frozenset[str]
+    imports: frozenset[str]
+
+
+_HEADER = re.compile(r"\{#-?\s*tf2java template\s*\n(.*?)-?#\}", re.S)
+_FIELD = re.compile(r"^(\w+):((?:.*\n?)(?:[ \t]+.*\n?)*)", re.M)
+_USES = re.compile(r"\{%-?\s*(?:import|include|extends|from)\s+[\"']([^\"']+)[\"']")
+
+
+def contract(env: jinja2.Environment, name: str) -> Contract:
+    """The contract of template `name` and of every template it imports."""
+    members: set[str] = set()
+    imports: set[str] = set()
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        source, _, _ = env.loader.get_source(env, current)
+        header = _HEADER.search(source)
+        fields = dict(_FIELD.findall(header.group(1))) if header else {}
+        members.update(fields.get("members", "").split())
+        imports.update(fields.get("imports", "").split())
+        todo.extend(_USES.findall(source))
+    return Contract(frozenset(members), frozenset(imports))
 
 
 @dataclass(frozen=True)
@@ -301,10 +329,13 @@ def plan(
     formats: tuple[str, ...] | None = None,
     strings: str = "text",
     output_names: dict[str, str] | None = None,
+    templates: Path | None = None,
 ) -> list[JavaClass]:
     """The Java classes for a manifest. `strings` maps DT_STRING tensors to `String` (text,
     UTF-8) or, for scalars and vectors, to `byte[]` (bytes: any binary data, such as serialized
-    tf.Example protos). `output_names` renames outputs (key -> name) for their getters."""
+    tf.Example protos). `output_names` renames outputs (key -> name) for their getters.
+    `templates`: a folder whose templates replace the shipped ones (their contracts count).
+    Raises UsageError for a bad package, class or output name."""
     output_names = dict(output_names or {})
     keys = {t.key for a in manifest.artifacts for s in a.signatures for t in s.outputs}
     unknown = sorted(set(output_names) - keys)
@@ -320,13 +351,15 @@ def plan(
     if class_name is not None and not is_identifier(class_name):
         raise UsageError(f"--class '{class_name}' is not a Java class name")
     base = class_name or bounded(pascal(manifest.name), MAX_IDENTIFIER - len("SavedModel"))
+    env = environment(templates)
     classes = []
     for art in manifest.artifacts:
         target = targets.get(art.format)
         if not target.runs_in_java or (formats and art.format not in formats):
             continue  # TensorFlow Java does not run TFLite
         name = base + target.java_suffix
-        methods = unique([camel(s.key) for s in art.signatures], CLASS_MEMBERS | OBJECT_METHODS)
+        members = contract(env, target.template).members
+        methods = unique([camel(s.key) for s in art.signatures], members | OBJECT_METHODS)
         results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
             _signature(s, m, r, strings, output_names)
@@ -427,7 +460,8 @@ def environment(override: Path | None = None) -> jinja2.Environment:
 def render(
     cls: JavaClass, manifest: Manifest, manifest_sha256: str, templates: Path | None = None
 ) -> str:
-    template = environment(templates).get_template(cls.template)
+    env = environment(templates)
+    template = env.get_template(cls.template)
     files = [f["path"] for f in cls.artifact.files]
     prefix = cls.artifact.path + "/"
     return template.render(
@@ -438,17 +472,21 @@ def render(
         version=__version__,
         template_name=cls.template,
         artifact_files=[p[len(prefix) :] for p in files if p.startswith(prefix)],
-        tensor_types=sorted({t.tensor_type for s in cls.signatures for t in s.inputs + s.outputs}),
         nd_copies=nd_copies(cls),
-        nd_imports=sorted(
-            {
-                t.java_type.split("<")[0]
-                for s in cls.signatures
-                for t in s.inputs + s.outputs + s.nd_inputs
-                if t.nd
-            }
-            | {f["nd"] for f in cls.flat_readers}
-        ),
+        imports=imports(cls, contract(env, cls.template)),
+    )
+
+
+def imports(cls: JavaClass, declared: Contract) -> list[str]:
+    """The class's imports, sorted: what its template declares, its tensor types and the
+    NdArray types of its tensors."""
+    tensors = {t for s in cls.signatures for t in s.inputs + s.outputs}
+    nd = {t.java_type.split("<")[0] for s in cls.signatures for t in s.nd_inputs if t.nd}
+    nd |= {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
+    return sorted(
+        declared.imports
+        | {f"org.tensorflow.types.{t.tensor_type}" for t in tensors}
+        | {f"org.tensorflow.ndarray.{n}" for n in nd}
     )
 
 
@@ -500,7 +538,7 @@ def generate(
     replaced atomically.
 
     Raises UsageError (bad package or class name, a foreign file without force)."""
-    classes = plan(manifest, package, class_name, formats, strings, output_names)
+    classes = plan(manifest, package, class_name, formats, strings, output_names, templates)
     rendered = {
         cls.relative_path.as_posix(): render(cls, manifest, manifest_sha256, templates)
         for cls in classes
