@@ -242,6 +242,28 @@ def _pairs(
     return pairs
 
 
+side_effects_option = click.option(
+    "--allow-side-effects",
+    is_flag=True,
+    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
+)
+output_name_option = click.option(
+    "--output-name",
+    "output_names",
+    multiple=True,
+    metavar="KEY=NAME",
+    help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def format_option(help: str, **kwargs):
+    """--format: one of the targets, or `both` (savedmodel and frozen) or `all`."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(FORMAT_CHOICES)), help=help, **kwargs
+    )
+
+
 source_options = [
     click.option(
         "--tag",
@@ -323,14 +345,7 @@ def _load_options(
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(FORMAT_CHOICES)),
-    default="both",
-    show_default=True,
-    help="What to write into OUT.",
-)
+@format_option("What to write into OUT.", default="both", show_default=True)
 @click.option(
     "--signature",
     "signatures",
@@ -366,11 +381,7 @@ def _load_options(
 @click.option(
     "--allow-incompatible", is_flag=True, help="With --java-runtime: warn instead of refusing."
 )
-@click.option(
-    "--allow-side-effects",
-    is_flag=True,
-    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
-)
+@side_effects_option
 @with_options(tolerances)
 def export(
     src,
@@ -441,12 +452,7 @@ def export(
     type=click.Path(path_type=Path),
     help="Source folder to write [default: OUT/java].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(FORMAT_CHOICES)),
-    help="Generate for one format only [default: every artifact in the manifest].",
-)
+@format_option("Generate for one format only [default: every artifact in the manifest].")
 @click.option(
     "--templates",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -465,13 +471,7 @@ def export(
     help="Replace files of the same names that tf2java did not generate.",
 )
 @click.option("--no-compile", is_flag=True, help="Do not check the written classes with javac.")
-@click.option(
-    "--output-name",
-    "output_names",
-    multiple=True,
-    metavar="KEY=NAME",
-    help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
-)
+@output_name_option
 def java(
     out, package, class_name, java_out, fmt, templates, strings, force, no_compile, output_names
 ):
@@ -513,12 +513,7 @@ def java(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Inputs keyed by signature input keys [default: generated].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(FORMAT_CHOICES)),
-    help="Check one format only [default: every artifact].",
-)
+@format_option("Check one format only [default: every artifact].")
 @click.option(
     "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON."
 )
@@ -551,11 +546,7 @@ def java(
 @click.option(
     "--force", is_flag=True, help="Replace --report/--junit files that tf2java did not write."
 )
-@click.option(
-    "--allow-side-effects",
-    is_flag=True,
-    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
-)
+@side_effects_option
 @with_options(tolerances)
 def parity(
     out,
@@ -607,7 +598,7 @@ def _finish_parity(result, report: Path | None, junit: Path | None, force: bool)
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--all", "show_all", is_flag=True, help="Every MetaGraph and its op list too.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 @with_options(source_options)
 def inspect(src, show_all, as_json, **source):
     """Show what SRC needs to be fed and fetched: its format, signatures, tensors with dtype,
@@ -641,13 +632,9 @@ def inspect(src, show_all, as_json, **source):
     help="Save each output as OUTDIR/KEY.npy instead of printing it.",
 )
 @click.option("--force", is_flag=True, help="Replace --outdir if it exists.")
-@click.option(
-    "--allow-side-effects",
-    is_flag=True,
-    help="Run a model whose graph reaches outside it (files, network, host; see `scan`).",
-)
+@side_effects_option
 @with_options(source_options)
-@click.option("--json", "as_json", is_flag=True, help="Print the outputs as JSON.")
+@json_option
 def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, as_json, **source):
     """Run SRC, in any format, in Python TensorFlow, like `saved_model_cli run`."""
     from exporter.commands.describe import RunReport, save_outputs
@@ -690,7 +677,7 @@ def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, as
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Custom op library (.so) whose ops count as registered.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
     """List the op types SRC uses (main graph and function library) and check them against
     TensorFlow Java op registries, offline. Exit 1 when a chosen runtime cannot load SRC."""
@@ -709,7 +696,7 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="MetaGraph tag [default: serve].")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def scan(src, tags, as_json):
     """List ops in SRC that touch the file system, the network or the host process when the
     graph runs (a SavedModel's own saver is left out). Exit 1 when anything is found."""
@@ -734,13 +721,7 @@ def scan(src, tags, as_json):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A Markdown file about the model (what inputs and outputs mean) for the README.",
 )
-@click.option(
-    "--output-name",
-    "output_names",
-    multiple=True,
-    metavar="KEY=NAME",
-    help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
-)
+@output_name_option
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @with_options(tolerances)
 def handoff(

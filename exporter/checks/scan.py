@@ -21,6 +21,16 @@ from exporter.errors import UsageError
 from exporter.graph.graphs import GraphIndex
 from exporter.sources import Source
 
+# A checkpoint's saver: reads and writes files, but a SavedModel's own one is not the model's.
+_SAVER_OPS = (
+    "Save",
+    "SaveV2",
+    "SaveSlices",
+    "Restore",
+    "RestoreV2",
+    "RestoreSlice",
+    "MergeV2Checkpoints",
+)
 # op type -> what it touches: this curated list, and every op of TensorFlow's registry that
 # the rules of `registry_touches` pick out (see the README: how the list is made).
 TOUCHES: dict[str, str] = {
@@ -60,13 +70,7 @@ TOUCHES: dict[str, str] = {
             "WriteGraphSummary",
             "WriteRawProtoSummary",
             "FlushSummaryWriter",
-            "Save",
-            "SaveV2",
-            "SaveSlices",
-            "Restore",
-            "RestoreV2",
-            "RestoreSlice",
-            "MergeV2Checkpoints",
+            *_SAVER_OPS,
             "DebugIdentityV2",
             "DebugIdentityV3",
             "DebugIdentity",
@@ -92,15 +96,6 @@ TOUCHES: dict[str, str] = {
         ["PrintV2", "Print", "PyFunc", "PyFuncStateless", "EagerPyFunc", "Abort"],
         "host",
     ),
-}
-_SAVER_OPS = {
-    "Save",
-    "SaveV2",
-    "SaveSlices",
-    "Restore",
-    "RestoreV2",
-    "RestoreSlice",
-    "MergeV2Checkpoints",
 }
 _SAVER_FUNCTION = re.compile(r"_traced_(save|restore)|_saveable|save_fn|restore_fn")
 

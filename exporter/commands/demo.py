@@ -56,4 +56,5 @@ def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print
 
 
 def step(echo: Callable[[str], None], text: str) -> None:
+    """Says one step of the demo, numbered, with `echo`."""
     echo(f"== {text}")

@@ -24,6 +24,9 @@ from exporter.sources import LoadOptions, Source, detect, load_source
 
 
 def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str, Any]:
+    """What `tf2java inspect` shows of `src` (any source format, read as `options` says, never
+    staged): path, format, signatures, format details and notes; with `show_all`, every
+    MetaGraph and its ops. Raises UsageError or ModelError when `src` cannot be read."""
     options.stage = False
     with tempfile.TemporaryDirectory() as work:
         source = load_source(src, options, Path(work))
@@ -114,6 +117,7 @@ def _text(v) -> str:
 
 
 def inspect_lines(data: dict[str, Any]) -> list[str]:
+    """The lines `inspect` prints for the data `inspect()` returns."""
     out = [f"{data['path']}: {data['format']}"]
     for sig in data["signatures"]:
         out.extend(signature_lines(Signature.from_json(sig)))
@@ -130,6 +134,8 @@ def inspect_lines(data: dict[str, Any]) -> list[str]:
 
 
 def signature_lines(sig: Signature) -> list[str]:
+    """One signature as lines: its key and method, then each input and output with dtype, shape,
+    graph name and where its shape came from."""
     state = ", stateful: it assigns a variable" if sig.stateful else ""
     method = f" ({sig.method_name}{state})" if sig.method_name or state else ""
     out = [f"signature '{sig.key}'{method}:"]
@@ -271,6 +277,9 @@ def run(
 
 
 def save_outputs(outputs: dict[str, np.ndarray], outdir: Path, force: bool) -> list[Path]:
+    """Writes each output as OUTDIR/KEY.npy (strings as bytes, never pickled) through a staged
+    folder; returns the paths. Raises OutputExistsError when `outdir` exists and not
+    `force`."""
     with staged_dir(outdir, force) as stage:
         names = []
         for key, value in outputs.items():

@@ -259,6 +259,7 @@ def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:
+    """Warning lines for written artifacts whose graphs hold ops that reach outside the model."""
     graphs = {art.format: touches(g) for art, g in opcheck.artifact_graphs(stage, artifacts)}
     return warnings_for(graphs)
 
@@ -286,6 +287,7 @@ def check_runtime(
 
 
 def model_name(src: Path) -> str:
+    """The model's name from its path: model.ckpt-16329 -> model, classifier.keras -> classifier."""
     stem = src.resolve().name
     stem = re.sub(r"\.(keras|h5|pb|pbtxt|tflite)$", "", stem)
     stem = re.sub(r"\.ckpt(-\d+)?(\.meta|\.index)?$", "", stem)  # model.ckpt-16329 -> model

@@ -154,6 +154,14 @@ def parity(
     allow_side_effects: bool = False,
     echo: Callable[[str], None] = lambda s: None,
 ) -> ParityReport:
+    """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
+    and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
+    else generated with `batch` and `seed`), and compares every output within `atol`/`rtol`.
+    `formats` limits the artifacts; `op_libraries` are loaded on both sides; `jvm_options`
+    go to the worker's JVM, which gets `timeout` seconds. Returns the ParityReport (not ok
+    on any mismatch or Java failure). Raises ModelError (manifest, files),
+    IncompatibleModelError (ops the runtime lacks), UsageError (side effects not allowed),
+    EnvironmentError_ (no JDK or TensorFlow Java)."""
     import tensorflow as tf
 
     started = time.monotonic()
@@ -287,6 +295,8 @@ def java_job(
     inputs_file: Path,
     work: Path,
 ) -> dict:
+    """The worker's request for one signature of one generated class: the class, its load path, the
+    method, and each parameter and output with the Java type the generated API uses."""
     return {
         "id": job_id,
         "class": cls.qualified_name,

@@ -70,21 +70,19 @@ class DType:
     def to_java(self, value: np.ndarray) -> np.ndarray:
         """`value` as the Java elements hold it: the same bits for an unsigned integer (Java's
         byte and short are signed), a widening cast for half floats."""
-        target = np.dtype(self.java_numpy)
+        return self._as(value, self.java_numpy)
+
+    def from_java(self, value: np.ndarray) -> np.ndarray:
+        """The inverse of `to_java`."""
+        return self._as(value, self.numpy)
+
+    def _as(self, value: np.ndarray, dtype: Any) -> np.ndarray:
+        target = np.dtype(dtype)
         if value.dtype == target:
             return value
         if self.kind == "int" and value.dtype.itemsize == target.itemsize:
             return value.view(target)
         return value.astype(target)
-
-    def from_java(self, value: np.ndarray) -> np.ndarray:
-        """The inverse of `to_java`."""
-        own = np.dtype(self.numpy)
-        if value.dtype == own:
-            return value
-        if self.kind == "int" and value.dtype.itemsize == own.itemsize:
-            return value.view(own)
-        return value.astype(own)
 
 
 DTYPES: dict[str, DType] = {

@@ -460,6 +460,8 @@ def environment(override: Path | None = None) -> jinja2.Environment:
 def render(
     cls: JavaClass, manifest: Manifest, manifest_sha256: str, templates: Path | None = None
 ) -> str:
+    """The Java source of `cls`, rendered from its template (one of `templates`' if it has one of
+    that name) with the values its contract promises."""
     env = environment(templates)
     template = env.get_template(cls.template)
     files = [f["path"] for f in cls.artifact.files]

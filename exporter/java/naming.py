@@ -40,6 +40,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
 def words(name: str) -> list[str]:
+    """The words of a name: split at non-alphanumerics and camel-case humps, non-ASCII letters
+    escaped as UXXXX."""
     out: list[str] = []
     current = ""
     for ch in name:
@@ -57,6 +59,7 @@ def words(name: str) -> list[str]:
 
 
 def camel(name: str) -> str:
+    """A name as a Java method or variable name: `serving_default` -> `servingDefault`."""
     parts = words(name)
     if not parts:
         return "value"
@@ -65,6 +68,7 @@ def camel(name: str) -> str:
 
 
 def pascal(name: str) -> str:
+    """A name as a Java class name: `serving_default` -> `ServingDefault`."""
     parts = words(name)
     if not parts:
         return "Value"
@@ -144,8 +148,10 @@ def javadoc(text: str) -> str:
 
 
 def is_package(name: str) -> bool:
+    """Whether `name` is a Java package name: dot-separated identifiers, no keywords."""
     return bool(_PACKAGE.match(name)) and not any(part in JAVA_KEYWORDS for part in name.split("."))
 
 
 def is_identifier(name: str) -> bool:
+    """Whether `name` is a Java identifier that is not a keyword."""
     return bool(_IDENTIFIER.match(name)) and name not in JAVA_KEYWORDS

@@ -44,6 +44,7 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays `save_arrays` wrote, strings and bfloat16 restored."""
     with np.load(path, allow_pickle=False) as data:
         files = set(data.files)
         out = {k: data[k] for k in files if "." not in k}
@@ -74,6 +75,9 @@ def _exit_with_parent(fd: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """The worker's entry point: `python -m exporter.java.worker REQUEST RESPONSE [FD]` starts the
+    JVM, runs the request's jobs and writes the response; exits when the parent's pipe FD
+    closes."""
     if len(argv) > 2:
         _exit_with_parent(int(argv[2]))
     request = json.loads(Path(argv[0]).read_text())

@@ -15,6 +15,7 @@ import tensorflow as tf
 from google.protobuf import message as protobuf_message
 
 from exporter.core.model import Signature
+from exporter.core.tables import register_once
 from exporter.errors import ModelError, UsageError, first_line
 
 Runner = Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -77,6 +78,7 @@ def _released(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def unfed_message(where: str, placeholders: list[str]) -> str:
+    """The one line that names placeholders a signature needs but does not feed, and the fix."""
     return (
         f"{where}: the outputs depend on placeholder(s) {', '.join(placeholders)} that are not "
         "inputs; pin each to a value with --set NAME=VALUE (dropout: keep_prob=1.0, "
@@ -97,13 +99,12 @@ LOADERS: dict[str, Loader] = {}
 
 def register(loader: Loader) -> Loader:
     """Adds a loader; a format is registered once."""
-    if loader.format in LOADERS:
-        raise ValueError(f"source format '{loader.format}' is already registered")
-    LOADERS[loader.format] = loader
-    return loader
+    return register_once(LOADERS, loader.format, loader, "source")
 
 
 def detect(path: Path) -> Loader:
+    """The loader whose format `path` is, tried in registration order. Raises UsageError when
+    `path` does not exist, ModelError when no loader knows it."""
     for loader in LOADERS.values():  # a checkpoint prefix names files that share it
         if loader.detect(path):
             return loader

@@ -27,6 +27,8 @@ EMPTY_COLLECTIONS_NOTE = (
 
 
 def is_checkpoint(path: Path) -> bool:
+    """Whether `path` is a TF1 checkpoint: its prefix, one of its files, or a folder with a
+    `checkpoint` file."""
     if path.is_dir():
         return (path / "checkpoint").is_file()
     return Path(f"{path}.index").is_file() or path.suffix in (".meta", ".index")
@@ -45,6 +47,8 @@ def state(directory: Path) -> tuple[str, list[str]]:
 
 
 def prefix_of(path: Path, step: int | None) -> tuple[str, list[str]]:
+    """The checkpoint prefix `path` names (the `step` one, else the latest) and every prefix there.
+    Raises UsageError for a missing step."""
     if path.is_dir():
         latest, every = state(path)
         if step is None:
@@ -62,6 +66,8 @@ def prefix_of(path: Path, step: int | None) -> tuple[str, list[str]]:
 
 
 def diagnose(meta: meta_graph_pb2.MetaGraphDef) -> dict:
+    """What `inspect` says of a checkpoint's MetaGraph: its collections, whether they list
+    the variables, whether it has a saver, and its variable nodes."""
     collections = sorted(meta.collection_def)
     variables = [c for c in collections if c in ("variables", "trainable_variables")]
     return {
@@ -73,6 +79,8 @@ def diagnose(meta: meta_graph_pb2.MetaGraphDef) -> dict:
 
 
 def describe(prefix: str, every: list[str], meta: meta_graph_pb2.MetaGraphDef | None) -> dict:
+    """The details `inspect` shows of a checkpoint: prefix, every checkpoint listed,
+    variables with shape and dtype, global step, and its MetaGraph's facts (`diagnose`)."""
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
@@ -104,6 +112,9 @@ def read_meta(path: Path, step: int | None = None) -> meta_graph_pb2.MetaGraphDe
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a TF1 checkpoint (`--input`/`--output` name the feeds and fetches when its MetaGraph
+    has no signature) into a Source whose SavedModel is staged in `workdir`. Raises
+    UsageError (missing feeds or fetches, unfed placeholders) or ModelError."""
     prefix, every = prefix_of(path, options.step)
     if not Path(f"{prefix}.index").is_file():
         raise ModelError(f"{prefix}: no {Path(prefix).name}.index beside it; not a checkpoint")

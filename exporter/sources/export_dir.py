@@ -13,10 +13,14 @@ from exporter.sources import Loader, LoadOptions, Source, register, saved_model,
 
 
 def is_export(path: Path) -> bool:
+    """Whether `path` is a tf2java export folder (it holds manifest.json)."""
     return path.is_dir() and (path / manifest_mod.MANIFEST_NAME).is_file()
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a tf2java export folder: its manifest's signatures, run through its SavedModel (else
+    its frozen graph or .tflite), which is also what a new export starts from. Raises
+    ModelError for a bad manifest or missing files."""
     manifest, sha = manifest_mod.read(path)
     manifest_mod.verify_files(path, manifest)
     details = {

@@ -45,10 +45,13 @@ def read(path: Path, *, constants: bool = True) -> graph_pb2.GraphDef:
 
 
 def is_graphdef(path: Path) -> bool:
+    """Whether `path` is a frozen GraphDef file (.pb or .pbtxt)."""
     return path.is_file() and path.suffix in (".pb", ".pbtxt")
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a frozen GraphDef: `--input`/`--output` name its feeds and fetches; the SavedModel
+    staged in `workdir` keeps the weights as constants. Raises UsageError or ModelError."""
     if path.name in ("saved_model.pb", "saved_model.pbtxt"):
         raise UsageError(f"{path}: part of a SavedModel; pass its directory {path.parent}")
     if path.suffix == ".pbtxt":

@@ -24,6 +24,8 @@ from exporter.sources.saved_model import init_ops
 
 
 def custom_objects(module_path: str | None) -> dict[str, object]:
+    """The classes and functions of the module at `module_path` that Keras may deserialize ({} for
+    None). Raises UsageError when it cannot be imported."""
     if not module_path:
         return {}
     if os.getcwd() not in sys.path:  # as `python -m` would: modules beside the user come first
@@ -56,6 +58,9 @@ def h5_kind(path: Path) -> str:
 
 
 def load_keras_model(path: Path, options: LoadOptions):
+    """The Keras model of a .keras or .h5 file (an .h5 of weights with `options.architecture`),
+    compile=False. Raises UsageError (architecture missing or misplaced) or ModelError naming
+    what Keras refused."""
     import keras
 
     objects = custom_objects(options.custom_objects)
@@ -129,6 +134,8 @@ def _weight_shapes(group) -> list[list[int]]:
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a Keras file into a Source whose SavedModel (each weight once) is staged in `workdir`;
+    outputs carry the Keras layer that made them."""
     if (
         not options.stage
         and options.architecture is None
@@ -221,10 +228,12 @@ def _output_layers(model) -> dict[str, str]:
 
 
 def is_keras(path: Path) -> bool:
+    """Whether `path` is a Keras v3 .keras file."""
     return path.is_file() and path.suffix == ".keras"
 
 
 def is_h5(path: Path) -> bool:
+    """Whether `path` is a Keras HDF5 .h5 file."""
     return path.is_file() and path.suffix in (".h5", ".hdf5")
 
 

@@ -60,6 +60,8 @@ def serving_versions(path: Path) -> dict[int, Path]:
 
 
 def is_saved_model(path: Path) -> bool:
+    """Whether `path` is a SavedModel folder, or TensorFlow Serving's MODEL/<version>/ layout of
+    them."""
     return path.is_dir() and (_has_saved_model(path) or bool(serving_versions(path)))
 
 
@@ -183,6 +185,9 @@ def unfed(meta, signatures) -> dict[str, list[str]]:
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a SavedModel (the `options.version` of a Serving layout, else the highest) with
+    `options.tags`; placeholders pinned with --set make a staged copy in `workdir`. Raises
+    UsageError (unknown tags or version) or ModelError (missing variables or assets)."""
     name = model_name(path)
     if not _has_saved_model(path):
         name = path.resolve().name

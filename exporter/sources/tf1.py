@@ -71,6 +71,8 @@ def candidates(graph_def: graph_pb2.GraphDef) -> tuple[list[str], list[str]]:
 
 
 def require_io(options: LoadOptions, graph_def: graph_pb2.GraphDef, where: str) -> None:
+    """Refuses a graph without signatures when `--input`/`--output` do not name its feeds and
+    fetches, naming its placeholders."""
     if options.inputs and options.outputs:
         return
     placeholders, outputs = candidates(graph_def)
@@ -82,6 +84,8 @@ def require_io(options: LoadOptions, graph_def: graph_pb2.GraphDef, where: str) 
 
 
 def resolve(graph: tf.Graph, names: dict[str, str], what: str) -> dict[str, tf.Tensor]:
+    """The tensors `names` (key -> tensor name) names in `graph`. Raises UsageError naming a
+    missing one."""
     tensors = {}
     for key, name in names.items():
         op, index = split_tensor_name(name)
@@ -95,6 +99,8 @@ def resolve(graph: tf.Graph, names: dict[str, str], what: str) -> dict[str, tf.T
 
 
 def signature(key: str, inputs: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor]) -> Signature:
+    """The Signature of a TF1 graph's feeds and fetches, keyed as the user named them."""
+
     def info(k: str, t: tf.Tensor) -> TensorInfo:
         name, index = split_tensor_name(t.name)
         shape = None if t.shape.rank is None else tuple(-1 if d is None else d for d in t.shape)
@@ -192,6 +198,7 @@ def parse_value(text: str, dtype: tf.DType, where: str) -> Any:
 
 
 def session_runner(sess: tf.compat.v1.Session, sig: Signature) -> Runner:
+    """Runs `sig` in a TF1 session by its tensor names."""
     graph = sess.graph
 
     def run(key: str, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -18,6 +18,8 @@ NO_SIGNATURE = "(tensors)"  # the signature key for a model without SignatureDef
 
 
 def interpreter(content: bytes, where: str) -> tf.lite.Interpreter:
+    """A TensorFlow Lite interpreter of `content`. Raises ModelError naming `where` when it is not
+    a valid flatbuffer."""
     if content[4:8] != b"TFL3":
         raise ModelError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier)")
     try:
@@ -38,6 +40,7 @@ def _info(key: str, detail: dict) -> TensorInfo:
 
 
 def signatures(interp: tf.lite.Interpreter) -> list[Signature]:
+    """The interpreter's signatures (or, without any, its inputs and outputs as one)."""
     listed = interp.get_signature_list()
     if not listed:
         return [
@@ -66,6 +69,8 @@ def signatures(interp: tf.lite.Interpreter) -> list[Signature]:
 def run_interpreter(
     content: bytes, key: str, feed: dict[str, np.ndarray], where: str
 ) -> dict[str, np.ndarray]:
+    """Runs signature `key` of the flatbuffer `content` on `feed` in a fresh interpreter; returns
+    its outputs by key."""
     interp = interpreter(content, where)
     if key != NO_SIGNATURE:
         return dict(interp.get_signature_runner(key)(**feed))
@@ -81,6 +86,7 @@ def run_interpreter(
 
 
 def quantization(interp: tf.lite.Interpreter) -> list[dict]:
+    """The quantization parameters of each quantized input and output."""
     rows = []
     for detail in interp.get_input_details() + interp.get_output_details():
         scales, zeros = (
@@ -99,10 +105,12 @@ def quantization(interp: tf.lite.Interpreter) -> list[dict]:
 
 
 def is_tflite(path: Path) -> bool:
+    """Whether `path` is a TensorFlow Lite flatbuffer."""
     return path.is_file() and path.suffix == ".tflite"
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
+    """Loads a .tflite file to describe and run; nothing can be exported from it (no SavedModel)."""
     content = path.read_bytes()
     interp = interpreter(content, str(path))
     sigs = signatures(interp)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from exporter.core.model import Artifact, Signature
+from exporter.core.tables import register_once
 
 Feed = dict[str, np.ndarray]
 Run = Callable[[str, Feed], Feed]  # (signature key, feed) -> outputs
@@ -59,13 +60,11 @@ TARGETS: dict[str, Target] = {}
 
 def register(target: Target) -> Target:
     """Adds a target; a format is registered once."""
-    if target.format in TARGETS:
-        raise ValueError(f"target format '{target.format}' is already registered")
-    TARGETS[target.format] = target
-    return target
+    return register_once(TARGETS, target.format, target, "target")
 
 
 def get(fmt: str) -> Target:
+    """The target of format `fmt`; KeyError for an unknown one."""
     return TARGETS[fmt]
 
 
@@ -75,6 +74,7 @@ def java_targets() -> list[Target]:
 
 
 def fetches(signatures: list[Signature]) -> list[str]:
+    """The tensor names of every output of `signatures`."""
     return [t.tensor_name for s in signatures for t in s.outputs]
 
 
