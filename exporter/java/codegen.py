@@ -482,7 +482,7 @@ def render(
 def imports(cls: JavaClass, declared: Contract) -> list[str]:
     """The class's imports, sorted: what its template declares, its tensor types and the
     NdArray types of its tensors."""
-    tensors = {t for s in cls.signatures for t in s.inputs + s.outputs}
+    tensors = [t for s in cls.signatures for t in s.inputs + s.outputs]
     nd = {t.java_type.split("<")[0] for s in cls.signatures for t in s.nd_inputs if t.nd}
     nd |= {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
     return sorted(
