@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity lint clean
+.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity bench-crossing lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -57,7 +57,11 @@ bench-java: setup
 bench-parity: setup
 	$(BIN)/python benchmarks/parity_wall.py
 
-bench: bench-java bench-parity bench-memory
+# numpy <-> TensorFlow Java in parity's worker, MB/s against a numpy copy
+bench-crossing: setup
+	$(BIN)/python benchmarks/crossing.py
+
+bench: bench-java bench-parity bench-crossing bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tests benchmarks tools

@@ -305,7 +305,10 @@ def java_job(
         "inputs": str(inputs_file),
         "result": str(work / f"out{job_id}.npz"),
         "params": [_tensor_job(t) for t in jsig.inputs],
-        "outputs": [dict(_tensor_job(t), getter=t.getter) for t in jsig.outputs],
+        "outputs": [
+            dict(_tensor_job(t), getter=t.getter, flat=t.views[:2] if t.views else None)
+            for t in jsig.outputs
+        ],
         # the NdArray overload takes inputs straight from numpy's memory; a stateful
         # signature runs on a model loaded for it alone
         "nd": bool(jsig.nd_inputs),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
@@ -112,6 +112,8 @@ class JavaTensor:
     rank: int
     doc: str  # Javadoc text: key, dtype, shape
     bytes_strings: bool = False  # a DT_STRING tensor as byte[] elements, not String
+    # An output held as flat data: the names of its flat, shape and NdArray getters.
+    views: tuple[str, str, str] | None = None
 
     @property
     def nullable(self) -> bool:
@@ -204,6 +206,25 @@ class JavaTensor:
             f"{self.tensor_type}.tensorOf(StdArrays.shapeOf({self.ident}), "
             f"t$ -> StdArrays.copyTo({self.ident}, t$))"
         )
+
+    @property
+    def nd_view_type(self) -> str:
+        """The NdArray type of an output's view (FloatNdArray for float, ...)."""
+        return JAVA_TYPES[self.info.dtype].nd_array
+
+    def result_args(self, tensor: str) -> list[str]:
+        """Java expressions: what the result keeps of the fetched tensor. A nested-array
+        output keeps its flat data and its shape (one bulk copy); its getters build the
+        nested array, or give the flat data and an NdArray view over it."""
+        if self.bulk:
+            return [f"flatOf(({self.tensor_type}) {tensor})", f"{tensor}.shape().asArray()"]
+        return [self.from_tensor(tensor)]
+
+    def result_params(self) -> list[str]:
+        """The result constructor's parameters for this output (see `result_args`)."""
+        if self.bulk:
+            return [f"{self.element}[] {self.ident}", f"long[] {self.ident}$shape"]
+        return [f"{self.java_type} {self.ident}"]
 
     def from_tensor(self, tensor: str) -> str:
         """Java expression: the fetched tensor as a Java array (one bulk copy)."""
@@ -379,14 +400,19 @@ def _signature(
     names = [output_names.get(t.key) or output_name(t) for t in sig.outputs]
     fields = unique([camel(n) for n in names])
     getters = unique([bounded("get" + pascal(n).lstrip("_")) for n in names], OBJECT_METHODS)
+    outputs = [_tensor(t, f, g, where, strings) for t, f, g in zip(sig.outputs, fields, getters)]
+    bulk = [t for t in outputs if t.bulk]
+    views = unique(
+        getters + [bounded(t.getter + s) for t in bulk for s in ("Flat", "Shape", "Nd")],
+        OBJECT_METHODS,
+    )[len(getters) :]
+    views_of = {id(t): tuple(views[3 * i : 3 * i + 3]) for i, t in enumerate(bulk)}
     return JavaSignature(
         sig=sig,
         method=method,
         result_class=result_class,
         inputs=tuple(_tensor(t, p, "", where, strings) for t, p in zip(sig.inputs, params)),
-        outputs=tuple(
-            _tensor(t, f, g, where, strings) for t, f, g in zip(sig.outputs, fields, getters)
-        ),
+        outputs=tuple(replace(t, views=views_of[id(t)]) if t.bulk else t for t in outputs),
     )
 
 
@@ -485,6 +511,7 @@ def imports(cls: JavaClass, declared: Contract) -> list[str]:
     tensors = [t for s in cls.signatures for t in s.inputs + s.outputs]
     nd = {t.java_type.split("<")[0] for s in cls.signatures for t in s.nd_inputs if t.nd}
     nd |= {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
+    nd |= {t.nd_view_type for s in cls.signatures for t in s.outputs if t.bulk}
     return sorted(
         declared.imports
         | {f"org.tensorflow.types.{t.tensor_type}" for t in tensors}

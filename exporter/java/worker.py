@@ -186,10 +186,7 @@ def _run_job(jpype, job: dict, models: dict) -> dict:
             model = models[key]
         try:
             result = getattr(model, job["method"])(*args)
-            outputs = {
-                o["key"]: _from_java(jpype, getattr(result, o["getter"])(), o)
-                for o in job["outputs"]
-            }
+            outputs = {o["key"]: _output(jpype, result, o) for o in job["outputs"]}
         finally:
             if job.get("fresh"):
                 model.close()
@@ -287,6 +284,17 @@ def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
             "no elements cannot carry its inner dimensions, so the generated API cannot take it"
         )
     return jpype.JArray.of(np.ascontiguousarray(value))
+
+
+def _output(jpype, result, output: dict) -> np.ndarray:
+    """One output of a generated result: a numeric array through its flat getter (a bulk
+    copy of one Java array into numpy), anything else through its own getter."""
+    if output.get("flat"):
+        flat, shape = output["flat"]
+        java = dtypes.get(output["dtype"])
+        data = np.asarray(getattr(result, flat)(), dtype=java.java_numpy)
+        return java.from_java(data.reshape(tuple(int(d) for d in getattr(result, shape)())))
+    return _from_java(jpype, getattr(result, output["getter"])(), output)
 
 
 def _from_java(jpype, obj, output: dict) -> np.ndarray:
