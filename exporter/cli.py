@@ -254,6 +254,14 @@ output_name_option = click.option(
     metavar="KEY=NAME",
     help="Name an output's getter: --output-name output_0=logits gives getLogits() (repeatable).",
 )
+labels_option = click.option(
+    "--labels",
+    "labels",
+    multiple=True,
+    metavar="OUTPUT=FILE",
+    help="Class labels of an output, one per line: its result gets topK(k) with labels "
+    "(OUTPUT: its key or getter name; repeatable).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
@@ -312,6 +320,16 @@ source_options = [
         help="Keras: import MODULE and let the loader deserialize its classes and functions.",
     ),
 ]
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, list[str]]:
+    """--labels OUTPUT=FILE, each file read as one label per line."""
+    from exporter.java.codegen import read_labels
+
+    return {
+        key: read_labels(Path(path))
+        for key, path in _pairs(values, "--labels", "OUTPUT=FILE").items()
+    }
 
 
 def _load_options(
@@ -472,8 +490,19 @@ def export(
 )
 @click.option("--no-compile", is_flag=True, help="Do not check the written classes with javac.")
 @output_name_option
+@labels_option
 def java(
-    out, package, class_name, java_out, fmt, templates, strings, force, no_compile, output_names
+    out,
+    package,
+    class_name,
+    java_out,
+    fmt,
+    templates,
+    strings,
+    force,
+    no_compile,
+    output_names,
+    labels,
 ):
     """Generate typed Java loader classes from OUT/manifest.json, and check that they
     compile (javac, against TensorFlow Java)."""
@@ -494,6 +523,7 @@ def java(
         templates=templates,
         strings=strings,
         output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
+        labels=_labels(labels),
     )
     for cls in classes:
         click.echo(f"wrote {target / cls.relative_path}")
@@ -722,6 +752,7 @@ def scan(src, tags, as_json):
     help="A Markdown file about the model (what inputs and outputs mean) for the README.",
 )
 @output_name_option
+@labels_option
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @with_options(tolerances)
 def handoff(
@@ -734,6 +765,7 @@ def handoff(
     class_name,
     notes,
     output_names,
+    labels,
     force,
     **checks,
 ):
@@ -753,6 +785,7 @@ def handoff(
         class_name=class_name,
         notes=notes,
         output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
+        labels={k: Path(v) for k, v in _pairs(labels, "--labels", "OUTPUT=FILE").items()},
         force=force,
         echo=_echo,
         **checks,

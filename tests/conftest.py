@@ -62,6 +62,12 @@ def dtypes_export(built, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def image_export(built, tmp_path_factory) -> Path:
+    src = models.save_image_classifier(built / "classifier.keras")
+    return _export(built, tmp_path_factory, "classifier", src)
+
+
+@pytest.fixture(scope="session")
 def multi_export(built, tmp_path_factory, multi_source) -> Path:
     return _export(built, tmp_path_factory, "multi_dtype", multi_source)
 

@@ -73,6 +73,25 @@ def save_keras(path: Path) -> Path:
     return path
 
 
+IMAGE_LABELS = ["cat", "dog", "bird", "fish"]
+
+
+def save_image_classifier(path: Path) -> Path:
+    """A small Keras image classifier: 32x32x3 images to softmax scores of 4 classes, its
+    output the layer 'predictions' (Keras names the signature's output `output_0`)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    image = keras.Input((32, 32, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, activation="relu")(image)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    predictions = keras.layers.Dense(4, activation="softmax", name="predictions")(x * 4.0)
+    keras.Model(image, predictions).save(path)
+    return path
+
+
 TF1_SPLIT = textwrap.dedent("""
     import sys
     import numpy as np

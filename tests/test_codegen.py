@@ -15,6 +15,7 @@ from exporter.cli import main
 from exporter.core import manifest
 from exporter.java import codegen
 from exporter.java.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
+from tests import models
 from tools.update_golden import CASES, GOLDEN, JAVA, render_golden
 
 
@@ -155,3 +156,32 @@ def test_javadoc_text_cannot_end_the_comment(text):
     safe = javadoc(text)
     assert "*/" not in safe and "\\" not in safe and "@" not in safe
     assert all(0x20 <= ord(c) < 0x7F for c in safe)
+
+
+def test_labels_give_a_top_k_method_and_must_fit_their_output(image_export, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(models.IMAGE_LABELS) + "\n\n")
+    result = CliRunner().invoke(
+        main,
+        ["java", str(image_export), "--out", str(tmp_path / "java")]
+        + ["--labels", f"predictions={labels}"],
+    )
+    assert result.exit_code == 0, result.output
+    frozen = next((tmp_path / "java").rglob("ClassifierFrozen.java")).read_text()
+    assert "public List<List<TopClass>> predictionsTopK(int k)" in frozen
+    assert "public List<List<TopClass>> topK(int k)" in frozen
+    assert '"cat",\n    "dog",\n    "bird",\n    "fish",\n  };' in frozen
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    wrong = CliRunner().invoke(
+        main,
+        ["java", str(image_export), "--out", str(tmp_path / "j2")]
+        + ["--labels", f"output_0={tmp_path / 'three.txt'}"],
+    )
+    assert wrong.exit_code == 2
+    assert "the file has 3 labels, but output 'output_0' has 4 classes" in wrong.output
+    unknown = CliRunner().invoke(
+        main,
+        ["java", str(image_export), "--out", str(tmp_path / "j3"), "--labels", f"logits={labels}"],
+    )
+    assert unknown.exit_code == 2 and "no output has that key or name" in unknown.output
+    assert not (tmp_path / "j2").exists() and not (tmp_path / "j3").exists()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from exporter.cli import main
 from exporter.commands import handoff
 from exporter.errors import EXIT_USAGE
+from tests import models
 
 pytestmark = pytest.mark.jvm
 
@@ -52,7 +53,7 @@ def test_dest_is_checked_before_any_work(demo_export, tmp_path):
 
 @pytest.mark.slow
 def test_a_module_that_maven_and_gradle_build_and_test_without_python(
-    demo_export, keras_export, tmp_path
+    demo_export, keras_export, image_export, tmp_path
 ):
     notes = tmp_path / "notes.md"
     notes.write_text("`input_ids` are WordPiece ids; `loss/pred_prob` sums to 1 per row.\n")
@@ -79,8 +80,22 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     java = next((keras_dest / "src/main/java").rglob("*SavedModel.java")).read_text()
     assert "getProbs()" in java and "getScore()" in java  # Keras layers, not output_0/1
 
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(models.IMAGE_LABELS) + "\n")
+    image_dest = tmp_path / "classifier"
+    result = CliRunner().invoke(
+        main, ["handoff", str(image_export), str(image_dest), "--labels", f"predictions={labels}"]
+    )
+    assert result.exit_code == 0, result.output
+    image_readme = (image_dest / "README.md").read_text()
+    assert "`predictionsTopK(k)` (or `topK(k)`)" in image_readme and "4 labels" in image_readme
+    shipped = image_dest / "src/main/resources/com/example/classifier/labels/predictions.txt"
+    assert shipped.read_text() == labels.read_text()
+    golden_test = next((image_dest / "src/test/java").rglob("*GoldenTest.java")).read_text()
+    assert "assertBest(" in golden_test
+
     env = dict(os.environ, PATH=_no_python_path(tmp_path))
-    for module, cases in ((dest, 4), (keras_dest, 6)):
+    for module, cases in ((dest, 4), (image_dest, 6)):  # Keras adds signature 'serve'
         for command in (["mvn", "-q", "test"], ["gradle", "test", "--no-daemon", "-q"]):
             proc = subprocess.run(command, cwd=module, env=env, capture_output=True, text=True)
             assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
@@ -88,18 +103,23 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
         assert reports and 'failures="0"' in reports[0].read_text()
         # each signature of each format, from the classpath and from a path
         assert f'tests="{cases}"' in reports[0].read_text()
-    proc = subprocess.run(
-        ["mvn", "-q", "package"], cwd=dest, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    jar = dest / "target/bert-classifier-1.0.0.jar"
-    proc = subprocess.run(
-        ["java", "-jar", str(jar)], cwd=elsewhere, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.splitlines() == [
-        "savedmodel serving_default: ok",
-        "frozen serving_default: ok",
-    ]
+    calls = ["savedmodel serving_default: ok", "frozen serving_default: ok"]
+    for module, jar, lines in (
+        (dest, "bert-classifier", calls),
+        (image_dest, "classifier", ["savedmodel serve: ok", *calls]),
+    ):
+        proc = subprocess.run(
+            ["mvn", "-q", "package"], cwd=module, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        proc = subprocess.run(
+            ["java", "-jar", str(module / f"target/{jar}-1.0.0.jar")],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.splitlines() == lines

@@ -68,6 +68,15 @@ class Runtime:
         }
 
 
+def _top_labels(value: np.ndarray, t: codegen.JavaTensor) -> list[str]:
+    """The label of the best class of each example of a labelled output, as Python
+    TensorFlow computed it."""
+    if not t.labels:
+        return []
+    scores = np.asarray(value, dtype=np.float64).reshape(-1, len(t.labels))
+    return [t.labels[i] for i in np.argmax(scores, axis=1)]
+
+
 def java_runtime(jars: tuple[str, ...], core: str) -> Runtime:
     """The TensorFlow Java that parity ran, read from its jars' names."""
     version = javaenv.runtime_version(jars)
@@ -91,6 +100,7 @@ def handoff(
     class_name: str | None = None,
     notes: Path | None = None,
     output_names: dict[str, str] | None = None,
+    labels: dict[str, Path] | None = None,
     force: bool = False,
     seed: int = 0,
     batch: int = inputs_mod.DEFAULT_BATCH,
@@ -100,7 +110,9 @@ def handoff(
 ) -> Path:
     """Writes DEST (replaced as a whole, atomically, only with `force`): a Maven and Gradle
     module for the export in `export_dir`. Runs parity first and refuses a model that fails
-    it. Raises UsageError (names, DEST), ModelError (the export), VerificationError."""
+    it. `labels`: output key or name -> a labels file (one per line), shipped as a resource
+    and compiled into a top-k method. Raises UsageError (names, labels, DEST), ModelError (the
+    export), VerificationError."""
 
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
@@ -114,6 +126,9 @@ def handoff(
     ):
         raise UsageError("--group and --artifact take letters, digits, '.', '-' and '_'")
     notes_text = notes.read_text(encoding="utf-8") if notes else ""
+    labels = dict(labels or {})
+    label_lists = {key: codegen.read_labels(path) for key, path in labels.items()}
+    codegen.plan(data, package, class_name, output_names=output_names, labels=label_lists)
 
     echo("checking parity before the hand-off")
     report = parity(export_dir, seed=seed, batch=batch, atol=atol, rtol=rtol, echo=echo)
@@ -131,7 +146,9 @@ def handoff(
 
     package_path = package.replace(".", "/")
     model_root = f"/{package_path}/model"
-    classes = codegen.plan(handed_manifest, package, class_name, output_names=output_names)
+    classes = codegen.plan(
+        handed_manifest, package, class_name, output_names=output_names, labels=label_lists
+    )
     base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
     test_class, check_class = f"{base}GoldenTest", f"{base}Check"
     with staged_dir(dest, force) as stage:
@@ -145,6 +162,12 @@ def handoff(
                 else:
                     shutil.copy2(source, resources / art.path)
         (resources / manifest_mod.MANIFEST_NAME).write_text(text)
+        label_files = []
+        for key, path in labels.items():
+            shipped = stage / "src/main/resources" / package_path / "labels" / f"{key}.txt"
+            shipped.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, shipped)
+            label_files.append(f"src/main/resources/{package_path}/labels/{key}.txt")
         java_root = stage / "src/main/java"
         for cls in classes:
             path = java_root / cls.relative_path
@@ -181,6 +204,8 @@ def handoff(
                             "key": t.info.key,
                             "getter": t.getter,
                             "resource": _resource(test_root, where / f"out_{t.ident}.npy"),
+                            "top_k": t.top_k,
+                            "top_labels": _top_labels(outputs[t.info.key], t),
                         }
                     )
                 test = f"{cls.artifact.format}{pascal(jsig.method)}"
@@ -227,6 +252,7 @@ def handoff(
             "rtol": repr(float(rtol)),
             "tensorflow_version": data.tensorflow_version,
             "notes": notes_text.strip(),
+            "label_files": label_files,
             "classes": [
                 {
                     "name": c.name,

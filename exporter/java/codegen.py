@@ -114,6 +114,10 @@ class JavaTensor:
     bytes_strings: bool = False  # a DT_STRING tensor as byte[] elements, not String
     # An output held as flat data: the names of its flat, shape and NdArray getters.
     views: tuple[str, str, str] | None = None
+    # A labelled output (--labels): its labels, the constant holding them, its top-k method.
+    labels: tuple[str, ...] | None = None
+    labels_const: str = ""
+    top_k: str = ""
 
     @property
     def nullable(self) -> bool:
@@ -208,6 +212,11 @@ class JavaTensor:
         )
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """What `--labels` may call this output: its key, or the name its getter comes from."""
+        return (self.info.key, self.getter.removeprefix("get"), camel(self.getter[3:]))
+
+    @property
     def nd_view_type(self) -> str:
         """The NdArray type of an output's view (FloatNdArray for float, ...)."""
         return JAVA_TYPES[self.info.dtype].nd_array
@@ -257,6 +266,10 @@ class JavaSignature:
     @property
     def key_literal(self) -> str:
         return java_string(self.sig.key)
+
+    @property
+    def labelled(self) -> list[JavaTensor]:
+        return [t for t in self.outputs if t.labels]
 
     @property
     def doc(self) -> str:
@@ -318,6 +331,16 @@ class JavaClass:
         return any(t.bulk for s in self.signatures for t in s.outputs)
 
     @property
+    def labelled(self) -> list[JavaTensor]:
+        """The outputs with labels, each with the constant of its labels."""
+        return [t for s in self.signatures for t in s.labelled]
+
+    @property
+    def label_elements(self) -> list[str]:
+        """The Java element types of the labelled outputs' scores: one topClasses each."""
+        return sorted({t.element for t in self.labelled})
+
+    @property
     def flat_readers(self) -> list[dict[str, str]]:
         """flatOf overloads: one per NdArray type an output is read from."""
         found = {
@@ -351,12 +374,15 @@ def plan(
     strings: str = "text",
     output_names: dict[str, str] | None = None,
     templates: Path | None = None,
+    labels: dict[str, list[str]] | None = None,
 ) -> list[JavaClass]:
     """The Java classes for a manifest. `strings` maps DT_STRING tensors to `String` (text,
     UTF-8) or, for scalars and vectors, to `byte[]` (bytes: any binary data, such as serialized
     tf.Example protos). `output_names` renames outputs (key -> name) for their getters.
     `templates`: a folder whose templates replace the shipped ones (their contracts count).
-    Raises UsageError for a bad package, class or output name."""
+    `labels`: output key or name -> its class labels (`read_labels`); the result gets a top-k
+    method for it. Raises UsageError for a bad package, class or output name, or labels that
+    do not fit their output."""
     output_names = dict(output_names or {})
     keys = {t.key for a in manifest.artifacts for s in a.signatures for t in s.outputs}
     unknown = sorted(set(output_names) - keys)
@@ -383,13 +409,72 @@ def plan(
         methods = unique([camel(s.key) for s in art.signatures], members | OBJECT_METHODS)
         results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
-            _signature(s, m, r, strings, output_names)
+            _labelled(_signature(s, m, r, strings, output_names), labels or {})
             for s, m, r in zip(art.signatures, methods, results)
         )
         classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
+    used = {
+        n for c in classes for s in c.signatures for t in s.outputs if t.labels for n in t.names
+    }
+    unused = sorted(set(labels or {}) - used)
+    if unused:
+        outputs = [t for c in classes for s in c.signatures for t in s.outputs]
+        names = sorted({t.info.key for t in outputs} | {t.names[2] for t in outputs})
+        raise UsageError(
+            f"--labels {unused[0]}: no output has that key or name; outputs: {', '.join(names)}"
+        )
     return classes
+
+
+def read_labels(path: Path, flag: str = "--labels") -> list[str]:
+    """The labels of a labels file: one per line (UTF-8), trailing empty lines dropped.
+    Raises UsageError for a file that cannot be read or holds none."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag} {path}: cannot read it as UTF-8 text ({exc})") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise UsageError(f"{flag} {path}: holds no labels; give one label per line")
+    return lines
+
+
+def _labelled(jsig: JavaSignature, labels: dict[str, list[str]]) -> JavaSignature:
+    """`jsig` with its labelled outputs' labels and top-k methods."""
+    outputs = []
+    for t in jsig.outputs:
+        given = [labels[n] for n in t.names if n in labels]
+        if given:
+            t = _with_labels(t, tuple(given[0]), jsig)
+        outputs.append(t)
+    taken = [o.getter for o in outputs] + [v for o in outputs if o.views for v in o.views]
+    tops = unique(
+        taken
+        + [bounded(camel(o.getter.removeprefix("get")) + "TopK") for o in outputs if o.labels],
+        OBJECT_METHODS | {"topK"},
+    )[len(taken) :]
+    named = iter(tops)
+    outputs = [replace(o, top_k=next(named)) if o.labels else o for o in outputs]
+    return replace(jsig, outputs=tuple(outputs))
+
+
+def _with_labels(t: JavaTensor, labels: tuple[str, ...], jsig: JavaSignature) -> JavaTensor:
+    where = f"--labels {t.info.key}"
+    if not t.bulk or t.element not in ("float", "double"):
+        raise UsageError(
+            f"{where}: output '{t.info.key}' is {t.info.dtype} of shape "
+            f"{t.info.shape}; labels go with float scores of rank 1 or more"
+        )
+    classes = t.info.shape[-1]
+    if classes >= 0 and classes != len(labels):
+        raise UsageError(
+            f"{where}: the file has {len(labels)} labels, but output '{t.info.key}' has "
+            f"{classes} classes"
+        )
+    return replace(t, labels=labels, labels_const=f"LABELS${jsig.method}${t.ident}")
 
 
 def _signature(
@@ -558,6 +643,7 @@ def generate(
     templates: Path | None = None,
     strings: str = "text",
     output_names: dict[str, str] | None = None,
+    labels: dict[str, list[str]] | None = None,
 ) -> list[JavaClass]:
     """Writes one Java file per artifact under `out_dir`, a source folder that may hold other
     code (`src/main/java`). Only tf2java's own files are written and replaced: they are
@@ -567,7 +653,7 @@ def generate(
     replaced atomically.
 
     Raises UsageError (bad package or class name, a foreign file without force)."""
-    classes = plan(manifest, package, class_name, formats, strings, output_names, templates)
+    classes = plan(manifest, package, class_name, formats, strings, output_names, templates, labels)
     rendered = {
         cls.relative_path.as_posix(): render(cls, manifest, manifest_sha256, templates)
         for cls in classes
