@@ -113,11 +113,8 @@ def test_generated_java_compiles_for_any_names(data, tmp_path_factory):
         m = Manifest(model_name, "savedmodel", model_name, data.draw(NAMES), None, arts)
         manifest.validate(m.to_json())
         strings = data.draw(st.sampled_from(codegen.STRING_TYPES))
-        for cls in codegen.plan(m, f"hostile.m{n}", strings=strings):
-            path = out / cls.relative_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(codegen.render(cls, m, "f" * 64), encoding="utf-8")
-            sources.append(path)
+        classes = codegen.plan(m, f"hostile.m{n}", strings=strings)
+        sources += codegen.write_sources(classes, m, "f" * 64, out)
     javaenv.compile_sources(sources, out / "classes")
     compiled = list((out / "classes").rglob("*.class"))
     assert len({p.parent for p in compiled}) == MODELS_PER_RUN

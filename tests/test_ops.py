@@ -214,11 +214,9 @@ def test_export_refuses_a_runtime_that_cannot_load_it(gamma_source, tmp_path):
 @pytest.mark.jvm
 def test_generated_class_names_both_versions_when_ops_are_missing(custom_op_export, tmp_path):
     data, sha = manifest.read(custom_op_export)
-    (cls,) = codegen.plan(data, PARITY_PACKAGE)
-    src = tmp_path / "src" / cls.relative_path
-    src.parent.mkdir(parents=True)
-    src.write_text(codegen.render(cls, data, sha))
-    javaenv.compile_sources([src], tmp_path / "classes")
+    (cls,) = classes = codegen.plan(data, PARITY_PACKAGE)
+    sources = codegen.write_sources(classes, data, sha, tmp_path / "src")
+    javaenv.compile_sources(sources, tmp_path / "classes")
     save_arrays(tmp_path / "in.npz", {"text": np.array([b"Hello"], dtype=object)})
     job = java_job(0, cls, cls.signatures[0], custom_op_export, tmp_path / "in.npz", tmp_path)
     response = javaenv.run_worker(

@@ -58,11 +58,11 @@ def test_parity_on_given_inputs_repeats_exactly(demo_export, tmp_path):
 
 def _demo_job(export, work, ids):
     data, sha = manifest.read(export)
-    cls = codegen.plan(data, PARITY_PACKAGE, formats=("frozen",))[0]
-    src = work / "src" / cls.relative_path
-    src.parent.mkdir(parents=True)
-    src.write_text(codegen.render(cls, data, sha))
-    javaenv.compile_sources([src], work / "classes")
+    classes = codegen.plan(data, PARITY_PACKAGE, formats=("frozen",))
+    cls = classes[0]
+    javaenv.compile_sources(
+        codegen.write_sources(classes, data, sha, work / "src"), work / "classes"
+    )
     feed = demo_model.example_inputs(batch=2)
     feed["input_ids"] = ids
     save_arrays(work / "in.npz", feed)

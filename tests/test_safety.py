@@ -431,11 +431,8 @@ def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
     src = tmp_path / "src"
     sources = []
     for m, name in ((data, "Split"), (evil_manifest, "Evil")):
-        for cls in codegen.plan(m, "probe", class_name=name, formats=("savedmodel",)):
-            path = src / cls.relative_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(codegen.render(cls, m, sha), encoding="utf-8")
-            sources.append(path)
+        classes = codegen.plan(m, "probe", class_name=name, formats=("savedmodel",))
+        sources += codegen.write_sources(classes, m, sha, src)
     (src / "probe" / "Main.java").write_text(LOAD_RESOURCE_MAIN)
     sources.append(src / "probe" / "Main.java")
     classes = tmp_path / "classes"

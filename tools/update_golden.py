@@ -34,7 +34,7 @@ def render_golden(name: str) -> dict[Path, str]:
     """Java file (relative to tests/golden/java) -> source, from the committed manifest."""
     data, sha = manifest.read(GOLDEN / name)
     classes = codegen.plan(data, codegen.DEFAULT_PACKAGE, CASES[name][1])
-    return {cls.relative_path: codegen.render(cls, data, sha) for cls in classes}
+    return {Path(rel): text for rel, text in codegen.sources(classes, data, sha).items()}
 
 
 def main() -> None:

@@ -169,10 +169,7 @@ def handoff(
             shutil.copyfile(path, shipped)
             label_files.append(f"src/main/resources/{package_path}/labels/{key}.txt")
         java_root = stage / "src/main/java"
-        for cls in classes:
-            path = java_root / cls.relative_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(codegen.render(cls, handed_manifest, sha), encoding="utf-8")
+        codegen.write_sources(classes, handed_manifest, sha, java_root)
 
         cases, smoke, left_out = [], [], []
         test_root = stage / "src/test/resources"

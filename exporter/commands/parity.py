@@ -200,13 +200,8 @@ def parity(
 
     with tempfile.TemporaryDirectory(prefix="tf2java-parity-") as tmp:
         work = Path(tmp)
-        sources = []
-        for cls in classes:
-            path = work / "src" / cls.relative_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(codegen.render(cls, manifest, sha), encoding="utf-8")
-            sources.append(path)
-        echo(f"compiling {len(sources)} generated class(es) with javac (cached)")
+        sources = codegen.write_sources(classes, manifest, sha, work / "src")
+        echo(f"compiling {len(sources)} generated file(s) with javac (cached)")
         compiled = javaenv.compile_cached(sources)
 
         jobs = []

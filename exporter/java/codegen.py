@@ -262,6 +262,24 @@ class JavaSignature:
     result_class: str
     inputs: tuple[JavaTensor, ...]
     outputs: tuple[JavaTensor, ...]
+    shared: bool = False  # declared by the model's interface, which every class implements
+
+    @property
+    def inputs_text(self) -> str:
+        """A Java string literal: the input keys, for messages."""
+        return java_string(", ".join(t.info.key for t in self.inputs) or "(none)")
+
+    @property
+    def api(self) -> tuple:
+        """What a caller sees of this signature: equal in two classes, one interface serves
+        both."""
+        return (
+            self.method,
+            self.result_class,
+            tuple((t.ident, t.java_type) for t in self.inputs),
+            tuple(t.java_type for t in self.nd_inputs),
+            tuple((t.getter, t.java_type, t.views, t.top_k) for t in self.outputs),
+        )
 
     @property
     def key_literal(self) -> str:
@@ -298,6 +316,7 @@ class JavaClass:
     artifact: Artifact
     template: str
     signatures: tuple[JavaSignature, ...]
+    interface: str = ""  # the model's interface, which this class implements
 
     @property
     def graph_bytes(self) -> int:
@@ -415,6 +434,7 @@ def plan(
         classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
+    classes = _with_interface(classes, base)
     used = {
         n for c in classes for s in c.signatures for t in s.outputs if t.labels for n in t.names
     }
@@ -426,6 +446,100 @@ def plan(
             f"--labels {unused[0]}: no output has that key or name; outputs: {', '.join(names)}"
         )
     return classes
+
+
+@dataclass(frozen=True)
+class JavaInterface:
+    """The model's interface: the signatures every class serves with the same types."""
+
+    package: str
+    name: str
+    classes: tuple[str, ...]
+    signatures: tuple[JavaSignature, ...]
+    template: str = "interface.java.j2"
+
+    @property
+    def labelled(self) -> bool:
+        return any(s.labelled for s in self.signatures)
+
+    @property
+    def relative_path(self) -> Path:
+        return Path(*self.package.split("."), f"{self.name}.java")
+
+
+def _with_interface(classes: list[JavaClass], name: str) -> list[JavaClass]:
+    """The classes, each implementing interface `name`, with their shared signatures marked."""
+    common = set.intersection(*[{s.api for s in c.signatures} for c in classes])
+    return [
+        replace(
+            c,
+            interface=name,
+            signatures=tuple(replace(s, shared=s.api in common) for s in c.signatures),
+        )
+        for c in classes
+    ]
+
+
+def interface_of(classes: list[JavaClass]) -> JavaInterface:
+    """The interface the classes of one model implement."""
+    first = classes[0]
+    return JavaInterface(
+        first.package,
+        first.interface,
+        tuple(c.name for c in classes),
+        tuple(s for s in first.signatures if s.shared),
+    )
+
+
+def render_interface(
+    iface: JavaInterface, manifest: Manifest, manifest_sha256: str, templates: Path | None = None
+) -> str:
+    """The Java source of the model's interface."""
+    env = environment(templates)
+    declared = contract(env, iface.template)
+    tensors = [t for s in iface.signatures for t in s.inputs + s.outputs + s.nd_inputs]
+    nd = {t.java_type.split("<")[0] for t in tensors if t.nd}
+    nd |= {t.nd_view_type for t in tensors if t.views}
+    return env.get_template(iface.template).render(
+        iface=iface,
+        manifest=manifest,
+        manifest_sha256=manifest_sha256,
+        generator=GENERATOR,
+        version=__version__,
+        template_name=iface.template,
+        imports=sorted(declared.imports | {f"org.tensorflow.ndarray.{n}" for n in nd}),
+    )
+
+
+def sources(
+    classes: list[JavaClass],
+    manifest: Manifest,
+    manifest_sha256: str,
+    templates: Path | None = None,
+) -> dict[str, str]:
+    """Relative path -> Java source of every file the classes need: each class and the
+    model's interface."""
+    files = {
+        c.relative_path.as_posix(): render(c, manifest, manifest_sha256, templates) for c in classes
+    }
+    iface = interface_of(classes)
+    files[iface.relative_path.as_posix()] = render_interface(
+        iface, manifest, manifest_sha256, templates
+    )
+    return files
+
+
+def write_sources(
+    classes: list[JavaClass], manifest: Manifest, manifest_sha256: str, root: Path
+) -> list[Path]:
+    """Writes `sources` under the source folder `root`; returns the paths written."""
+    paths = []
+    for rel, text in sources(classes, manifest, manifest_sha256).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def read_labels(path: Path, flag: str = "--labels") -> list[str]:
@@ -654,10 +768,7 @@ def generate(
 
     Raises UsageError (bad package or class name, a foreign file without force)."""
     classes = plan(manifest, package, class_name, formats, strings, output_names, templates, labels)
-    rendered = {
-        cls.relative_path.as_posix(): render(cls, manifest, manifest_sha256, templates)
-        for cls in classes
-    }
+    rendered = sources(classes, manifest, manifest_sha256, templates)
     stamp = _read_stamp(out_dir)
     own = {path for paths in stamp.values() for path in paths}
     for rel in rendered:
@@ -719,7 +830,9 @@ def compile_check(classes: list[JavaClass], out_dir: Path) -> str | None:
         return str(exc)
     with tempfile.TemporaryDirectory(prefix="tf2java-javac-") as tmp:
         try:
-            javaenv.compile_sources([out_dir / c.relative_path for c in classes], Path(tmp))
+            files = [out_dir / c.relative_path for c in classes]
+            files.append(out_dir / interface_of(classes).relative_path)
+            javaenv.compile_sources(files, Path(tmp))
         except javaenv.CompileError as exc:
             raise javaenv.CompileError(_explain(exc, classes, out_dir)) from None
     return None

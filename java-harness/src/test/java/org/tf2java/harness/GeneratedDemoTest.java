@@ -6,6 +6,7 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.junit.Assume.assumeTrue;
 
+import com.example.models.BertClassifier;
 import com.example.models.BertClassifierFrozen;
 import com.example.models.BertClassifierSavedModel;
 import java.nio.file.Path;
@@ -47,11 +48,58 @@ public class GeneratedDemoTest {
   }
 
   @Test
-  public void savedModelMatchesPython() {
+  public void savedModelMatchesPython() throws Exception {
     try (BertClassifierSavedModel model =
         BertClassifierSavedModel.load(fixtures.resolve("export/saved_model"))) {
       assertMatchesPython(
           model.servingDefault(inputIds, inputMask, segmentIds).getLossPredProb());
+    }
+  }
+
+  @Test
+  public void bothFormatsServeOneInterfaceWithFlatAndNdArrayViews() throws Exception {
+    BertClassifier[] models = {
+      BertClassifierSavedModel.load(fixtures.resolve("export/saved_model")),
+      BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb")),
+    };
+    for (BertClassifier model : models) {
+      try (BertClassifier m = model) {
+        BertClassifier.ServingDefaultResult result =
+            m.servingDefault(inputIds, inputMask, segmentIds);
+        assertMatchesPython(result.getLossPredProb());
+        long[] shape = result.getLossPredProbShape();
+        assertArrayEquals(new long[] {expected.length, expected[0].length}, shape);
+        float[] flat = result.getLossPredProbFlat();
+        assertEquals(expected[1][3], flat[expected[0].length + 3], ATOL);
+        assertEquals(expected[1][3], result.getLossPredProbNd().getFloat(1, 3), ATOL);
+      }
+    }
+  }
+
+  @Test
+  public void failuresComeInTheirFamilies() throws Exception {
+    try {
+      BertClassifierFrozen.load(fixtures.resolve("export/no-such.pb"));
+      fail("a missing file loads");
+    } catch (BertClassifier.LoadException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("no-such.pb"));
+    }
+    try {
+      BertClassifierSavedModel.load(fixtures.resolve("export/no-such-dir"));
+      fail("a missing SavedModel loads");
+    } catch (BertClassifier.LoadException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("no-such-dir"));
+    }
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      int[][] outOfVocabulary = new int[inputIds.length][inputIds[0].length];
+      for (int[] row : outOfVocabulary) {
+        java.util.Arrays.fill(row, 1 << 30);
+      }
+      model.servingDefault(outOfVocabulary, inputMask, segmentIds);
+      fail("ids outside the embedding table run");
+    } catch (BertClassifier.CallException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("serving_default")
+          && e.getMessage().contains("input_ids, input_mask, segment_ids"));
     }
   }
 
