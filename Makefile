@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity bench-crossing lint clean
+.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity bench-crossing bench-cold bench-export lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -61,7 +61,15 @@ bench-parity: setup
 bench-crossing: setup
 	$(BIN)/python benchmarks/crossing.py
 
-bench: bench-java bench-parity bench-crossing bench-memory
+# JVM start to first result: generated classes and raw TensorFlow Java, both artifact kinds
+bench-cold: setup
+	$(BIN)/python benchmarks/cold_start.py
+
+# tf2java export wall time against its floor, per --format (MobileNetV2 .keras)
+bench-export: setup
+	$(BIN)/python benchmarks/export_wall.py
+
+bench: bench-java bench-parity bench-crossing bench-cold bench-export bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tests benchmarks tools

@@ -224,9 +224,10 @@ def test_generated_class_names_both_versions_when_ops_are_missing(custom_op_expo
     )
     (answer,) = response["jobs"]
     assert answer["ok"] is False
-    assert answer["error"].startswith(
-        "java.lang.IllegalStateException: the model needs op(s) "
-        "CaseFoldUTF8 that this TensorFlow Java (TensorFlow 2.18.0)"
+    assert answer["error"].startswith("tf2java.parity.CustomOp$LoadException: cannot load ")
+    assert (
+        "the model needs op(s) CaseFoldUTF8 that this TensorFlow Java (TensorFlow 2.18.0)"
+        in answer["error"]
     )
     assert f"exported by TensorFlow {tf.__version__}" in answer["error"]
     assert "TensorFlow.loadLibrary" in answer["error"]

@@ -326,7 +326,7 @@ def test_clashing_and_long_names_compile(tmp_path):
     result = cli("java", out)
     assert result.exit_code == 0, result.output
     assert "compiled 1 class(es) with javac" in result.output
-    (java,) = (out / "java").rglob("*.java")
+    (java,) = (out / "java").rglob("*SavedModel.java")
     assert len(java.name) < 80
     text = java.read_text()
     # the signature 'close' and the output 'class' step aside; the others are safe as they are
@@ -453,7 +453,8 @@ def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "refused: model file '../../escaped.txt' would be written outside" in (proc.stdout)
+    assert "refused: cannot load the SavedModel from /models/saved_model" in proc.stdout
+    assert "model file '../../escaped.txt' would be written outside" in proc.stdout
     assert "left open" in proc.stdout
     assert not (scratch / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert [p.name for p in scratch.iterdir() if p.name.startswith("tf2java-")] == []
