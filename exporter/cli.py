@@ -596,22 +596,38 @@ def parity(
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
-    from exporter.commands import parity as parity_mod
+    from exporter.commands import javaside
 
-    result = parity_mod.parity(
+    formats = FORMAT_CHOICES[fmt] if fmt else None
+    # The Java side needs no TensorFlow: its JVM starts while this process imports it.
+    java = javaside.prepare(
         out,
         inputs_npz=inputs_npz,
         batch=batch,
         seed=seed,
-        atol=atol,
-        rtol=rtol,
-        formats=FORMAT_CHOICES[fmt] if fmt else None,
-        timeout=timeout,
+        formats=formats,
         op_libraries=list(op_libraries),
         jvm_options=list(jvm_options),
-        allow_side_effects=allow_side_effects,
         echo=_echo,
     )
+    with java:
+        from exporter.commands import parity as parity_mod
+
+        result = parity_mod.parity(
+            out,
+            inputs_npz=inputs_npz,
+            batch=batch,
+            seed=seed,
+            atol=atol,
+            rtol=rtol,
+            formats=formats,
+            timeout=timeout,
+            op_libraries=list(op_libraries),
+            jvm_options=list(jvm_options),
+            allow_side_effects=allow_side_effects,
+            echo=_echo,
+            java=java,
+        )
     _finish_parity(result, report, junit, force)
 
 

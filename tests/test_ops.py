@@ -16,7 +16,8 @@ from tensorflow.core.framework import graph_pb2, node_def_pb2
 from exporter.checks import opcheck, registry
 from exporter.checks.opsreport import ops_report
 from exporter.cli import main
-from exporter.commands.parity import PARITY_PACKAGE, java_job, parity
+from exporter.commands.javaside import PARITY_PACKAGE, java_job
+from exporter.commands.parity import parity
 from exporter.core import javaenv, manifest
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, IncompatibleModelError
 from exporter.java import codegen
@@ -129,15 +130,26 @@ def test_an_op_in_no_registry_is_a_custom_op(custom_op_export):
     assert data["ok"] is False and data["graphs"][0]["ops"]["CaseFoldUTF8"]["nodes"] == ["folded"]
 
 
-def test_parity_stops_before_the_jvm(custom_op_export, monkeypatch):
-    def no_java(*args, **kwargs):
-        raise AssertionError("the JVM must not start for a model that cannot load")
+def test_parity_runs_nothing_in_java_for_a_model_that_cannot_load(custom_op_export, monkeypatch):
+    """The worker's JVM starts while Python imports TensorFlow, held: the op check refuses
+    the model before the worker is released, and the held worker goes away unreleased."""
+    started = []
+    real_start = javaenv.start_worker
 
-    monkeypatch.setattr(javaenv, "run_worker", no_java)
-    monkeypatch.setattr(javaenv, "start_worker", no_java)
-    monkeypatch.setattr(javaenv, "compile_sources", no_java)
+    def held_only(*args, **kwargs):
+        assert kwargs.get("hold") is True, "a worker that runs at once"
+        started.append(real_start(*args, **kwargs))
+        return started[-1]
+
+    def no_release(self):
+        raise AssertionError("the worker must not run a model that cannot load")
+
+    monkeypatch.setattr(javaenv, "start_worker", held_only)
+    monkeypatch.setattr(javaenv.Worker, "release", no_release)
     with pytest.raises(IncompatibleModelError, match="op 'CaseFoldUTF8' is not registered"):
         parity(custom_op_export)
+    assert len(started) == 1 and started[0].proc.wait(timeout=30) is not None
+    assert not (started[0].work / "response.json").exists()
     result = CliRunner().invoke(main, ["parity", str(custom_op_export)])
     assert result.exit_code == EXIT_MODEL
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]

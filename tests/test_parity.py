@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from exporter.commands import demo_model
-from exporter.commands.parity import PARITY_PACKAGE, java_job, parity, write_junit, write_report
+from exporter.commands.javaside import PARITY_PACKAGE, java_job
+from exporter.commands.parity import parity, write_junit, write_report
 from exporter.core import javaenv, manifest
 from exporter.java import codegen
 from exporter.java.worker import save_arrays

@@ -7,22 +7,22 @@ TensorFlow; this process runs the Python side."""
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import numpy as np
+import tensorflow as tf
 
 from exporter import targets
 from exporter.checks import opcheck
 from exporter.checks.opcheck import artifact_graphs, library_ops
 from exporter.checks.scan import artifact_side_effects, require_consent
+from exporter.commands import javaside
+from exporter.commands.javaside import JavaSide
 from exporter.core import inputs as inputs_mod
 from exporter.core import javaenv
-from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.core.fsutil import staged_file
 from exporter.errors import (
@@ -31,10 +31,8 @@ from exporter.errors import (
     OutputExistsError,
     first_line,
 )
-from exporter.java import codegen
-from exporter.java.worker import load_arrays, save_arrays
+from exporter.java.worker import load_arrays
 
-PARITY_PACKAGE = "tf2java.parity"
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -153,85 +151,72 @@ def parity(
     jvm_options: list[str] = (),
     allow_side_effects: bool = False,
     echo: Callable[[str], None] = lambda s: None,
+    java: JavaSide | None = None,
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
     else generated with `batch` and `seed`), and compares every output within `atol`/`rtol`.
     `formats` limits the artifacts; `op_libraries` are loaded on both sides; `jvm_options`
-    go to the worker's JVM, which gets `timeout` seconds. Returns the ParityReport (not ok
-    on any mismatch or Java failure). Raises ModelError (manifest, files),
-    IncompatibleModelError (ops the runtime lacks), UsageError (side effects not allowed),
-    EnvironmentError_ (no JDK or TensorFlow Java)."""
-    import tensorflow as tf
-
+    go to the worker's JVM, which gets `timeout` seconds. `java`: the Java side prepared with
+    those same arguments (`javaside.prepare`), started before TensorFlow was imported; made
+    here when None. Returns the ParityReport (not ok on any mismatch or Java failure). Raises
+    ModelError (manifest, files), IncompatibleModelError (ops the runtime lacks), UsageError
+    (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
-    manifest, sha = manifest_mod.read(export_dir)
-    manifest_mod.verify_files(export_dir, manifest)
-    graphs = [
-        (f"{a.format} ({a.path})", g) for a, g in artifact_graphs(export_dir, manifest.artifacts)
-    ]
-    opcheck.require(
-        graphs, javaenv.runtime_version(), echo=echo, extra_ops=library_ops(list(op_libraries))
-    )
-    require_consent(artifact_side_effects(export_dir, manifest), allow_side_effects, echo, "parity")
-    feeds = {}
-    for art in manifest.artifacts:
-        for sig in art.signatures if targets.get(art.format).runs_in_java else []:
-            feeds[(art.format, sig.key)] = (
-                inputs_mod.load_npz(inputs_npz, sig)
-                if inputs_npz
-                else inputs_mod.generate(sig, batch=batch, seed=seed)
-            )
-    strings = "bytes" if any(_binary(v) for f in feeds.values() for v in f.values()) else "text"
-    classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
-    report = ParityReport(str(export_dir), sha, atol, rtol, tf.__version__)
-    report.notes = [
-        f"{a.path}: no Java check, TensorFlow Java does not run TFLite (it was checked in "
-        "Python against the source at export)"
-        for a in manifest.artifacts
-        if a.format == "tflite"
-    ]
-
-    if strings == "bytes":
-        report.notes.append(
-            "string tensors went to Java as byte[] (the inputs hold strings that are not UTF-8 "
-            "text); `tf2java java --strings bytes` generates that API"
+    if java is None:
+        java = javaside.prepare(
+            export_dir,
+            inputs_npz=inputs_npz,
+            batch=batch,
+            seed=seed,
+            formats=formats,
+            op_libraries=op_libraries,
+            jvm_options=jvm_options,
+            echo=echo,
         )
-
-    with tempfile.TemporaryDirectory(prefix="tf2java-parity-") as tmp:
-        work = Path(tmp)
-        sources = codegen.write_sources(classes, manifest, sha, work / "src")
-        echo(f"compiling {len(sources)} generated file(s) with javac (cached)")
-        compiled = javaenv.compile_cached(sources)
-
-        jobs = []
-        for cls in classes:
+    with java:
+        manifest = java.manifest
+        # Nothing runs on either side before these checks pass: the worker is held.
+        graphs = [
+            (f"{a.format} ({a.path})", g)
+            for a, g in artifact_graphs(export_dir, manifest.artifacts)
+        ]
+        opcheck.require(
+            graphs, javaenv.runtime_version(), echo=echo, extra_ops=library_ops(list(op_libraries))
+        )
+        consent = artifact_side_effects(export_dir, manifest)
+        require_consent(consent, allow_side_effects, echo, "parity")
+        report = ParityReport(str(export_dir), java.sha, atol, rtol, tf.__version__)
+        report.notes = [
+            f"{a.path}: no Java check, TensorFlow Java does not run TFLite (it was checked in "
+            "Python against the source at export)"
+            for a in manifest.artifacts
+            if a.format == "tflite"
+        ]
+        if java.strings == "bytes":
+            report.notes.append(
+                "string tensors went to Java as byte[] (the inputs hold strings that are not "
+                "UTF-8 text); `tf2java java --strings bytes` generates that API"
+            )
+        for cls in java.classes:
             for jsig in cls.signatures:
-                inputs_file = work / f"in{len(jobs)}.npz"
-                save_arrays(inputs_file, feeds[(cls.artifact.format, jsig.sig.key)])
-                jobs.append(java_job(len(jobs), cls, jsig, export_dir, inputs_file, work))
                 report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
 
-        # The JVM starts, loads TensorFlow Java and runs every job while this process runs
-        # the same inputs through Python TensorFlow: the two sides share nothing but files.
-        echo(f"running {len(jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
-        with javaenv.start_worker(
-            work,
-            jobs=jobs,
-            jars=[*javaenv.classpath(), str(compiled)],
-            jvm_options=list(jvm_options),
-            op_libraries=[str(Path(p).resolve()) for p in op_libraries],
-        ) as worker:
-            expected = python_side(export_dir, classes, feeds, given=bool(inputs_npz))
-            try:
-                response = worker.wait(timeout)
-            except JavaWorkerError as exc:  # a crash or a hang is a parity failure
-                for case in report.cases:
-                    case.error = str(exc)
-                report.seconds = time.monotonic() - started
-                return report
+        # The JVM is up (it started while this process imported TensorFlow); it loads the
+        # models and runs every job while this process runs the same inputs through Python
+        # TensorFlow: the two sides share nothing but files.
+        echo(f"running {len(java.jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
+        java.worker.release()
+        expected = python_side(export_dir, java.classes, java.feeds, given=bool(inputs_npz))
+        try:
+            response = java.worker.wait(timeout)
+        except JavaWorkerError as exc:  # a crash or a hang is a parity failure
+            for case in report.cases:
+                case.error = str(exc)
+            report.seconds = time.monotonic() - started
+            return report
         report.tensorflow_java = response.get("tensorflow_java")
-        for job, case, answer in zip(jobs, report.cases, response["jobs"]):
+        for job, case, answer in zip(java.jobs, report.cases, response["jobs"]):
             if not answer["ok"]:
                 case.error = answer["error"]
                 continue
@@ -251,8 +236,6 @@ def parity(
 def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int, dict]:
     """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
     every artifact loaded once, a stateful signature on a fresh load."""
-    import tensorflow as tf
-
     expected, runners = {}, {}
     for cls in classes:
         fmt = cls.artifact.format
@@ -268,51 +251,6 @@ def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int
                     "inputs it accepts with --inputs FILE.npz"
                 ) from exc
     return expected
-
-
-def _binary(value: np.ndarray) -> bool:
-    """True for a string array holding anything that is not UTF-8 text."""
-    if value.dtype.kind not in "OS":
-        return False
-    try:
-        for item in value.ravel():
-            (item if isinstance(item, bytes) else str(item).encode()).decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
-def java_job(
-    job_id: int,
-    cls: codegen.JavaClass,
-    jsig: codegen.JavaSignature,
-    export_dir: Path,
-    inputs_file: Path,
-    work: Path,
-) -> dict:
-    """The worker's request for one signature of one generated class: the class, its load path, the
-    method, and each parameter and output with the Java type the generated API uses."""
-    return {
-        "id": job_id,
-        "class": cls.qualified_name,
-        "model": str((export_dir / cls.artifact.path).resolve()),
-        "method": jsig.method,
-        "inputs": str(inputs_file),
-        "result": str(work / f"out{job_id}.npz"),
-        "params": [_tensor_job(t) for t in jsig.inputs],
-        "outputs": [
-            dict(_tensor_job(t), getter=t.getter, flat=t.views[:2] if t.views else None)
-            for t in jsig.outputs
-        ],
-        # the NdArray overload takes inputs straight from numpy's memory; a stateful
-        # signature runs on a model loaded for it alone
-        "nd": bool(jsig.nd_inputs),
-        "fresh": jsig.sig.stateful,
-    }
-
-
-def _tensor_job(t: codegen.JavaTensor) -> dict:
-    return {"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank, "bytes": t.bytes_strings}
 
 
 def write_report(report: ParityReport, path: Path, force: bool = False) -> None:

@@ -222,11 +222,21 @@ class Worker:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()  # a held worker reads end-of-file: it runs nothing
         if self.proc.poll() is None:
             _stop(self.proc)
         if self._watch is not None:
             os.close(self._watch)
             self._watch = None
+
+    def release(self) -> None:
+        """Lets a worker started with `hold` run its jobs (its JVM is up by now, or soon)."""
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, ValueError):  # it died already: `wait` says why
+            pass
 
     def wait(self, timeout: float) -> dict:
         left = max(0.1, timeout - (time.monotonic() - self.started))
@@ -259,17 +269,20 @@ def start_worker(
     jobs: list[dict] | None = None,
     jars: list[str] | None = None,
     jvm_options: list[str] = (),
+    hold: bool = False,
     **extra,
 ) -> Worker:
     """Starts one worker process (one JVM, exporter.java.worker) on a request written into
     `work`, and returns at once: the JVM starts and runs its jobs while this process goes on.
-    Its output goes to `work/worker.log`."""
+    With `hold`, it starts the JVM and TensorFlow Java, then waits for `Worker.release`
+    before it runs anything. Its output goes to `work/worker.log`."""
     request_file, response_file = work / "request.json", work / "response.json"
     request = {
         "jvm": jvm_path(),
         "classpath": list(jars or classpath()),
         "jvm_options": ["-Xss4m", f"-XX:ErrorFile={work}/hs_err_pid%p.log", *jvm_options],
         "jobs": jobs or [],
+        "hold": hold,
         **extra,
     }
     request_file.write_text(json.dumps(request, indent=2))
@@ -289,7 +302,7 @@ def start_worker(
                     str(response_file),
                     str(watch_read),
                 ],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

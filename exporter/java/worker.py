@@ -98,6 +98,8 @@ def main(argv: list[str]) -> int:
         if request.get("op_libraries") and not request.get("registry_out"):
             for library in request["op_libraries"]:
                 tensorflow_java.loadLibrary(library)
+        if request.get("hold") and sys.stdin.readline().strip() != "go":
+            return 0  # the parent stopped before releasing it: nothing runs
         if request.get("registry_out"):
             response["registry"] = _dump_registry(jpype, tensorflow_java, request)
         response["loads"] = [_try_load(jpype, m) for m in request.get("load_models", [])]
