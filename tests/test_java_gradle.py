@@ -56,6 +56,6 @@ def test_gradle_runs_the_generated_classes(fixtures):
                 outcome = "skipped"
             cases[f"{case.get('classname')}.{case.get('name')}"] = outcome
     demo = {k: v for k, v in cases.items() if "GeneratedDemoTest" in k}
-    assert len(demo) == 12, cases
+    assert len(demo) == 13, cases
     assert set(demo.values()) == {"passed"}, demo
     assert cases["org.tf2java.harness.NpyTest.readsFloatMatrix"] == "passed"

@@ -229,6 +229,20 @@ class JavaTensor:
             return [f"flatOf(({self.tensor_type}) {tensor})", f"{tensor}.shape().asArray()"]
         return [self.from_tensor(tensor)]
 
+    @property
+    def one_type(self) -> str:
+        """The Java type of one example of this batched input: one rank less."""
+        return self.java_type[:-2]
+
+    @property
+    def one_wrap(self) -> str:
+        """Java expression: one example of this input as a batch of one (null stays null, for
+        the entry check to name)."""
+        batch = f"new {self.java_type} {{{self.ident}}}"
+        if self.one_type.endswith("]") or self.one_type == "String":
+            return f"{self.ident} == null ? null : {batch}"
+        return batch
+
     def result_params(self) -> list[str]:
         """The result constructor's parameters for this output (see `result_args`)."""
         if self.bulk:
@@ -263,6 +277,7 @@ class JavaSignature:
     inputs: tuple[JavaTensor, ...]
     outputs: tuple[JavaTensor, ...]
     shared: bool = False  # declared by the model's interface, which every class implements
+    one: str = ""  # the method that runs one example, where every input is batched
 
     @property
     def inputs_text(self) -> str:
@@ -279,6 +294,16 @@ class JavaSignature:
             tuple((t.ident, t.java_type) for t in self.inputs),
             tuple(t.java_type for t in self.nd_inputs),
             tuple((t.getter, t.java_type, t.views, t.top_k) for t in self.outputs),
+            self.one,
+        )
+
+    @property
+    def batched(self) -> bool:
+        """Every input an array whose first dimension is the batch (-1): one example is an
+        array of one rank less."""
+        return bool(self.inputs) and all(
+            t.rank >= 1 and t.info.shape[0] < 0 and (t.bulk or t.info.dtype == "string")
+            for t in self.inputs
         )
 
     @property
@@ -360,6 +385,16 @@ class JavaClass:
         return sorted({t.element for t in self.labelled})
 
     @property
+    def file_digests(self) -> list[tuple[str, str]]:
+        """(path relative to what `load` takes, sha256) of each model file: '' for a model
+        that is one file."""
+        prefix = self.artifact.path + "/"
+        return [
+            ("" if f["path"] == self.artifact.path else f["path"].removeprefix(prefix), f["sha256"])
+            for f in sorted(self.artifact.files, key=lambda f: f["path"])
+        ]
+
+    @property
     def flat_readers(self) -> list[dict[str, str]]:
         """flatOf overloads: one per NdArray type an output is read from."""
         found = {
@@ -431,6 +466,13 @@ def plan(
             _labelled(_signature(s, m, r, strings, output_names), labels or {})
             for s, m, r in zip(art.signatures, methods, results)
         )
+        batched = [s for s in sigs if s.batched]
+        ones = unique(
+            [bounded(s.method + "One") for s in batched],
+            members | OBJECT_METHODS | set(methods),
+        )
+        named = dict(zip([s.method for s in batched], ones))
+        sigs = tuple(replace(s, one=named[s.method]) if s.batched else s for s in sigs)
         classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")

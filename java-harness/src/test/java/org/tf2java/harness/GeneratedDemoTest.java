@@ -77,6 +77,15 @@ public class GeneratedDemoTest {
   }
 
   @Test
+  public void oneExampleGivesItsRow() throws Exception {
+    try (BertClassifier model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      float[][] one = model.servingDefaultOne(inputIds[1], inputMask[1], segmentIds[1]).getLossPredProb();
+      assertEquals(1, one.length);
+      assertArrayEquals(expected[1], one[0], ATOL);
+    }
+  }
+
+  @Test
   public void failuresComeInTheirFamilies() throws Exception {
     try {
       BertClassifierFrozen.load(fixtures.resolve("export/no-such.pb"));
