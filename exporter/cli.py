@@ -598,35 +598,27 @@ def parity(
     TensorFlow Java; compare every output. Exit 0 only when all match."""
     from exporter.commands import javaside
 
-    formats = FORMAT_CHOICES[fmt] if fmt else None
-    # The Java side needs no TensorFlow: its JVM starts while this process imports it.
-    java = javaside.prepare(
-        out,
+    both = dict(
         inputs_npz=inputs_npz,
         batch=batch,
         seed=seed,
-        formats=formats,
+        formats=FORMAT_CHOICES[fmt] if fmt else None,
         op_libraries=list(op_libraries),
         jvm_options=list(jvm_options),
         echo=_echo,
     )
-    with java:
+    # The Java side needs no TensorFlow: its JVM starts while this process imports it.
+    with javaside.prepare(out, **both) as java:
         from exporter.commands import parity as parity_mod
 
         result = parity_mod.parity(
             out,
-            inputs_npz=inputs_npz,
-            batch=batch,
-            seed=seed,
             atol=atol,
             rtol=rtol,
-            formats=formats,
             timeout=timeout,
-            op_libraries=list(op_libraries),
-            jvm_options=list(jvm_options),
             allow_side_effects=allow_side_effects,
-            echo=_echo,
             java=java,
+            **both,
         )
     _finish_parity(result, report, junit, force)
 

@@ -542,13 +542,12 @@ def render_interface(
     tensors = [t for s in iface.signatures for t in s.inputs + s.outputs + s.nd_inputs]
     nd = {t.java_type.split("<")[0] for t in tensors if t.nd}
     nd |= {t.nd_view_type for t in tensors if t.views}
-    return env.get_template(iface.template).render(
+    return _render(
+        env,
+        iface.template,
+        manifest,
+        manifest_sha256,
         iface=iface,
-        manifest=manifest,
-        manifest_sha256=manifest_sha256,
-        generator=GENERATOR,
-        version=__version__,
-        template_name=iface.template,
         imports=sorted(declared.imports | {f"org.tensorflow.ndarray.{n}" for n in nd}),
     )
 
@@ -730,19 +729,31 @@ def render(
     """The Java source of `cls`, rendered from its template (one of `templates`' if it has one of
     that name) with the values its contract promises."""
     env = environment(templates)
-    template = env.get_template(cls.template)
     files = [f["path"] for f in cls.artifact.files]
     prefix = cls.artifact.path + "/"
-    return template.render(
+    return _render(
+        env,
+        cls.template,
+        manifest,
+        manifest_sha256,
         cls=cls,
+        artifact_files=[p[len(prefix) :] for p in files if p.startswith(prefix)],
+        nd_copies=nd_copies(cls),
+        imports=imports(cls, contract(env, cls.template)),
+    )
+
+
+def _render(
+    env: jinja2.Environment, template: str, manifest: Manifest, manifest_sha256: str, **values
+) -> str:
+    """Renders `template` with what every template receives, and `values`."""
+    return env.get_template(template).render(
         manifest=manifest,
         manifest_sha256=manifest_sha256,
         generator=GENERATOR,
         version=__version__,
-        template_name=cls.template,
-        artifact_files=[p[len(prefix) :] for p in files if p.startswith(prefix)],
-        nd_copies=nd_copies(cls),
-        imports=imports(cls, contract(env, cls.template)),
+        template_name=template,
+        **values,
     )
 
 
