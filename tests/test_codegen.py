@@ -47,7 +47,7 @@ def test_same_manifest_same_bytes(tmp_path, demo_export):
     codegen.generate(data, sha, tmp_path / "b")
     a = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*.java")}
     b = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*.java")}
-    assert a == b and len(a) == 3  # two classes and their interface
+    assert a == b and len(a) == 4  # two classes, their interface, the support class
 
 
 def test_header_names_generator_template_and_manifest(demo_export):

@@ -60,6 +60,10 @@ def _java_type(d: dtypes.DType) -> JavaType:
 JAVA_TYPES: dict[str, JavaType] = {
     d.name: _java_type(d) for d in dtypes.DTYPES.values() if d.in_java
 }
+# The support class each package of generated classes holds: the runtime check and the
+# nested-array checks and copies, once for all its models.
+SUPPORT = "Tf2JavaSupport"
+SUPPORT_TEMPLATE = "support.java.j2"
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
 
@@ -144,8 +148,8 @@ class JavaTensor:
         flat array of the tensor's layout (its shape is `shape$i`, computed on entry)."""
         if not self.bulk:
             return self.to_tensor
-        flat = f"new {self.element}[size({self.key_literal}, shape${i})]"
-        data = f"flatten({self.key_literal}, {self.ident}, shape${i}, {flat})"
+        flat = f"new {self.element}[{SUPPORT}.size({self.key_literal}, shape${i})]"
+        data = f"{SUPPORT}.flatten({self.key_literal}, {self.ident}, shape${i}, {flat})"
         return (
             f"{self.tensor_type}.tensorOf(Shape.of(shape${i}), DataBuffers.of({data}, true, false))"
         )
@@ -262,7 +266,7 @@ class JavaTensor:
             return f"({cast}).{JAVA_TYPES[self.info.dtype].scalar_getter}()"
         if self.bulk:
             return (
-                f"({self.java_type}) nested(flatOf({cast}), {tensor}.shape().asArray(), "
+                f"({self.java_type}) {SUPPORT}.nested(flatOf({cast}), {tensor}.shape().asArray(), "
                 f"{self.element}.class)"
             )
         extra = ", String.class" if self.info.dtype == "string" else ""
@@ -476,7 +480,7 @@ def plan(
         classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
-    classes = _with_interface(classes, base)
+    classes = _with_interface(classes, unique([base], {SUPPORT})[0])
     used = {
         n for c in classes for s in c.signatures for t in s.outputs if t.labels for n in t.names
     }
@@ -507,6 +511,11 @@ class JavaInterface:
     @property
     def relative_path(self) -> Path:
         return Path(*self.package.split("."), f"{self.name}.java")
+
+    @property
+    def support_path(self) -> Path:
+        """The package's support class, beside the interface."""
+        return Path(*self.package.split("."), f"{SUPPORT}.java")
 
 
 def _with_interface(classes: list[JavaClass], name: str) -> list[JavaClass]:
@@ -558,14 +567,23 @@ def sources(
     manifest_sha256: str,
     templates: Path | None = None,
 ) -> dict[str, str]:
-    """Relative path -> Java source of every file the classes need: each class and the
-    model's interface."""
+    """Relative path -> Java source of every file the classes need: each class, the model's
+    interface and the package's support class (the same for every model of a package)."""
     files = {
         c.relative_path.as_posix(): render(c, manifest, manifest_sha256, templates) for c in classes
     }
     iface = interface_of(classes)
     files[iface.relative_path.as_posix()] = render_interface(
         iface, manifest, manifest_sha256, templates
+    )
+    env = environment(templates)
+    files[iface.support_path.as_posix()] = _render(
+        env,
+        SUPPORT_TEMPLATE,
+        manifest,
+        manifest_sha256,
+        package=iface.package,
+        imports=sorted(contract(env, SUPPORT_TEMPLATE).imports),
     )
     return files
 
@@ -884,7 +902,8 @@ def compile_check(classes: list[JavaClass], out_dir: Path) -> str | None:
     with tempfile.TemporaryDirectory(prefix="tf2java-javac-") as tmp:
         try:
             files = [out_dir / c.relative_path for c in classes]
-            files.append(out_dir / interface_of(classes).relative_path)
+            iface = interface_of(classes)
+            files += [out_dir / iface.relative_path, out_dir / iface.support_path]
             javaenv.compile_sources(files, Path(tmp))
         except javaenv.CompileError as exc:
             raise javaenv.CompileError(_explain(exc, classes, out_dir)) from None

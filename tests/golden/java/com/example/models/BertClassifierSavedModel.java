@@ -271,16 +271,16 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int[][] inputIds, int[][] inputMask, int[][] segmentIds) {
-    long[] shape$0 = arrayShape("input_ids", inputIds, new long[] {-1L, 128L});
-    long[] shape$1 = arrayShape("input_mask", inputMask, new long[] {-1L, 128L});
-    long[] shape$2 = arrayShape("segment_ids", segmentIds, new long[] {-1L, 128L});
-    requireOneBatch(
+    long[] shape$0 = Tf2JavaSupport.arrayShape("input_ids", inputIds, new long[] {-1L, 128L});
+    long[] shape$1 = Tf2JavaSupport.arrayShape("input_mask", inputMask, new long[] {-1L, 128L});
+    long[] shape$2 = Tf2JavaSupport.arrayShape("segment_ids", segmentIds, new long[] {-1L, 128L});
+    Tf2JavaSupport.requireOneBatch(
         new String[] {"input_ids", "input_mask", "segment_ids"},
         new long[] {shape$0[0], shape$1[0], shape$2[0]});
     try {
-      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(flatten("input_ids", inputIds, shape$0, new int[size("input_ids", shape$0)]), true, false));
-           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(flatten("input_mask", inputMask, shape$1, new int[size("input_mask", shape$1)]), true, false));
-           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(flatten("segment_ids", segmentIds, shape$2, new int[size("segment_ids", shape$2)]), true, false));
+      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(Tf2JavaSupport.flatten("input_ids", inputIds, shape$0, new int[Tf2JavaSupport.size("input_ids", shape$0)]), true, false));
+           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("input_mask", inputMask, shape$1, new int[Tf2JavaSupport.size("input_mask", shape$1)]), true, false));
+           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("segment_ids", segmentIds, shape$2, new int[Tf2JavaSupport.size("segment_ids", shape$2)]), true, false));
            Result result$ = this.session.runner()
               .feed("serving_default_input_ids", 0, input$0)
               .feed("serving_default_input_mask", 0, input$1)
@@ -307,9 +307,9 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(IntNdArray inputIds, IntNdArray inputMask, IntNdArray segmentIds) {
-    requireShape("input_ids", new long[] {-1L, 128L}, inputIds == null ? null : inputIds.shape());
-    requireShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
-    requireShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
+    Tf2JavaSupport.requireShape("input_ids", new long[] {-1L, 128L}, inputIds == null ? null : inputIds.shape());
+    Tf2JavaSupport.requireShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
+    Tf2JavaSupport.requireShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
     try {
       try (TInt32 input$0 = TInt32.tensorOf(inputIds);
            TInt32 input$1 = TInt32.tensorOf(inputMask);
@@ -369,177 +369,20 @@ public final class BertClassifierSavedModel implements BertClassifier {
     }
   }
 
-  /**
-   * Fails, naming both TensorFlow versions, when this TensorFlow Java lacks an op the model
-   * uses (a library loaded with {@link TensorFlow#loadLibrary} counts); warns when only the
-   * versions differ.
-   */
+  /** Checks once per JVM that this TensorFlow Java registers every op of the model. */
   private static void requireRuntime() {
-    if (runtimeChecked) {
-      return; // once per JVM: a later check could only add ops (TensorFlow.loadLibrary)
-    }
-    Set<String> registered = new HashSet<>();
-    for (OpDef op : TensorFlow.registeredOpList().getOpList()) {
-      registered.add(op.getName());
-    }
-    List<String> missing = new ArrayList<>();
-    for (String op : OPS) {
-      if (!registered.contains(op)) {
-        missing.add(op);
-      }
-    }
-    String runtime = TensorFlow.version();
-    if (!missing.isEmpty()) {
-      throw new IllegalStateException("the model needs op(s) " + String.join(", ", missing)
-          + " that this TensorFlow Java (TensorFlow " + runtime + ") does not register; it was"
-          + " exported by TensorFlow " + EXPORTED_WITH_TENSORFLOW + ". Use a TensorFlow Java"
-          + " built on TensorFlow " + EXPORTED_WITH_TENSORFLOW + ", or load the library that"
-          + " defines them with TensorFlow.loadLibrary before loading the model");
-    }
-    if (!minorVersion(runtime).equals(minorVersion(EXPORTED_WITH_TENSORFLOW))) {
-      LOGGER.warning("model exported by TensorFlow " + EXPORTED_WITH_TENSORFLOW
-          + " runs on TensorFlow Java with TensorFlow " + runtime
-          + "; all its ops are registered, but results may differ slightly");
-    }
-    runtimeChecked = true;
-  }
-
-  private static String minorVersion(String version) {
-    String[] parts = version.split("\\.");
-    return parts.length < 2 ? version : parts[0] + "." + parts[1];
-  }
-
-
-  private static void requireShape(String input, long[] expected, Shape actual) {
-    if (actual == null) {
-      throw new IllegalArgumentException("input '" + input + "' is null");
-    }
-    if (expected == null) {
-      return; // unknown rank: the NdArray's own shape goes to the model
-    }
-    boolean ok = actual.numDimensions() == expected.length;
-    for (int i = 0; ok && i < expected.length; i++) {
-      ok = expected[i] < 0 || expected[i] == actual.get(i);
-    }
-    if (!ok) {
-      throw new IllegalArgumentException("input '" + input + "': expected shape "
-          + shapeText(expected) + ", got " + shapeText(actual.asArray()));
+    if (!runtimeChecked) {
+      Tf2JavaSupport.requireRuntime(OPS, EXPORTED_WITH_TENSORFLOW, LOGGER);
+      runtimeChecked = true;
     }
   }
 
 
-  /** The shape of a nested array input: checks its rank, nulls and the model's dimensions. */
-  private static long[] arrayShape(String input, Object array, long[] expected) {
-    long[] shape = new long[expected.length];
-    Object row = array;
-    for (int d = 0; d < shape.length; d++) {
-      if (row == null) {
-        throw new IllegalArgumentException("input '" + input + "' is null" + (d > 0 ? " at depth " + d : ""));
-      }
-      shape[d] = java.lang.reflect.Array.getLength(row);
-      if (shape[d] == 0) { // an empty array carries no inner dimensions: the model's, else 0
-        for (int e = d + 1; e < shape.length; e++) {
-          shape[e] = Math.max(expected[e], 0);
-        }
-        break;
-      }
-      row = d + 1 < shape.length ? java.lang.reflect.Array.get(row, 0) : null;
-    }
-    requireShape(input, expected, Shape.of(shape));
-    return shape;
-  }
-
-  private static int size(String input, long[] shape) {
-    long size = 1;
-    for (long d : shape) {
-      size *= d;
-    }
-    if (size > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("input '" + input + "' has " + size + " elements, more than a Java array holds");
-    }
-    return (int) size;
-  }
-
-  /** Copies a nested array into `flat`, one innermost row at a time; refuses ragged rows. */
-  private static <A> A flatten(String input, Object array, long[] shape, A flat) {
-    copyRows(input, array, shape, 0, flat, 0);
-    return flat;
-  }
-
-  private static int copyRows(String input, Object array, long[] shape, int depth, Object flat, int offset) {
-    if (array == null) {
-      throw new IllegalArgumentException("input '" + input + "' has a null row at depth " + depth);
-    }
-    int n = java.lang.reflect.Array.getLength(array);
-    if (n != shape[depth]) {
-      throw new IllegalArgumentException("input '" + input + "' is ragged: a row at depth " + depth
-          + " has " + n + " elements where the first has " + shape[depth]);
-    }
-    if (depth == shape.length - 1) {
-      System.arraycopy(array, 0, flat, offset, n);
-      return offset + n;
-    }
-    if (depth == shape.length - 2) { // the innermost rows, without a call each
-      int m = (int) shape[depth + 1];
-      for (Object row : (Object[]) array) {
-        if (row == null || java.lang.reflect.Array.getLength(row) != m) {
-          copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
-        }
-        System.arraycopy(row, 0, flat, offset, m);
-        offset += m;
-      }
-      return offset;
-    }
-    for (Object row : (Object[]) array) {
-      offset = copyRows(input, row, shape, depth + 1, flat, offset);
-    }
-    return offset;
-  }
-
-  private static void requireOneBatch(String[] inputs, long[] batches) {
-    for (int i = 1; i < batches.length; i++) {
-      if (batches[i] != batches[0]) {
-        throw new IllegalArgumentException("inputs '" + inputs[0] + "' and '" + inputs[i]
-            + "' have batches of " + batches[0] + " and " + batches[i] + "; they must match");
-      }
-    }
-  }
-
-  /** A flat array as a nested array of `shape`, one innermost row at a time. */
-  private static Object nested(Object flat, long[] shape, Class<?> element) {
-    int[] dims = new int[shape.length];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = (int) shape[i];
-    }
-    Object out = java.lang.reflect.Array.newInstance(element, dims);
-    fillRows(out, flat, shape, 0, 0);
-    return out;
-  }
-
-  private static int fillRows(Object array, Object flat, long[] shape, int depth, int offset) {
-    if (depth == shape.length - 1) {
-      int n = (int) shape[depth];
-      System.arraycopy(flat, offset, array, 0, n);
-      return offset + n;
-    }
-    for (Object row : (Object[]) array) {
-      offset = fillRows(row, flat, shape, depth + 1, offset);
-    }
-    return offset;
-  }
 
   private static float[] flatOf(FloatNdArray tensor) {
     float[] flat = new float[(int) tensor.size()];
     tensor.copyTo(DataBuffers.of(flat, false, false));
     return flat;
-  }
-
-  private static String shapeText(long[] dims) {
-    StringBuilder text = new StringBuilder("(");
-    for (int i = 0; i < dims.length; i++) {
-      text.append(i == 0 ? "" : ", ").append(dims[i] < 0 ? "?" : Long.toString(dims[i]));
-    }
-    return text.append(")").toString();
   }
 
 
@@ -555,7 +398,7 @@ public final class BertClassifierSavedModel implements BertClassifier {
 
     /** @return 'loss/pred_prob', float32 (?, 7), as a new nested array on each call */
     public float[][] getLossPredProb() {
-      return (float[][]) nested(lossPredProb, lossPredProb$shape, float.class);
+      return (float[][]) Tf2JavaSupport.nested(lossPredProb, lossPredProb$shape, float.class);
     }
 
     /** @return 'loss/pred_prob', float32 (?, 7): its elements in row-major order (this result's own array, not a copy) */
