@@ -68,6 +68,7 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
         "<version>1.1.0</version>" in readme and "<classifier>linux-x86_64</classifier>" in readme
     )
     assert "WordPiece ids" in readme and "savedmodel `serving_default`: ok" in readme
+    assert "interface `BertClassifier`" in readme and "BertClassifier.LoadException" in readme
     handed = json.loads(
         (dest / "src/main/resources/org/acme/bertclassifier/model/manifest.json").read_text()
     )

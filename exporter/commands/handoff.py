@@ -250,6 +250,7 @@ def handoff(
             "tensorflow_version": data.tensorflow_version,
             "notes": notes_text.strip(),
             "label_files": label_files,
+            "interface": classes[0].interface,
             "classes": [
                 {
                     "name": c.name,
