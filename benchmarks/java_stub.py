@@ -13,6 +13,10 @@ classes, and times in one JVM, per model, format and batch (1 and 64), three way
   nested arrays;
 - stub-nd: the generated NdArray overload, on NdArrays wrapping the same flat arrays.
 
+It also times filling one 64x96x96x3 input: a flat copy of its floats, the generated classes'
+copy of the nested array (`Tf2JavaSupport.flatten`, one innermost row at a time), and
+TensorFlow Java's `StdArrays.copyTo`.
+
 Each is warmed up, then timed for --rounds rounds of --calls calls; the table gives the
 median milliseconds per call and the ratio of each stub to raw."""
 
@@ -38,6 +42,7 @@ import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.NdArrays;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.proto.GraphDef;
@@ -158,6 +163,18 @@ public final class Bench {
           }
       Shape imageShape = Shape.of(batch, 96, 96, 3);
       FloatDataBuffer imageData = DataBuffers.of(flatImages, true, false);
+      if (batch == 64) {  // filling one input: the generated copy of a nested array, a flat copy
+        long[] dims = {batch, 96, 96, 3};
+        double[] fill = time(rounds, 5,
+            () -> { float[] into = new float[flatImages.length];
+                    System.arraycopy(flatImages, 0, into, 0, into.length); return into; },
+            () -> Tf2JavaSupport.flatten("x", images, dims, new float[flatImages.length]),
+            () -> { try (TFloat32 x = TFloat32.tensorOf(imageShape)) {
+                      StdArrays.copyTo(images, x); return null; } });
+        System.out.printf("fill 64x96x96x3: flat copy %.2f ms, generated nested copy %.2f ms "
+            + "(%.1fx), StdArrays.copyTo %.2f ms (%.1fx)%n",
+            fill[0], fill[1], fill[1] / fill[0], fill[2], fill[2] / fill[0]);
+      }
       try (ImageSavedModel stub = ImageSavedModel.load(Paths.get(dir, "image/saved_model"));
            SavedModelBundle bundle = SavedModelBundle.load(dir + "/image/saved_model", "serve")) {
         Session session = bundle.session();

@@ -127,6 +127,61 @@ final class Tf2JavaSupport {
     }
     if (depth == shape.length - 2) { // the innermost rows, without a call each
       int m = (int) shape[depth + 1];
+      if (array instanceof float[][] && flat instanceof float[]) { // no reflection per row
+        float[] into = (float[]) flat;
+        for (float[] row : (float[][]) array) {
+          if (row == null || row.length != m) {
+            copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
+          }
+          System.arraycopy(row, 0, into, offset, m);
+          offset += m;
+        }
+        return offset;
+      }
+      if (array instanceof int[][] && flat instanceof int[]) { // no reflection per row
+        int[] into = (int[]) flat;
+        for (int[] row : (int[][]) array) {
+          if (row == null || row.length != m) {
+            copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
+          }
+          System.arraycopy(row, 0, into, offset, m);
+          offset += m;
+        }
+        return offset;
+      }
+      if (array instanceof long[][] && flat instanceof long[]) { // no reflection per row
+        long[] into = (long[]) flat;
+        for (long[] row : (long[][]) array) {
+          if (row == null || row.length != m) {
+            copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
+          }
+          System.arraycopy(row, 0, into, offset, m);
+          offset += m;
+        }
+        return offset;
+      }
+      if (array instanceof double[][] && flat instanceof double[]) { // no reflection per row
+        double[] into = (double[]) flat;
+        for (double[] row : (double[][]) array) {
+          if (row == null || row.length != m) {
+            copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
+          }
+          System.arraycopy(row, 0, into, offset, m);
+          offset += m;
+        }
+        return offset;
+      }
+      if (array instanceof byte[][] && flat instanceof byte[]) { // no reflection per row
+        byte[] into = (byte[]) flat;
+        for (byte[] row : (byte[][]) array) {
+          if (row == null || row.length != m) {
+            copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
+          }
+          System.arraycopy(row, 0, into, offset, m);
+          offset += m;
+        }
+        return offset;
+      }
       for (Object row : (Object[]) array) {
         if (row == null || java.lang.reflect.Array.getLength(row) != m) {
           copyRows(input, row, shape, depth + 1, flat, offset); // throws, naming the row
