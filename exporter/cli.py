@@ -525,8 +525,8 @@ def java(
         output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
         labels=_labels(labels),
     )
-    for cls in classes:
-        click.echo(f"wrote {target / cls.relative_path}")
+    for rel in codegen.generated_paths(classes):
+        click.echo(f"wrote {target / rel}")
     if not no_compile:
         why_not = codegen.compile_check(classes, target)
         if why_not:

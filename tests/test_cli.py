@@ -196,3 +196,21 @@ def test_module_entry_point_runs_without_tensorflow():
     assert proc.returncode == 0, proc.stderr
     for command in ("export", "java", "parity", "demo"):
         assert command in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.jvm
+def test_the_demo_runs_end_to_end(run, tmp_path):
+    """`make demo`'s command: build, export, generate, compile, parity."""
+    result = run("demo", "--out", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "demo" / "parity.json").read_text())
+    assert report["ok"] is True and len(report["cases"]) == 2
+    java = {p.name for p in (tmp_path / "demo" / "export" / "java").rglob("*.java")}
+    assert java == {
+        "BertClassifier.java",
+        "BertClassifierFrozen.java",
+        "BertClassifierSavedModel.java",
+        "Tf2JavaSupport.java",
+    }
+    assert (tmp_path / "demo" / "classes" / "com/example/models/BertClassifier.class").is_file()

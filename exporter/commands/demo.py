@@ -37,7 +37,7 @@ def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print
         classes = codegen.generate(
             data, sha, stage / "export" / "java", package=PACKAGE, class_name=CLASS_NAME
         )
-        sources = [stage / "export" / "java" / c.relative_path for c in classes]
+        sources = [stage / "export" / "java" / rel for rel in codegen.generated_paths(classes)]
         for path in sources:
             echo(f"  {path.relative_to(stage)}")
 

@@ -588,6 +588,13 @@ def sources(
     return files
 
 
+def generated_paths(classes: list[JavaClass]) -> list[Path]:
+    """Every file the classes need, relative to their source folder: each class, the model's
+    interface and the package's support class."""
+    iface = interface_of(classes)
+    return [c.relative_path for c in classes] + [iface.relative_path, iface.support_path]
+
+
 def write_sources(
     classes: list[JavaClass], manifest: Manifest, manifest_sha256: str, root: Path
 ) -> list[Path]:
@@ -901,9 +908,7 @@ def compile_check(classes: list[JavaClass], out_dir: Path) -> str | None:
         return str(exc)
     with tempfile.TemporaryDirectory(prefix="tf2java-javac-") as tmp:
         try:
-            files = [out_dir / c.relative_path for c in classes]
-            iface = interface_of(classes)
-            files += [out_dir / iface.relative_path, out_dir / iface.support_path]
+            files = [out_dir / rel for rel in generated_paths(classes)]
             javaenv.compile_sources(files, Path(tmp))
         except javaenv.CompileError as exc:
             raise javaenv.CompileError(_explain(exc, classes, out_dir)) from None
