@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.java_stub import BUILD  # noqa: E402
+from benchmarks.java_stub import build  # noqa: E402
 
 COLD_JAVA = """
 package bench;
@@ -123,13 +123,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tf2java-cold-") as tmp:
         work = Path(tmp)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-        built = subprocess.run(
-            [sys.executable, "-c", BUILD, str(work)], capture_output=True, text=True, env=env
-        )
-        if built.returncode != 0:
-            print(built.stderr[-3000:], file=sys.stderr)
+        names = build(work, env)  # demo in/out, image saved in/out, frozen in/out
+        if names is None:
             return 1
-        names = built.stdout.split()[-6:]  # demo in/out, image saved in/out, frozen in/out
         (work / "src" / "bench" / "Cold.java").write_text(COLD_JAVA)
         javaenv.compile_sources(sorted((work / "src").rglob("*.java")), work / "classes")
         cp = os.pathsep.join([*javaenv.classpath(), str(work / "classes")])

@@ -13,13 +13,14 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.parity_wall import wall  # noqa: E402
 
 MAKE = """
 import sys
@@ -38,14 +39,6 @@ model = keras.models.load_model(sys.argv[1], compile=False)
 model.export(sys.argv[2], format="tf_saved_model", verbose=False)
 model(np.zeros((2, 96, 96, 3), np.float32))
 """
-
-
-def wall(command: list[str], env: dict) -> float:
-    started = time.monotonic()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
-    return time.monotonic() - started
 
 
 def main() -> int:

@@ -241,6 +241,18 @@ print(" ".join(names[0:2] + names[4:8]))
 """
 
 
+def build(work: Path, env: dict) -> list[str] | None:
+    """Runs BUILD into `work`: the demo and image exports and their classes (package
+    `bench`). Returns the raw caller's feed and fetch names, or None after printing why not."""
+    built = subprocess.run(
+        [sys.executable, "-c", BUILD, str(work)], capture_output=True, text=True, env=env
+    )
+    if built.returncode != 0:
+        print(built.stderr[-3000:], file=sys.stderr)
+        return None
+    return built.stdout.split()[-6:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -252,13 +264,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tf2java-bench-") as tmp:
         work = Path(tmp)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(root))
-        built = subprocess.run(
-            [sys.executable, "-c", BUILD, str(work)], capture_output=True, text=True, env=env
-        )
-        if built.returncode != 0:
-            print(built.stderr[-3000:], file=sys.stderr)
+        names = build(work, env)
+        if names is None:
             return 1
-        names = built.stdout.split()[-6:]
         (work / "src" / "bench" / "Bench.java").write_text(BENCH_JAVA)
         sources = sorted((work / "src").rglob("*.java"))
         javaenv.compile_sources(sources, work / "classes")

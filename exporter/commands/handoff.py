@@ -18,8 +18,8 @@ import numpy as np
 
 from exporter import GENERATOR, __version__, targets
 from exporter.commands.parity import parity
+from exporter.core import dtypes, javaenv
 from exporter.core import inputs as inputs_mod
-from exporter.core import javaenv
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.core.fsutil import refuse_overlap, staged_dir
@@ -29,17 +29,6 @@ from exporter.java import codegen
 from exporter.java.naming import is_package, java_string, pascal
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
-GOLDEN_DTYPES = {  # dtype -> (GoldenNpy reader, numpy dtype the golden file holds)
-    "float16": ("floats", np.float32),
-    "bfloat16": ("floats", np.float32),
-    "float32": ("floats", np.float32),
-    "float64": ("doubles", np.float64),
-    "int32": ("ints", np.int32),
-    "int64": ("longs", np.int64),
-    "uint8": ("bytes", np.int8),  # Java's byte: the same bits
-    "uint16": ("shorts", np.int16),
-    "bool": ("booleans", np.bool_),
-}
 _ZERO = {
     "float": "0f",
     "double": "0.0",
@@ -295,20 +284,20 @@ def _resource(root: Path, path: Path) -> str:
 
 def _golden(t: codegen.JavaTensor) -> bool:
     """A tensor the golden test carries: a number or bool of a rank a Java array has."""
-    return t.info.dtype in GOLDEN_DTYPES and not t.nd and not t.bytes_strings
+    dtype = dtypes.DTYPES.get(t.info.dtype)
+    golden = dtype is not None and dtype.in_java and dtype.kind != "string"
+    return golden and not t.nd and not t.bytes_strings
 
 
 def _golden_array(value, t: codegen.JavaTensor) -> np.ndarray:
-    value = np.asarray(value)
-    target = GOLDEN_DTYPES[t.info.dtype][1]
-    if t.info.dtype in ("uint8", "uint16"):
-        return np.ascontiguousarray(value).view(target)
-    return np.ascontiguousarray(value.astype(target))
+    """The values as the Java array of the generated API holds them (GoldenNpy reads them
+    into that array): the same bits for unsigned integers, half floats widened."""
+    return np.ascontiguousarray(dtypes.get(t.info.dtype).to_java(np.asarray(value)))
 
 
 def _input_expression(t: codegen.JavaTensor, resource: str) -> str:
     read = f"GoldenNpy.read({java_string(resource)})"
-    reader = GOLDEN_DTYPES[t.info.dtype][0]
+    reader = f"{dtypes.get(t.info.dtype).java}s"  # GoldenNpy.floats(), .ints(), .booleans()...
     if t.rank == 0:
         element = t.java_type
         if element == "boolean":
