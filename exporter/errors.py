@@ -76,7 +76,9 @@ def first_line(exc: BaseException) -> str:
         if line.startswith("Node: "):
             node = line[len("Node: ") :].strip()
             continue
-        if line.startswith(("Detected at node", "File ", "[[", "Detected unsupported")):
+        if line.startswith(
+            ("Detected at node", "File ", "[[", "Detected unsupported", "<stack traces")
+        ):
             continue
         if i > 0 and lines[i - 1].startswith("File "):  # the source line under a frame
             continue
