@@ -17,6 +17,7 @@ from exporter.commands import demo_model
 from exporter.commands.javaside import PARITY_PACKAGE, java_job
 from exporter.commands.parity import parity, write_junit, write_report
 from exporter.core import javaenv, manifest
+from exporter.errors import ModelError
 from exporter.java import codegen
 from exporter.java.worker import save_arrays
 from tests.conftest import EXPORTS
@@ -120,3 +121,14 @@ def test_a_large_frozen_graph_runs_without_grappler(demo_export, tmp_path):
     report = parity(out, formats=("frozen",), batch=2, seed=1)
     assert report.ok, "\n".join(report.lines())
     assert [(c.format, c.comparison.ok) for c in report.cases] == [("frozen", True)]
+
+
+def test_inputs_python_tensorflow_refuses_are_named_with_the_fix(demo_export, tmp_path):
+    feed = demo_model.example_inputs(batch=2)
+    feed["input_ids"] = np.full_like(feed["input_ids"], 1 << 30)  # outside the embedding table
+    np.savez(tmp_path / "in.npz", **feed)
+    with pytest.raises(ModelError) as caught:
+        parity(demo_export, inputs_npz=tmp_path / "in.npz")
+    message = str(caught.value)
+    assert "signature 'serving_default' fails in Python TensorFlow on the given inputs" in message
+    assert "1073741824" in message and "--inputs FILE.npz" in message

@@ -32,6 +32,7 @@ from exporter.errors import (
     first_line,
 )
 from exporter.java.worker import load_arrays
+from exporter.sources import LIBRARY_ERRORS
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -244,12 +245,14 @@ def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int
         for jsig in cls.signatures:
             try:
                 expected[len(expected)] = runners[fmt](jsig.sig.key, feeds[(fmt, jsig.sig.key)])
-            except tf.errors.OpError as exc:
+            except ModelError as exc:  # the runner's guard: TensorFlow refused these inputs
+                if not isinstance(exc.__cause__, LIBRARY_ERRORS):
+                    raise
                 raise ModelError(
                     f"{fmt} signature '{jsig.sig.key}' fails in Python TensorFlow on "
-                    f"{'the given' if given else 'generated'} inputs ({first_line(exc)}); give "
-                    "inputs it accepts with --inputs FILE.npz"
-                ) from exc
+                    f"{'the given' if given else 'generated'} inputs "
+                    f"({first_line(exc.__cause__)}); give inputs it accepts with --inputs FILE.npz"
+                ) from exc.__cause__
     return expected
 
 
