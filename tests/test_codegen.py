@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.cli import main
-from exporter.core import manifest
+from exporter.core import manifest, model
 from exporter.java import codegen
 from exporter.java.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
 from tests import models
@@ -185,3 +185,59 @@ def test_labels_give_a_top_k_method_and_must_fit_their_output(image_export, tmp_
     )
     assert unknown.exit_code == 2 and "no output has that key or name" in unknown.output
     assert not (tmp_path / "j2").exists() and not (tmp_path / "j3").exists()
+
+
+@pytest.mark.parametrize("base,interface", [("Graph", "GraphModel"), ("Session", "SessionModel")])
+def test_the_interface_never_takes_the_name_of_a_type_the_classes_use(demo_export, base, interface):
+    data, _ = manifest.read(demo_export)
+    classes = codegen.plan(data, class_name=base)
+    assert {c.interface for c in classes} == {interface}
+    assert [c.name for c in classes] == [f"{base}SavedModel", f"{base}Frozen"]
+
+
+def _signature(key: str, output: str) -> model.Signature:
+    return model.Signature(
+        key=key,
+        method_name="tensorflow/serving/predict",
+        inputs=(model.TensorInfo("x", "x", 0, "float32", (-1, 1)),),
+        outputs=(model.TensorInfo(output, f"{key}/{output}", 0, "float32", (-1, 1)),),
+    )
+
+
+def _manifest_with(saved: list, frozen: list) -> manifest.Manifest:
+    return manifest.Manifest(
+        name="m",
+        source_format="savedmodel",
+        source_name="m",
+        tensorflow_version="2.18.1",
+        keras_version=None,
+        artifacts=[
+            model.Artifact("savedmodel", "saved_model", saved, ["Identity"]),
+            model.Artifact("frozen", "frozen.pb", frozen, ["Identity"]),
+        ],
+    )
+
+
+def test_signatures_with_the_same_outputs_share_one_result_type():
+    """TensorFlow Serving's regress signatures return one RegressResult; a Keras export's
+    `serve`, which only the SavedModel holds, returns what `serving_default` does, so the
+    interface keeps serving_default for both classes."""
+    regress = [_signature(k, "y") for k in ("regress_x_to_y", "regress_x_to_y2")]
+    regress.append(_signature("predict", "p"))
+    classes = codegen.plan(_manifest_with(regress, regress))
+    for cls in classes:
+        assert [s.result_class for s in cls.signatures] == [
+            "RegressResult",
+            "RegressResult",
+            "PredictResult",
+        ]
+        assert [r.name for r in cls.results] == ["RegressResult", "PredictResult"]
+    keras = [_signature("serve", "y"), _signature("serving_default", "y")]
+    saved, frozen = codegen.plan(_manifest_with(keras, keras[1:]))
+    assert [s.result_class for s in saved.signatures] == ["ServingDefaultResult"] * 2
+    assert [s.result_class for s in frozen.signatures] == ["ServingDefaultResult"]
+    assert [(s.method, s.shared) for s in saved.signatures] == [
+        ("serve", False),
+        ("servingDefault", True),
+    ]
+    assert [r.shared for r in saved.results] == [True]

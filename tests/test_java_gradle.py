@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory, demo_export) -> Path:
+def fixtures(tmp_path_factory, demo_export, multi_export) -> Path:
     import tensorflow as tf
 
     folder = tmp_path_factory.mktemp("java-fixtures")
     shutil.copytree(demo_export, folder / "export")
+    shutil.copytree(multi_export, folder / "multi")
     feed = demo_model.example_inputs(batch=4, seed=7)
     model = tf.saved_model.load(str(demo_export / "saved_model"))
     probs = model.signatures["serving_default"](**{k: tf.constant(v) for k, v in feed.items()})
@@ -55,7 +56,7 @@ def test_gradle_runs_the_generated_classes(fixtures):
             elif case.find("skipped") is not None:
                 outcome = "skipped"
             cases[f"{case.get('classname')}.{case.get('name')}"] = outcome
-    demo = {k: v for k, v in cases.items() if "GeneratedDemoTest" in k}
-    assert len(demo) == 13, cases
-    assert set(demo.values()) == {"passed"}, demo
+    generated = {k: v for k, v in cases.items() if ".Generated" in k}
+    assert len(generated) == 20, cases
+    assert set(generated.values()) == {"passed"}, generated
     assert cases["org.tf2java.harness.NpyTest.readsFloatMatrix"] == "passed"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -66,6 +67,15 @@ SUPPORT = "Tf2JavaSupport"
 SUPPORT_TEMPLATE = "support.java.j2"
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
+# The java.nio buffer of a Java element type (booleans have none).
+NIO = {
+    "float": "FloatBuffer",
+    "double": "DoubleBuffer",
+    "int": "IntBuffer",
+    "long": "LongBuffer",
+    "byte": "ByteBuffer",
+    "short": "ShortBuffer",
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,11 @@ class JavaTensor:
     labels: tuple[str, ...] | None = None
     labels_const: str = ""
     top_k: str = ""
+    # How an input is passed: "nested" (a Java array of its rank, or an NdArray where no array
+    # type fits), "nd" (an NdArray or a tensor), "flat" (a flat array and a shape), "nio" (a
+    # java.nio buffer and a shape); `shape_ident` names the shape parameter of the last two.
+    form: str = "nested"
+    shape_ident: str = ""
 
     @property
     def nullable(self) -> bool:
@@ -143,33 +158,92 @@ class JavaTensor:
     def element(self) -> str:
         return self.java_type.split("[")[0]
 
+    @property
+    def shaped(self) -> bool:
+        """An input whose shape the entry check computes into `shape$i`: a nested array (of
+        any element type) or flat data with a shape."""
+        return self.rank > 0
+
+    @property
+    def params(self) -> list[tuple[str, str, str]]:
+        """(Java type, name, Javadoc text) of each parameter this input takes."""
+        if self.form in ("flat", "nio"):
+            what = "a java.nio buffer of" if self.form == "nio" else "the elements of"
+            return [
+                (self.java_type, self.ident, f"{what} {self.doc}, in row-major order"),
+                ("long[]", self.shape_ident, f"the shape of {self.ident}"),
+            ]
+        return [(self.java_type, self.ident, self.doc)]
+
+    def entry_at(self, i: int) -> str:
+        """A Java statement checking input number `i` on entry (null, rank, dimensions, size,
+        ragged rows), naming the input; '' for a primitive scalar, which needs none."""
+        expected = self.shape_literal
+        if self.form in ("flat", "nio"):
+            size = "remaining()" if self.form == "nio" else "length"
+            return (
+                f"long[] shape${i} = {SUPPORT}.flatShape({self.key_literal}, {self.ident}, "
+                f"{self.ident} == null ? 0 : {self.ident}.{size}, {self.shape_ident}, {expected});"
+            )
+        if self.shaped:
+            return (
+                f"long[] shape${i} = {SUPPORT}.arrayShape({self.key_literal}, {self.ident}, "
+                f"{expected});"
+            )
+        if self.nullable:
+            return (
+                f"{SUPPORT}.requireShape({self.key_literal}, {expected}, "
+                f"{self.ident} == null ? null : {self.shape_of});"
+            )
+        return ""
+
     def to_tensor_at(self, i: int) -> str:
-        """Java expression: input number `i` as a new tensor. A nested array goes through a
-        flat array of the tensor's layout (its shape is `shape$i`, computed on entry)."""
-        if not self.bulk:
+        """Java expression: input number `i` as a new tensor, or null for a tensor the caller
+        passed, which is fed as it is (`feed_at`). Data goes in with one bulk copy: a nested
+        array through a flat array of the tensor's layout (its shape is `shape$i`, computed on
+        entry), flat data and buffers directly."""
+        shape = f"Shape.of(shape${i})"
+        if self.form in ("flat", "nio"):
+            data = f"{self.ident}.slice()" if self.form == "nio" else f"{self.ident}, true, false"
+            return f"{self.tensor_type}.tensorOf({shape}, DataBuffers.of({data}))"
+        if self.nd and not self.bytes_strings:
+            return (
+                f"{self.ident} instanceof {self.tensor_type} ? null : "
+                f"{self.tensor_type}.tensorOf({self.ident})"
+            )
+        if not self.shaped:
             return self.to_tensor
-        flat = f"new {self.element}[{SUPPORT}.size({self.key_literal}, shape${i})]"
+        size = f"{SUPPORT}.size({self.key_literal}, shape${i})"
+        flat = f"new byte[{size}][]" if self.bytes_strings else f"new {self.element}[{size}]"
         data = f"{SUPPORT}.flatten({self.key_literal}, {self.ident}, shape${i}, {flat})"
-        return (
-            f"{self.tensor_type}.tensorOf(Shape.of(shape${i}), DataBuffers.of({data}, true, false))"
-        )
+        if self.bulk:
+            return f"{self.tensor_type}.tensorOf({shape}, DataBuffers.of({data}, true, false))"
+        strings = f"DataBuffers.of({SUPPORT}.noNulls({self.key_literal}, {data}), true, false)"
+        of = "tensorOfBytes" if self.bytes_strings else "tensorOf"
+        return f"TString.{of}(NdArrays.wrap({shape}, {strings}))"
+
+    def feed_at(self, i: int) -> str:
+        """Java expression: the tensor fed for input number `i`."""
+        if self.nd and not self.bytes_strings:
+            return f"input${i} != null ? input${i} : ({self.tensor_type}) {self.ident}"
+        return f"input${i}"
 
     def batch_of(self, i: int) -> str:
         return f"shape${i}[0]"
 
-    def as_nd(self) -> JavaTensor:
-        """This input as an NdArray parameter (the overload that takes NdArrays)."""
-        nd_type = BYTES_ND[0] if self.bytes_strings else JAVA_TYPES[self.info.dtype].nd_array
-        return JavaTensor(
-            self.info,
-            self.ident,
-            self.getter,
-            nd_type,
-            self.tensor_type,
-            ANY_RANK,
-            self.doc,
-            self.bytes_strings,
-        )
+    def as_form(self, form: str) -> JavaTensor:
+        """This input as the overload of `form` takes it: "nd" takes every input as an NdArray
+        (a tensor among them); "flat" and "nio" take arrays of numbers and booleans as flat
+        data or a java.nio buffer (booleans, which have none, as flat data) with a shape, and
+        the other inputs as the nested form does."""
+        if form == "nd":
+            nd_type = BYTES_ND[0] if self.bytes_strings else JAVA_TYPES[self.info.dtype].nd_array
+            return replace(self, java_type=nd_type, rank=ANY_RANK, form="nd")
+        if not self.bulk:
+            return self
+        if form == "nio" and self.element in NIO:
+            return replace(self, java_type=NIO[self.element], form="nio")
+        return replace(self, java_type=self.element + "[]", form="flat")
 
     @property
     def shape_of(self) -> str:
@@ -274,6 +348,45 @@ class JavaTensor:
 
 
 @dataclass(frozen=True)
+class Overload:
+    """One method of a signature: the inputs in one form, and how it takes them (Javadoc
+    text; '' for the nested arrays)."""
+
+    inputs: tuple[JavaTensor, ...]
+    how: str = ""
+    note: str = ""  # a paragraph of Javadoc, as HTML text
+
+    @property
+    def note_lines(self) -> list[str]:
+        """The note, wrapped for a Javadoc comment."""
+        return textwrap.wrap("<p>" + self.note, 92) if self.note else []
+
+    @property
+    def params(self) -> list[tuple[str, str, str]]:
+        """(Java type, name, Javadoc text) of each parameter."""
+        return [p for t in self.inputs for p in t.params]
+
+    @property
+    def params_text(self) -> str:
+        """The parameter list, as Java declares it."""
+        return ", ".join(f"{java_type} {name}" for java_type, name, _ in self.params)
+
+
+ND_HOW = ", with inputs as NdArrays or tensors"
+ND_NOTE = (
+    "A tensor is fed as it is, without a copy, and stays the caller's to close; any other "
+    "NdArray (flat data wrapped with {@code NdArrays.wrap}, for one) is copied in bulk."
+)
+FLAT_HOW = ", with each array of numbers flat and its shape"
+FLAT_NOTE = "Flat arrays hold their elements in row-major order; they are copied in bulk."
+NIO_HOW = ", with each array of numbers as a java.nio buffer and its shape"
+NIO_NOTE = (
+    "A buffer's remaining elements (from its position to its limit) are read in row-major "
+    "order, from a heap or a direct buffer, in bulk; its position does not change."
+)
+
+
+@dataclass(frozen=True)
 class JavaSignature:
     sig: Signature
     method: str
@@ -295,10 +408,17 @@ class JavaSignature:
         return (
             self.method,
             self.result_class,
-            tuple((t.ident, t.java_type) for t in self.inputs),
-            tuple(t.java_type for t in self.nd_inputs),
-            tuple((t.getter, t.java_type, t.views, t.top_k) for t in self.outputs),
+            tuple(tuple(o.params) for o in self.overloads),
+            self.result_api,
             self.one,
+        )
+
+    @property
+    def result_api(self) -> tuple:
+        """What a caller sees of this signature's result: signatures of one class with equal
+        ones share one result type."""
+        return tuple(
+            (t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in self.outputs
         )
 
     @property
@@ -324,18 +444,117 @@ class JavaSignature:
 
     @property
     def nd_inputs(self) -> tuple[JavaTensor, ...]:
-        """The inputs of the overload that takes NdArrays (TensorFlow Java's own arrays, or
-        flat data wrapped with NdArrays.wrap): there is one where an input is a nested array."""
+        """The inputs of the overload that takes NdArrays (TensorFlow Java's own arrays, flat
+        data wrapped with NdArrays.wrap, or tensors): there is one where an input is an array
+        of numbers or booleans."""
         if not any(t.bulk for t in self.inputs):
             return ()
-        return tuple(t.as_nd() for t in self.inputs)
+        return tuple(t.as_form("nd") for t in self.inputs)
+
+    @property
+    def overloads(self) -> tuple[Overload, ...]:
+        """The methods of this signature: nested arrays; where an input is an array of numbers
+        or booleans, also NdArrays, flat arrays with shapes, and java.nio buffers with shapes
+        (not where every such input is boolean: java.nio has no boolean buffer)."""
+        found = [Overload(self.inputs)]
+        if not self.nd_inputs:
+            return tuple(found)
+        found.append(Overload(self.nd_inputs, ND_HOW, ND_NOTE))
+        idents = [t.ident for t in self.inputs]
+        bulk = [t for t in self.inputs if t.bulk]
+        shapes = unique(idents + [bounded(t.ident + "Shape") for t in bulk])[len(idents) :]
+        shape_of = {t.ident: name for t, name in zip(bulk, shapes)}
+        forms = [("flat", FLAT_HOW, FLAT_NOTE)]
+        if any(t.element in NIO for t in bulk):
+            forms.append(("nio", NIO_HOW, NIO_NOTE))
+        for form, how, note in forms:
+            inputs = tuple(
+                replace(t.as_form(form), shape_ident=shape_of.get(t.ident, "")) for t in self.inputs
+            )
+            found.append(Overload(inputs, how, note))
+        return tuple(found)
 
     @staticmethod
     def batch_checked(inputs) -> list[tuple[int, JavaTensor]]:
-        """Nested-array inputs whose first dimension is the batch: they must agree."""
+        """Inputs whose shape the entry computes and whose first dimension is the batch: they
+        must agree."""
         return [
-            (i, t) for i, t in enumerate(inputs) if t.bulk and t.info.shape and t.info.shape[0] < 0
+            (i, t)
+            for i, t in enumerate(inputs)
+            if t.shaped and t.info.shape and t.info.shape[0] < 0
         ]
+
+
+@dataclass(frozen=True)
+class ResultType:
+    """A result type and the signatures that return it."""
+
+    signatures: tuple[JavaSignature, ...]
+
+    @property
+    def name(self) -> str:
+        return self.signatures[0].result_class
+
+    @property
+    def outputs(self) -> tuple[JavaTensor, ...]:
+        return self.signatures[0].outputs
+
+    @property
+    def labelled(self) -> list[JavaTensor]:
+        return self.signatures[0].labelled
+
+    @property
+    def shared(self) -> bool:
+        """Declared by the model's interface."""
+        return any(s.shared for s in self.signatures)
+
+    @property
+    def doc(self) -> str:
+        """Javadoc text: 'Outputs of signature 'a'' or 'Outputs of signatures 'a', 'b''."""
+        keys = ", ".join(f"'{s.doc}'" for s in self.signatures)
+        return f"Outputs of signature{'s' if len(self.signatures) > 1 else ''} {keys}."
+
+
+def results_of(signatures) -> list[ResultType]:
+    """The result types of `signatures` in order of first use, each with its signatures."""
+    grouped: dict[str, list[JavaSignature]] = {}
+    for s in signatures:
+        grouped.setdefault(s.result_class, []).append(s)
+    return [ResultType(tuple(group)) for group in grouped.values()]
+
+
+def _share_results(classes: list[JavaClass]) -> list[JavaClass]:
+    """Signatures whose results a caller sees alike (same getters, types, shapes, labels)
+    return one result type, in every class of the model alike. It is named after
+    `serving_default` if that is among them, else after the word their keys begin with
+    (`regress_x_to_y`, `regress_x2_to_y3` -> RegressResult), else after the first of them."""
+    groups: dict[tuple, list[JavaSignature]] = {}
+    for c in classes:
+        for s in c.signatures:
+            groups.setdefault(s.result_api, []).append(s)
+    own = {s.result_class for group in groups.values() for s in group}
+    own |= {c.name for c in classes}
+    named: dict[tuple, str] = {}
+    for api, group in groups.items():
+        keys = sorted({s.sig.key for s in group})
+        first = {s.sig.key: s.result_class for s in group}
+        name = first[keys[0]]
+        verbs = {re.split(r"[^0-9A-Za-z]+", key)[0] for key in keys}
+        if "serving_default" in first:
+            name = first["serving_default"]
+        elif len(keys) > 1 and len(verbs) == 1 and verbs != {""}:
+            candidate = bounded(pascal(verbs.pop()) + "Result")
+            if candidate not in own:
+                name = candidate
+                own.add(candidate)
+        named[api] = name
+    return [
+        replace(
+            c,
+            signatures=tuple(replace(s, result_class=named[s.result_api]) for s in c.signatures),
+        )
+        for c in classes
+    ]
 
 
 @dataclass(frozen=True)
@@ -371,8 +590,9 @@ class JavaClass:
         return hashlib.sha256(lines.encode()).hexdigest()
 
     @property
-    def bulk(self) -> bool:
-        return any(t.bulk for s in self.signatures for t in s.inputs)
+    def results(self) -> list[ResultType]:
+        """The result types of the class's signatures, each once."""
+        return results_of(self.signatures)
 
     @property
     def bulk_outputs(self) -> bool:
@@ -380,8 +600,9 @@ class JavaClass:
 
     @property
     def labelled(self) -> list[JavaTensor]:
-        """The outputs with labels, each with the constant of its labels."""
-        return [t for s in self.signatures for t in s.labelled]
+        """The outputs with labels, each with the constant of its labels (once per result
+        type)."""
+        return [t for r in self.results for t in r.labelled]
 
     @property
     def label_elements(self) -> list[str]:
@@ -480,7 +701,8 @@ def plan(
         classes.append(JavaClass(package, name, art, target.template, sigs))
     if not classes:
         raise UsageError(f"the manifest has no artifact of format {', '.join(formats or ())}")
-    classes = _with_interface(classes, unique([base], {SUPPORT})[0])
+    iface = base if base not in _type_names(env, classes) else bounded(base + "Model")
+    classes = _with_interface(_share_results(classes), iface)
     used = {
         n for c in classes for s in c.signatures for t in s.outputs if t.labels for n in t.names
     }
@@ -494,6 +716,26 @@ def plan(
     return classes
 
 
+# java.lang types the generated code names (it imports no java.lang type)
+JAVA_LANG = frozenset(
+    "AutoCloseable Boolean Byte Class Double Exception Float IllegalArgumentException "
+    "IllegalStateException Integer Long Math Object Override RuntimeException Short String "
+    "System Throwable Void".split()
+)
+
+
+def _type_names(env: jinja2.Environment, classes: list[JavaClass]) -> set[str]:
+    """Simple names of the types the generated files use: the model's interface cannot take
+    one (a model called `graph` gets the interface GraphModel, not Graph, which the frozen
+    class imports from org.tensorflow)."""
+    templates = [c.template for c in classes] + ["interface.java.j2", SUPPORT_TEMPLATE]
+    names = {i for t in templates for i in contract(env, t).imports}
+    names |= {f"org.tensorflow.types.{j.tensor}" for j in JAVA_TYPES.values()}
+    names |= {f"org.tensorflow.ndarray.{j.nd_array.split('<')[0]}" for j in JAVA_TYPES.values()}
+    names |= {f"java.nio.{n}" for n in NIO.values()}
+    return {n.rsplit(".", 1)[-1] for n in names} | JAVA_LANG | {SUPPORT}
+
+
 @dataclass(frozen=True)
 class JavaInterface:
     """The model's interface: the signatures every class serves with the same types."""
@@ -502,11 +744,12 @@ class JavaInterface:
     name: str
     classes: tuple[str, ...]
     signatures: tuple[JavaSignature, ...]
+    labelled: bool = False  # a class has a labelled output: the interface declares TopClass
     template: str = "interface.java.j2"
 
     @property
-    def labelled(self) -> bool:
-        return any(s.labelled for s in self.signatures)
+    def results(self) -> list[ResultType]:
+        return results_of(self.signatures)
 
     @property
     def relative_path(self) -> Path:
@@ -539,6 +782,7 @@ def interface_of(classes: list[JavaClass]) -> JavaInterface:
         first.interface,
         tuple(c.name for c in classes),
         tuple(s for s in first.signatures if s.shared),
+        labelled=any(c.labelled for c in classes),
     )
 
 
@@ -548,7 +792,8 @@ def render_interface(
     """The Java source of the model's interface."""
     env = environment(templates)
     declared = contract(env, iface.template)
-    tensors = [t for s in iface.signatures for t in s.inputs + s.outputs + s.nd_inputs]
+    params = [t for s in iface.signatures for o in s.overloads for t in o.inputs]
+    tensors = params + [t for s in iface.signatures for t in s.outputs]
     nd = {t.java_type.split("<")[0] for t in tensors if t.nd}
     nd |= {t.nd_view_type for t in tensors if t.views}
     return _render(
@@ -557,7 +802,11 @@ def render_interface(
         manifest,
         manifest_sha256,
         iface=iface,
-        imports=sorted(declared.imports | {f"org.tensorflow.ndarray.{n}" for n in nd}),
+        imports=sorted(
+            declared.imports
+            | {f"org.tensorflow.ndarray.{n}" for n in nd}
+            | {f"java.nio.{t.java_type}" for t in params if t.form == "nio"}
+        ),
     )
 
 
@@ -785,14 +1034,15 @@ def _render(
 def imports(cls: JavaClass, declared: Contract) -> list[str]:
     """The class's imports, sorted: what its template declares, its tensor types and the
     NdArray types of its tensors."""
-    tensors = [t for s in cls.signatures for t in s.inputs + s.outputs]
-    nd = {t.java_type.split("<")[0] for s in cls.signatures for t in s.nd_inputs if t.nd}
-    nd |= {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
+    params = [t for s in cls.signatures for o in s.overloads for t in o.inputs]
+    tensors = params + [t for s in cls.signatures for t in s.outputs]
+    nd = {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
     nd |= {t.nd_view_type for s in cls.signatures for t in s.outputs if t.bulk}
     return sorted(
         declared.imports
         | {f"org.tensorflow.types.{t.tensor_type}" for t in tensors}
         | {f"org.tensorflow.ndarray.{n}" for n in nd}
+        | {f"java.nio.{t.java_type}" for t in params if t.form == "nio"}
     )
 
 

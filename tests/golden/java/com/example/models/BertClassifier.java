@@ -4,6 +4,7 @@
 package com.example.models;
 
 import java.io.IOException;
+import java.nio.IntBuffer;
 import java.util.List;
 import javax.annotation.processing.Generated;
 import org.tensorflow.ndarray.FloatNdArray;
@@ -67,8 +68,49 @@ public interface BertClassifier extends AutoCloseable {
    */
   ServingDefaultResult servingDefault(int[][] inputIds, int[][] inputMask, int[][] segmentIds);
 
-  /** Runs signature 'serving_default', with inputs as NdArrays. */
+  /**
+   * Runs signature 'serving_default', with inputs as NdArrays or tensors.
+   *
+   * <p>A tensor is fed as it is, without a copy, and stays the caller's to close; any other
+   * NdArray (flat data wrapped with {@code NdArrays.wrap}, for one) is copied in bulk.
+   *
+   * @param inputIds 'input_ids', int32 (?, 128)
+   * @param inputMask 'input_mask', int32 (?, 128)
+   * @param segmentIds 'segment_ids', int32 (?, 128)
+   * @return its outputs
+   */
   ServingDefaultResult servingDefault(IntNdArray inputIds, IntNdArray inputMask, IntNdArray segmentIds);
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers flat and its shape.
+   *
+   * <p>Flat arrays hold their elements in row-major order; they are copied in bulk.
+   *
+   * @param inputIds the elements of 'input_ids', int32 (?, 128), in row-major order
+   * @param inputIdsShape the shape of inputIds
+   * @param inputMask the elements of 'input_mask', int32 (?, 128), in row-major order
+   * @param inputMaskShape the shape of inputMask
+   * @param segmentIds the elements of 'segment_ids', int32 (?, 128), in row-major order
+   * @param segmentIdsShape the shape of segmentIds
+   * @return its outputs
+   */
+  ServingDefaultResult servingDefault(int[] inputIds, long[] inputIdsShape, int[] inputMask, long[] inputMaskShape, int[] segmentIds, long[] segmentIdsShape);
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers as a java.nio buffer and its shape.
+   *
+   * <p>A buffer's remaining elements (from its position to its limit) are read in row-major
+   * order, from a heap or a direct buffer, in bulk; its position does not change.
+   *
+   * @param inputIds a java.nio buffer of 'input_ids', int32 (?, 128), in row-major order
+   * @param inputIdsShape the shape of inputIds
+   * @param inputMask a java.nio buffer of 'input_mask', int32 (?, 128), in row-major order
+   * @param inputMaskShape the shape of inputMask
+   * @param segmentIds a java.nio buffer of 'segment_ids', int32 (?, 128), in row-major order
+   * @param segmentIdsShape the shape of segmentIds
+   * @return its outputs
+   */
+  ServingDefaultResult servingDefault(IntBuffer inputIds, long[] inputIdsShape, IntBuffer inputMask, long[] inputMaskShape, IntBuffer segmentIds, long[] segmentIdsShape);
 
   /** Runs signature 'serving_default' on one example: each input without its batch dimension. */
   ServingDefaultResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds);

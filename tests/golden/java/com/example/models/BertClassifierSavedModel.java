@@ -7,6 +7,7 @@ package com.example.models;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
+import java.nio.IntBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -297,7 +298,10 @@ public final class BertClassifierSavedModel implements BertClassifier {
   }
 
   /**
-   * Runs signature 'serving_default', with inputs as NdArrays (copied to tensors in bulk).
+   * Runs signature 'serving_default', with inputs as NdArrays or tensors.
+   *
+   * <p>A tensor is fed as it is, without a copy, and stays the caller's to close; any other
+   * NdArray (flat data wrapped with {@code NdArrays.wrap}, for one) is copied in bulk.
    *
    * @param inputIds 'input_ids', int32 (?, 128)
    * @param inputMask 'input_mask', int32 (?, 128)
@@ -311,9 +315,92 @@ public final class BertClassifierSavedModel implements BertClassifier {
     Tf2JavaSupport.requireShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
     Tf2JavaSupport.requireShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
     try {
-      try (TInt32 input$0 = TInt32.tensorOf(inputIds);
-           TInt32 input$1 = TInt32.tensorOf(inputMask);
-           TInt32 input$2 = TInt32.tensorOf(segmentIds);
+      try (TInt32 input$0 = inputIds instanceof TInt32 ? null : TInt32.tensorOf(inputIds);
+           TInt32 input$1 = inputMask instanceof TInt32 ? null : TInt32.tensorOf(inputMask);
+           TInt32 input$2 = segmentIds instanceof TInt32 ? null : TInt32.tensorOf(segmentIds);
+           Result result$ = this.session.runner()
+              .feed("serving_default_input_ids", 0, input$0 != null ? input$0 : (TInt32) inputIds)
+              .feed("serving_default_input_mask", 0, input$1 != null ? input$1 : (TInt32) inputMask)
+              .feed("serving_default_segment_ids", 0, input$2 != null ? input$2 : (TInt32) segmentIds)
+              .fetch("StatefulPartitionedCall", 0)
+              .run()) {
+        return new ServingDefaultResult(
+            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
+      }
+    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
+      throw new CallException("signature " + "serving_default" + " failed on input(s) "
+          + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    }
+  }
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers flat and its shape.
+   *
+   * <p>Flat arrays hold their elements in row-major order; they are copied in bulk.
+   *
+   * @param inputIds the elements of 'input_ids', int32 (?, 128), in row-major order
+   * @param inputIdsShape the shape of inputIds
+   * @param inputMask the elements of 'input_mask', int32 (?, 128), in row-major order
+   * @param inputMaskShape the shape of inputMask
+   * @param segmentIds the elements of 'segment_ids', int32 (?, 128), in row-major order
+   * @param segmentIdsShape the shape of segmentIds
+   * @return the outputs: 'loss/pred_prob', float32 (?, 7)
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws CallException if TensorFlow fails while running the signature
+   */
+  public ServingDefaultResult servingDefault(int[] inputIds, long[] inputIdsShape, int[] inputMask, long[] inputMaskShape, int[] segmentIds, long[] segmentIdsShape) {
+    long[] shape$0 = Tf2JavaSupport.flatShape("input_ids", inputIds, inputIds == null ? 0 : inputIds.length, inputIdsShape, new long[] {-1L, 128L});
+    long[] shape$1 = Tf2JavaSupport.flatShape("input_mask", inputMask, inputMask == null ? 0 : inputMask.length, inputMaskShape, new long[] {-1L, 128L});
+    long[] shape$2 = Tf2JavaSupport.flatShape("segment_ids", segmentIds, segmentIds == null ? 0 : segmentIds.length, segmentIdsShape, new long[] {-1L, 128L});
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"input_ids", "input_mask", "segment_ids"},
+        new long[] {shape$0[0], shape$1[0], shape$2[0]});
+    try {
+      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds, true, false));
+           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask, true, false));
+           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds, true, false));
+           Result result$ = this.session.runner()
+              .feed("serving_default_input_ids", 0, input$0)
+              .feed("serving_default_input_mask", 0, input$1)
+              .feed("serving_default_segment_ids", 0, input$2)
+              .fetch("StatefulPartitionedCall", 0)
+              .run()) {
+        return new ServingDefaultResult(
+            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
+      }
+    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
+      throw new CallException("signature " + "serving_default" + " failed on input(s) "
+          + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    }
+  }
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers as a java.nio buffer and its shape.
+   *
+   * <p>A buffer's remaining elements (from its position to its limit) are read in row-major
+   * order, from a heap or a direct buffer, in bulk; its position does not change.
+   *
+   * @param inputIds a java.nio buffer of 'input_ids', int32 (?, 128), in row-major order
+   * @param inputIdsShape the shape of inputIds
+   * @param inputMask a java.nio buffer of 'input_mask', int32 (?, 128), in row-major order
+   * @param inputMaskShape the shape of inputMask
+   * @param segmentIds a java.nio buffer of 'segment_ids', int32 (?, 128), in row-major order
+   * @param segmentIdsShape the shape of segmentIds
+   * @return the outputs: 'loss/pred_prob', float32 (?, 7)
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws CallException if TensorFlow fails while running the signature
+   */
+  public ServingDefaultResult servingDefault(IntBuffer inputIds, long[] inputIdsShape, IntBuffer inputMask, long[] inputMaskShape, IntBuffer segmentIds, long[] segmentIdsShape) {
+    long[] shape$0 = Tf2JavaSupport.flatShape("input_ids", inputIds, inputIds == null ? 0 : inputIds.remaining(), inputIdsShape, new long[] {-1L, 128L});
+    long[] shape$1 = Tf2JavaSupport.flatShape("input_mask", inputMask, inputMask == null ? 0 : inputMask.remaining(), inputMaskShape, new long[] {-1L, 128L});
+    long[] shape$2 = Tf2JavaSupport.flatShape("segment_ids", segmentIds, segmentIds == null ? 0 : segmentIds.remaining(), segmentIdsShape, new long[] {-1L, 128L});
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"input_ids", "input_mask", "segment_ids"},
+        new long[] {shape$0[0], shape$1[0], shape$2[0]});
+    try {
+      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds.slice()));
+           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask.slice()));
+           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds.slice()));
            Result result$ = this.session.runner()
               .feed("serving_default_input_ids", 0, input$0)
               .feed("serving_default_input_mask", 0, input$1)

@@ -4,6 +4,8 @@
 package com.example.models;
 
 import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.util.List;
 import javax.annotation.processing.Generated;
 import org.tensorflow.ndarray.BooleanNdArray;
@@ -98,8 +100,55 @@ public interface MultiDtype extends AutoCloseable {
    */
   ServingDefaultResult servingDefault(int count, boolean[][] flags, long[][] ids, float[] scale, String[] words);
 
-  /** Runs signature 'serving_default', with inputs as NdArrays. */
+  /**
+   * Runs signature 'serving_default', with inputs as NdArrays or tensors.
+   *
+   * <p>A tensor is fed as it is, without a copy, and stays the caller's to close; any other
+   * NdArray (flat data wrapped with {@code NdArrays.wrap}, for one) is copied in bulk.
+   *
+   * @param count 'count', int32 scalar
+   * @param flags 'flags', bool (?, 3)
+   * @param ids 'ids', int64 (?, 4)
+   * @param scale 'scale', float32 (?)
+   * @param words 'words', string (?)
+   * @return its outputs
+   */
   ServingDefaultResult servingDefault(IntNdArray count, BooleanNdArray flags, LongNdArray ids, FloatNdArray scale, NdArray<String> words);
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers flat and its shape.
+   *
+   * <p>Flat arrays hold their elements in row-major order; they are copied in bulk.
+   *
+   * @param count 'count', int32 scalar
+   * @param flags the elements of 'flags', bool (?, 3), in row-major order
+   * @param flagsShape the shape of flags
+   * @param ids the elements of 'ids', int64 (?, 4), in row-major order
+   * @param idsShape the shape of ids
+   * @param scale the elements of 'scale', float32 (?), in row-major order
+   * @param scaleShape the shape of scale
+   * @param words 'words', string (?)
+   * @return its outputs
+   */
+  ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, long[] ids, long[] idsShape, float[] scale, long[] scaleShape, String[] words);
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers as a java.nio buffer and its shape.
+   *
+   * <p>A buffer's remaining elements (from its position to its limit) are read in row-major
+   * order, from a heap or a direct buffer, in bulk; its position does not change.
+   *
+   * @param count 'count', int32 scalar
+   * @param flags the elements of 'flags', bool (?, 3), in row-major order
+   * @param flagsShape the shape of flags
+   * @param ids a java.nio buffer of 'ids', int64 (?, 4), in row-major order
+   * @param idsShape the shape of ids
+   * @param scale a java.nio buffer of 'scale', float32 (?), in row-major order
+   * @param scaleShape the shape of scale
+   * @param words 'words', string (?)
+   * @return its outputs
+   */
+  ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, LongBuffer ids, long[] idsShape, FloatBuffer scale, long[] scaleShape, String[] words);
 
   /** Frees the model's native memory. */
   @Override

@@ -7,6 +7,8 @@ package com.example.models;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -268,16 +270,16 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     long[] shape$1 = Tf2JavaSupport.arrayShape("flags", flags, new long[] {-1L, 3L});
     long[] shape$2 = Tf2JavaSupport.arrayShape("ids", ids, new long[] {-1L, 4L});
     long[] shape$3 = Tf2JavaSupport.arrayShape("scale", scale, new long[] {-1L});
-    Tf2JavaSupport.requireShape("words", new long[] {-1L}, words == null ? null : StdArrays.shapeOf(words));
+    long[] shape$4 = Tf2JavaSupport.arrayShape("words", words, new long[] {-1L});
     Tf2JavaSupport.requireOneBatch(
-        new String[] {"flags", "ids", "scale"},
-        new long[] {shape$1[0], shape$2[0], shape$3[0]});
+        new String[] {"flags", "ids", "scale", "words"},
+        new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
     try {
       try (TInt32 input$0 = TInt32.scalarOf(count);
            TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("flags", flags, shape$1, new boolean[Tf2JavaSupport.size("flags", shape$1)]), true, false));
            TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("ids", ids, shape$2, new long[Tf2JavaSupport.size("ids", shape$2)]), true, false));
            TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(Tf2JavaSupport.flatten("scale", scale, shape$3, new float[Tf2JavaSupport.size("scale", shape$3)]), true, false));
-           TString input$4 = TString.tensorOf(StdArrays.ndCopyOf(words));
+           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
            Result result$ = this.session.runner()
               .feed("serving_default_count", 0, input$0)
               .feed("serving_default_flags", 0, input$1)
@@ -304,7 +306,10 @@ public final class MultiDtypeSavedModel implements MultiDtype {
   }
 
   /**
-   * Runs signature 'serving_default', with inputs as NdArrays (copied to tensors in bulk).
+   * Runs signature 'serving_default', with inputs as NdArrays or tensors.
+   *
+   * <p>A tensor is fed as it is, without a copy, and stays the caller's to close; any other
+   * NdArray (flat data wrapped with {@code NdArrays.wrap}, for one) is copied in bulk.
    *
    * @param count 'count', int32 scalar
    * @param flags 'flags', bool (?, 3)
@@ -322,11 +327,124 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     Tf2JavaSupport.requireShape("scale", new long[] {-1L}, scale == null ? null : scale.shape());
     Tf2JavaSupport.requireShape("words", new long[] {-1L}, words == null ? null : words.shape());
     try {
-      try (TInt32 input$0 = TInt32.tensorOf(count);
-           TBool input$1 = TBool.tensorOf(flags);
-           TInt64 input$2 = TInt64.tensorOf(ids);
-           TFloat32 input$3 = TFloat32.tensorOf(scale);
-           TString input$4 = TString.tensorOf(words);
+      try (TInt32 input$0 = count instanceof TInt32 ? null : TInt32.tensorOf(count);
+           TBool input$1 = flags instanceof TBool ? null : TBool.tensorOf(flags);
+           TInt64 input$2 = ids instanceof TInt64 ? null : TInt64.tensorOf(ids);
+           TFloat32 input$3 = scale instanceof TFloat32 ? null : TFloat32.tensorOf(scale);
+           TString input$4 = words instanceof TString ? null : TString.tensorOf(words);
+           Result result$ = this.session.runner()
+              .feed("serving_default_count", 0, input$0 != null ? input$0 : (TInt32) count)
+              .feed("serving_default_flags", 0, input$1 != null ? input$1 : (TBool) flags)
+              .feed("serving_default_ids", 0, input$2 != null ? input$2 : (TInt64) ids)
+              .feed("serving_default_scale", 0, input$3 != null ? input$3 : (TFloat32) scale)
+              .feed("serving_default_words", 0, input$4 != null ? input$4 : (TString) words)
+              .fetch("StatefulPartitionedCall", 0)
+              .fetch("StatefulPartitionedCall", 1)
+              .fetch("StatefulPartitionedCall", 2)
+              .fetch("StatefulPartitionedCall", 3)
+              .fetch("StatefulPartitionedCall", 4)
+              .run()) {
+        return new ServingDefaultResult(
+            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
+            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
+            ((TInt32) result$.get(2)).getInt(),
+            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
+            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
+      }
+    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
+      throw new CallException("signature " + "serving_default" + " failed on input(s) "
+          + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    }
+  }
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers flat and its shape.
+   *
+   * <p>Flat arrays hold their elements in row-major order; they are copied in bulk.
+   *
+   * @param count 'count', int32 scalar
+   * @param flags the elements of 'flags', bool (?, 3), in row-major order
+   * @param flagsShape the shape of flags
+   * @param ids the elements of 'ids', int64 (?, 4), in row-major order
+   * @param idsShape the shape of ids
+   * @param scale the elements of 'scale', float32 (?), in row-major order
+   * @param scaleShape the shape of scale
+   * @param words 'words', string (?)
+   * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws CallException if TensorFlow fails while running the signature
+   */
+  public ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, long[] ids, long[] idsShape, float[] scale, long[] scaleShape, String[] words) {
+    long[] shape$1 = Tf2JavaSupport.flatShape("flags", flags, flags == null ? 0 : flags.length, flagsShape, new long[] {-1L, 3L});
+    long[] shape$2 = Tf2JavaSupport.flatShape("ids", ids, ids == null ? 0 : ids.length, idsShape, new long[] {-1L, 4L});
+    long[] shape$3 = Tf2JavaSupport.flatShape("scale", scale, scale == null ? 0 : scale.length, scaleShape, new long[] {-1L});
+    long[] shape$4 = Tf2JavaSupport.arrayShape("words", words, new long[] {-1L});
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"flags", "ids", "scale", "words"},
+        new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
+    try {
+      try (TInt32 input$0 = TInt32.scalarOf(count);
+           TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
+           TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids, true, false));
+           TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale, true, false));
+           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
+           Result result$ = this.session.runner()
+              .feed("serving_default_count", 0, input$0)
+              .feed("serving_default_flags", 0, input$1)
+              .feed("serving_default_ids", 0, input$2)
+              .feed("serving_default_scale", 0, input$3)
+              .feed("serving_default_words", 0, input$4)
+              .fetch("StatefulPartitionedCall", 0)
+              .fetch("StatefulPartitionedCall", 1)
+              .fetch("StatefulPartitionedCall", 2)
+              .fetch("StatefulPartitionedCall", 3)
+              .fetch("StatefulPartitionedCall", 4)
+              .run()) {
+        return new ServingDefaultResult(
+            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
+            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
+            ((TInt32) result$.get(2)).getInt(),
+            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
+            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
+      }
+    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
+      throw new CallException("signature " + "serving_default" + " failed on input(s) "
+          + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    }
+  }
+
+  /**
+   * Runs signature 'serving_default', with each array of numbers as a java.nio buffer and its shape.
+   *
+   * <p>A buffer's remaining elements (from its position to its limit) are read in row-major
+   * order, from a heap or a direct buffer, in bulk; its position does not change.
+   *
+   * @param count 'count', int32 scalar
+   * @param flags the elements of 'flags', bool (?, 3), in row-major order
+   * @param flagsShape the shape of flags
+   * @param ids a java.nio buffer of 'ids', int64 (?, 4), in row-major order
+   * @param idsShape the shape of ids
+   * @param scale a java.nio buffer of 'scale', float32 (?), in row-major order
+   * @param scaleShape the shape of scale
+   * @param words 'words', string (?)
+   * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws CallException if TensorFlow fails while running the signature
+   */
+  public ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, LongBuffer ids, long[] idsShape, FloatBuffer scale, long[] scaleShape, String[] words) {
+    long[] shape$1 = Tf2JavaSupport.flatShape("flags", flags, flags == null ? 0 : flags.length, flagsShape, new long[] {-1L, 3L});
+    long[] shape$2 = Tf2JavaSupport.flatShape("ids", ids, ids == null ? 0 : ids.remaining(), idsShape, new long[] {-1L, 4L});
+    long[] shape$3 = Tf2JavaSupport.flatShape("scale", scale, scale == null ? 0 : scale.remaining(), scaleShape, new long[] {-1L});
+    long[] shape$4 = Tf2JavaSupport.arrayShape("words", words, new long[] {-1L});
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"flags", "ids", "scale", "words"},
+        new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
+    try {
+      try (TInt32 input$0 = TInt32.scalarOf(count);
+           TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
+           TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids.slice()));
+           TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale.slice()));
+           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
            Result result$ = this.session.runner()
               .feed("serving_default_count", 0, input$0)
               .feed("serving_default_flags", 0, input$1)

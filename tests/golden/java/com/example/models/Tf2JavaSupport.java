@@ -95,6 +95,46 @@ final class Tf2JavaSupport {
     return shape;
   }
 
+  /**
+   * The shape of flat input data ({@code size} elements): checks the data and the shape for
+   * null, the shape against the model's dimensions, and that the shape holds {@code size}
+   * elements. Returns a copy of the shape.
+   */
+  static long[] flatShape(String input, Object data, long size, long[] shape, long[] expected) {
+    if (data == null) {
+      throw new IllegalArgumentException("input '" + input + "' is null");
+    }
+    if (shape == null) {
+      throw new IllegalArgumentException("the shape of input '" + input + "' is null");
+    }
+    long[] dims = shape.clone();
+    long holds = 1;
+    for (long d : dims) {
+      if (d < 0) {
+        throw new IllegalArgumentException("input '" + input + "': shape " + shapeText(dims)
+            + " has an unknown dimension; give each dimension's size");
+      }
+      holds *= d;
+    }
+    requireShape(input, expected, Shape.of(dims));
+    if (holds != size) {
+      throw new IllegalArgumentException("input '" + input + "' has " + size
+          + " elements, but its shape " + shapeText(dims) + " holds " + holds);
+    }
+    return dims;
+  }
+
+  /** Refuses a null string (or byte string) among an input's elements. */
+  static <T> T[] noNulls(String input, T[] flat) {
+    for (int i = 0; i < flat.length; i++) {
+      if (flat[i] == null) {
+        throw new IllegalArgumentException("input '" + input + "' holds a null element (number "
+            + i + " in row-major order)");
+      }
+    }
+    return flat;
+  }
+
   static int size(String input, long[] shape) {
     long size = 1;
     for (long d : shape) {

@@ -9,11 +9,16 @@ import static org.junit.Assume.assumeTrue;
 import com.example.models.BertClassifier;
 import com.example.models.BertClassifierFrozen;
 import com.example.models.BertClassifierSavedModel;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import org.junit.BeforeClass;
 import org.junit.Test;
 import org.tensorflow.ndarray.StdArrays;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TInt32;
 
 /**
  * Runs the checked-in generated classes of the demo model (tests/golden/java) on TensorFlow
@@ -175,6 +180,77 @@ public class GeneratedDemoTest {
                   StdArrays.ndCopyOf(inputMask),
                   StdArrays.ndCopyOf(segmentIds))
               .getLossPredProb());
+    }
+  }
+
+  /** A (rows, 128) array's elements in row-major order, copied in bulk. */
+  private static int[] flat(int[][] rows) {
+    int[] flat = new int[rows.length * rows[0].length];
+    StdArrays.ndCopyOf(rows).copyTo(DataBuffers.of(flat, false, false));
+    return flat;
+  }
+
+  @Test
+  public void flatArraysAndBuffersGiveTheSame() throws Exception {
+    long[] shape = {inputIds.length, inputIds[0].length};
+    int[] ids = flat(inputIds);
+    int[] mask = flat(inputMask);
+    int[] segments = flat(segmentIds);
+    // a heap buffer read from its position, and a direct one in native order
+    IntBuffer heap = IntBuffer.allocate(ids.length + 3);
+    heap.position(3);
+    heap.put(ids).position(3);
+    IntBuffer direct =
+        ByteBuffer.allocateDirect(4 * mask.length).order(ByteOrder.nativeOrder()).asIntBuffer();
+    direct.put(mask).flip();
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      assertMatchesPython(
+          model.servingDefault(ids, shape, mask, shape, segments, shape).getLossPredProb());
+      assertMatchesPython(
+          model
+              .servingDefault(heap, shape, direct, shape, IntBuffer.wrap(segments), shape)
+              .getLossPredProb());
+      assertEquals(3, heap.position());
+      assertEquals(0, direct.position());
+    }
+  }
+
+  @Test
+  public void flatDataMustFitItsShape() throws Exception {
+    int[] ids = flat(inputIds);
+    long[] shape = {inputIds.length, 128};
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      try {
+        model.servingDefault(ids, new long[] {2, 128}, flat(inputMask), shape, flat(segmentIds), shape);
+        fail("512 ids with a shape of (2, 128) were accepted");
+      } catch (IllegalArgumentException e) {
+        assertEquals("input 'input_ids' has 512 elements, but its shape (2, 128) holds 256",
+            e.getMessage());
+      }
+      try {
+        model.servingDefault(ids, new long[] {8, 64}, flat(inputMask), shape, flat(segmentIds), shape);
+        fail("a (8, 64) input_ids was accepted");
+      } catch (IllegalArgumentException e) {
+        assertEquals("input 'input_ids': expected shape (?, 128), got (8, 64)", e.getMessage());
+      }
+      try {
+        model.servingDefault(ids, shape, flat(inputMask), null, flat(segmentIds), shape);
+        fail("a null shape was accepted");
+      } catch (IllegalArgumentException e) {
+        assertEquals("the shape of input 'input_mask' is null", e.getMessage());
+      }
+    }
+  }
+
+  @Test
+  public void tensorsAreFedAsTheyAreAndStayOpen() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"));
+        TInt32 ids = TInt32.tensorOf(StdArrays.ndCopyOf(inputIds));
+        TInt32 mask = TInt32.tensorOf(StdArrays.ndCopyOf(inputMask));
+        TInt32 segments = TInt32.tensorOf(StdArrays.ndCopyOf(segmentIds))) {
+      assertMatchesPython(model.servingDefault(ids, mask, segments).getLossPredProb());
+      assertMatchesPython(model.servingDefault(ids, mask, segments).getLossPredProb());
+      assertEquals(inputIds[1][2], ids.getInt(1, 2));
     }
   }
 
