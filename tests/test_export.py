@@ -9,8 +9,10 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from click.testing import CliRunner
 
 from exporter import __version__
+from exporter.cli import main
 from exporter.core import inputs, manifest
 from exporter.graph.graphs import ops_of, select_meta_graph
 from exporter.sources.graphdef import read as read_graph_def
@@ -123,6 +125,28 @@ def test_keras_outputs_record_their_layers(keras_export, keras_source):
         assert t.keras_layer == model.outputs[i]._keras_history.operation.name
     assert [t.keras_layer for t in sig.outputs] == ["score", "probs"]
     assert [t.key for t in sig.inputs] == ["features", "tokens"]
+
+
+def test_ids_that_index_an_embedding_know_its_rows(keras_export, demo_export):
+    """An integer input that reaches a gather (Keras' Embedding wraps negative ids in a select
+    first) records the table's rows; generated inputs then span the table, not just [0, 2)."""
+    for out, key, table in (
+        (keras_export, "tokens", {"table": "embedding/embeddings", "rows": 10}),
+        (demo_export, "input_ids", {"table": "word_embeddings", "rows": 1000}),
+        (demo_export, "segment_ids", {"table": "segment_embeddings", "rows": 2}),
+    ):
+        data, _ = manifest.read(out)
+        for art in data.artifacts:
+            sig = art.signature("serving_default")
+            (info,) = [t for t in sig.inputs if t.key == key]
+            assert info.indexes == table, (art.format, key)
+    sig = manifest.read(demo_export)[0].artifact("frozen").signature("serving_default")
+    assert [t.indexes for t in sig.inputs if t.key == "input_mask"] == [None]  # a mask
+    feed = inputs.generate(sig, batch=8, seed=3)
+    assert 100 < feed["input_ids"].max() < 1000 and feed["input_ids"].min() >= 0
+    assert set(np.unique(feed["input_mask"])) == {0, 1}
+    shown = CliRunner().invoke(main, ["inspect", str(demo_export)]).output
+    assert "      values in [0, 1000): rows of 'word_embeddings'" in shown
 
 
 def test_ops_come_from_the_function_library_too(demo_export):

@@ -87,6 +87,9 @@ def test_a_graph_transform_output_with_dropout_and_unknown_rank(tf1, images_ids,
     frozen = next(a for a in manifest["artifacts"] if a["format"] == "frozen")
     images = next(t for t in frozen["signatures"][0]["inputs"] if t["key"] == "images")
     assert images["shape"] == [-1, 4] and images["shape_from"] == "user"
+    # ids reach the embedding's gather; its variable was folded into a constant
+    ids_info = next(t for t in frozen["signatures"][0]["inputs"] if t["key"] == "ids")
+    assert ids_info["indexes"] == {"table": "embedding/weights/read", "rows": 5}
     graph = read_skeleton(out / "frozen.pb").graph_def
     names = {n.name for n in graph.node}
     for node in graph.node:
@@ -135,6 +138,8 @@ def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images
     frozen = next(a for a in _manifest(out)["artifacts"] if a["format"] == "frozen")
     images = next(t for t in frozen["signatures"][0]["inputs"] if t["key"] == "images")
     assert images["rank"] is None
+    ids_info = next(t for t in frozen["signatures"][0]["inputs"] if t["key"] == "ids")
+    assert ids_info["indexes"] == {"table": "embedding/weights", "rows": 5}  # a VariableV2
     ok("java", out)
     assert _manifest(out)["model"]["name"] == "model"  # not "model.ckpt-16329"
     java = (out / "java/com/example/models/ModelFrozen.java").read_text()

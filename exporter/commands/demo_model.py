@@ -23,12 +23,12 @@ class BertClassifier(tf.Module):
         super().__init__(name="bert_classifier")
         rng = np.random.default_rng(seed)
 
-        def weight(*shape: int, scale: float = 0.02) -> tf.Variable:
-            return tf.Variable(rng.normal(0.0, scale, size=shape).astype(np.float32))
+        def weight(*shape: int, scale: float = 0.02, name: str | None = None) -> tf.Variable:
+            return tf.Variable(rng.normal(0.0, scale, size=shape).astype(np.float32), name=name)
 
-        self.word_embeddings = weight(VOCAB, HIDDEN)
-        self.segment_embeddings = weight(2, HIDDEN)
-        self.position_embeddings = weight(SEQ_LEN, HIDDEN)
+        self.word_embeddings = weight(VOCAB, HIDDEN, name="word_embeddings")
+        self.segment_embeddings = weight(2, HIDDEN, name="segment_embeddings")
+        self.position_embeddings = weight(SEQ_LEN, HIDDEN, name="position_embeddings")
         self.query, self.key, self.value, self.attention_output = (
             weight(HIDDEN, HIDDEN, scale=0.2) for _ in range(4)
         )

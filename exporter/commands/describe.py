@@ -148,6 +148,8 @@ def signature_lines(sig: Signature) -> list[str]:
                 f"    {t.key}: {t.dtype} {format_shape(t.shape)}{shape_from}, tensor "
                 f"{t.name}:{t.index}{layer}"
             )
+            if t.values_text:
+                out.append(f"      {t.values_text}")
             if t.example is not None:
                 dense = ", ".join(
                     f"{d['key']} {d['dtype']} {format_shape(tuple(d['shape']))}"

@@ -14,7 +14,8 @@ from exporter.errors import ModelError, UsageError
 
 DEFAULT_BATCH = 2
 DEFAULT_DIM = 4  # for unknown dimensions other than the first
-INT_HIGH = 2  # generated integers lie in [0, INT_HIGH): safe for masks, ids and small tables
+INT_HIGH = 2  # generated integers lie in [0, INT_HIGH): safe for masks, ids and small tables,
+# except an input known to index a table's rows (`TensorInfo.indexes`): any of its rows
 
 
 def concrete_shape(info: TensorInfo, batch: int) -> tuple[int, ...]:
@@ -47,7 +48,8 @@ def generate(sig: Signature, batch: int = DEFAULT_BATCH, seed: int = 0) -> dict[
         elif dtype.kind == "bool":
             values[info.key] = rng.integers(0, 2, size=shape).astype(bool)
         elif dtype.kind == "int":
-            values[info.key] = rng.integers(0, INT_HIGH, size=shape).astype(dtype.numpy)
+            high = info.indexes["rows"] if info.indexes else INT_HIGH
+            values[info.key] = rng.integers(0, high, size=shape).astype(dtype.numpy)
         elif dtype.kind == "complex":
             parts = rng.standard_normal(size=(2, *shape))
             values[info.key] = (parts[0] + 1j * parts[1]).astype(dtype.numpy)

@@ -23,10 +23,21 @@ class TensorInfo:
     # For a DT_STRING input that feeds ParseExample-style ops: the features they read,
     # {"rank": 0|1, "dense": [{"key", "dtype", "shape"}], "sparse": [{"key", "dtype"}]}.
     example: dict[str, Any] | None = None
+    # For an integer input whose values index the rows of a table (an embedding): {"table":
+    # its name, "rows": how many}; valid values lie in [0, rows).
+    indexes: dict[str, Any] | None = None
 
     @property
     def tensor_name(self) -> str:
         return f"{self.name}:{self.index}"
+
+    @property
+    def values_text(self) -> str:
+        """The values the graph implies, in words, or '': "values in [0, 1000): rows of
+        'word_embeddings'"."""
+        if not self.indexes:
+            return ""
+        return f"values in [0, {self.indexes['rows']}): rows of '{self.indexes['table']}'"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -43,6 +54,8 @@ class TensorInfo:
             data["shape_from"] = self.shape_from
         if self.example is not None:
             data["example"] = self.example
+        if self.indexes is not None:
+            data["indexes"] = self.indexes
         return data
 
     @classmethod
@@ -57,6 +70,7 @@ class TensorInfo:
             keras_layer=data.get("keras_layer"),
             shape_from=data.get("shape_from"),
             example=data.get("example"),
+            indexes=data.get("indexes"),
         )
 
 

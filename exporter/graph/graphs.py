@@ -6,8 +6,9 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import graph_pb2
+from tensorflow.core.framework import graph_pb2, types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.python.saved_model import loader_impl
 
@@ -73,7 +74,7 @@ def signatures_of(meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
             info = _tensor_info(k, sig.inputs[k], producer)
             if info.dtype == "string":
                 info = with_example_spec(info, graph)
-            inputs.append(info)
+            inputs.append(with_index_bounds(info, graph))
         outputs = tuple(_tensor_info(k, sig.outputs[k], producer) for k in sorted(sig.outputs))
         result.append(
             Signature(
@@ -201,6 +202,18 @@ class GraphIndex:
     def parse_ops_fed_by(self, name: str) -> list[tuple[object, str | None]]:
         """Parse-example ops whose serialized input is `name` (a main graph node), directly,
         through pass-through ops or through function calls: (node, its function)."""
+        return [
+            (node, scope)
+            for node, pos, scope in self.fed_by(name, _PASS_THROUGH, frozenset())
+            if node.op in PARSE_OPS and pos == 0
+        ]
+
+    def fed_by(
+        self, name: str, through: set[str], through_select: frozenset[str]
+    ) -> list[tuple[object, int, str | None]]:
+        """The nodes the output of `name` (a main graph node) reaches: directly, through ops of
+        `through` (as their first input), ops of `through_select` (as their second or third:
+        a select's branches) and function calls: (node, input position, its function)."""
         found, seen = [], set()
         todo: list[tuple[str, str | None]] = [(name, None)]
         while todo:
@@ -209,16 +222,66 @@ class GraphIndex:
                 continue
             seen.add((current, scope))
             for node, pos in self.consumers(scope).get(current, []):
-                if node.op in PARSE_OPS and pos == 0:
-                    found.append((node, scope))
-                elif node.op in _PASS_THROUGH and pos == 0:
+                found.append((node, pos, scope))
+                passes = node.op in through and pos == 0
+                if passes or (node.op in through_select and pos in (1, 2)):
                     todo.append((node.name, scope))
-                else:
-                    for fname in self.called(node):
-                        args = self.functions[fname].signature.input_arg
-                        if pos < len(args):
-                            todo.append((args[pos].name, fname))
+                for fname in self.called(node):
+                    args = self.functions[fname].signature.input_arg
+                    if pos < len(args):
+                        todo.append((args[pos].name, fname))
         return found
+
+    def callers(self, fname: str) -> list[tuple[object, str | None]]:
+        """The nodes that call library function `fname`: (node, its function or None)."""
+        return [
+            (node, scope)
+            for scope, nodes in self.nodes.items()
+            for node in nodes.values()
+            if fname in self.called(node)
+        ]
+
+    def static_shape(self, ref: str, scope: str | None, depth: int = 0) -> tuple[tuple, str]:
+        """The shape of a constant or variable behind `ref` (through reads, identities and
+        function arguments, to what the callers pass), and its name; ((), '') if unknown."""
+        name = _ref_node(ref)
+        node = self.nodes[scope].get(name)
+        if depth > 64:
+            return (), ""
+        if node is None:  # a function argument: what a caller passes
+            args = [a.name for a in self.functions[scope].signature.input_arg] if scope else []
+            if name not in args:
+                return (), ""
+            pos = args.index(name)
+            for caller, outer in self.callers(scope):
+                data = [r for r in caller.input if not r.startswith("^")]
+                if pos < len(data):
+                    found = self.static_shape(data[pos], outer, depth + 1)
+                    if found[0]:
+                        return found
+            return (), ""
+        if node.op == "Const":
+            dims = node.attr["value"].tensor.tensor_shape.dim
+            return tuple(int(d.size) for d in dims), node.name
+        if node.op in ("VariableV2", "Variable"):  # TF1's reference variables
+            return tuple(int(d.size) for d in node.attr["shape"].shape.dim), node.name
+        if node.op == "VarHandleOp":
+            table = node.attr["shared_name"].s.decode() or node.name
+            return tuple(int(d.size) for d in node.attr["shape"].shape.dim), table
+        if node.op in ("Identity", "ReadVariableOp") and node.input:
+            return self.static_shape(node.input[0], scope, depth + 1)
+        return (), ""
+
+    def const_int(self, ref: str, scope: str | None) -> int | None:
+        node = self.nodes[scope].get(_ref_node(ref))
+        if node is None or node.op != "Const":
+            return None
+        tensor = node.attr["value"].tensor
+        values = list(tensor.int_val) or list(tensor.int64_val)
+        if not values and tensor.tensor_content:
+            dtype = np.int64 if tensor.dtype == types_pb2.DT_INT64 else np.int32
+            values = np.frombuffer(tensor.tensor_content, dtype).tolist()
+        return int(values[0]) if len(values) == 1 else None
 
     def const_strings(self, ref: str, scope: str | None) -> list[str]:
         node = self.nodes[scope].get(_ref_node(ref))
@@ -250,6 +313,38 @@ def with_example_spec(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
     if info.shape is None:
         return replace(info, shape=(-1,) * rank, shape_from="ParseExample", example=example)
     return replace(info, example=example)
+
+
+# Ops whose output holds the values of their first input (some of them, reshaped or cast): an
+# integer input that reaches a gather through them indexes the gathered table.
+_SAME_VALUES = _PASS_THROUGH | {"Cast", "StridedSlice", "Slice", "Transpose", "Tile"}
+# A select passes one of its branches (Keras' Embedding wraps negative ids with one).
+_SELECTS = frozenset({"Select", "SelectV2"})
+GATHERS = {"GatherV2", "ResourceGather", "Gather"}  # (table, indices, ...)
+
+
+def with_index_bounds(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
+    """An integer input whose values index the rows of a table (an embedding's gather, in
+    TensorFlow's CPU kernels an error outside [0, rows)), with that table: `indexes` =
+    {"table", "rows"}, the smallest table where it indexes several."""
+    if info.dtype not in ("int32", "int64"):
+        return info
+    tables = []
+    for node, pos, scope in graph.fed_by(info.name, _SAME_VALUES, _SELECTS):
+        if node.op not in GATHERS or pos != 1:
+            continue
+        axis = 0  # the dimension the indices pick from
+        if node.op == "GatherV2":
+            axis = graph.const_int(node.input[2], scope) if len(node.input) > 2 else None
+        elif node.op == "ResourceGather":
+            axis = node.attr["batch_dims"].i
+        shape, table = graph.static_shape(node.input[0], scope)
+        if axis is not None and -len(shape) <= axis < len(shape) and shape[axis] > 0:
+            tables.append((shape[axis], table))
+    if not tables:
+        return info
+    rows, table = min(tables)
+    return replace(info, indexes={"table": table, "rows": rows})
 
 
 def _parse_spec(node, scope: str | None, graph: GraphIndex) -> dict:

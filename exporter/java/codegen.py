@@ -966,7 +966,8 @@ def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str)
         # tensors of higher rank stay String
         doc = javadoc(f"'{info.key}', string as bytes {shape}")
         return JavaTensor(info, ident, getter, "byte[]" + "[]" * rank, "TString", rank, doc, True)
-    doc = javadoc(f"'{info.key}', {info.dtype} {shape}")
+    values = f", {info.values_text}" if info.values_text else ""
+    doc = javadoc(f"'{info.key}', {info.dtype} {shape}{values}")
     return JavaTensor(info, ident, getter, jtype.element + "[]" * rank, jtype.tensor, rank, doc)
 
 

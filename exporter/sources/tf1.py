@@ -19,6 +19,7 @@ from exporter.graph.graphs import (
     placeholder_text,
     unfed_placeholders,
     with_example_spec,
+    with_index_bounds,
 )
 from exporter.sources import LoadOptions, Runner, unfed_message
 
@@ -110,9 +111,9 @@ def signature(key: str, inputs: dict[str, tf.Tensor], outputs: dict[str, tf.Tens
     feeds = []
     for k in sorted(inputs):
         tensor = info(k, inputs[k])
-        if tensor.dtype == "string":
+        if tensor.dtype in ("string", "int32", "int64"):
             graph = graph or GraphIndex(inputs[k].graph.as_graph_def())
-            tensor = with_example_spec(tensor, graph)
+            tensor = with_index_bounds(with_example_spec(tensor, graph), graph)
         feeds.append(tensor)
     return Signature(
         key, PREDICT, tuple(feeds), tuple(info(k, outputs[k]) for k in sorted(outputs))
