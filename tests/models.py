@@ -62,7 +62,9 @@ def save_keras(path: Path) -> Path:
     keras.utils.set_random_seed(1)
     features = keras.Input((8,), name="features")
     tokens = keras.Input((5,), dtype="int32", name="tokens")
-    embedded = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(tokens))
+    embedded = keras.layers.GlobalAveragePooling1D()(
+        keras.layers.Embedding(10, 4, name="token_embedding")(tokens)
+    )
     hidden = keras.layers.Dense(6, activation="relu", name="hidden")(
         keras.layers.Concatenate()([features, embedded])
     )

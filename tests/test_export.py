@@ -131,7 +131,7 @@ def test_ids_that_index_an_embedding_know_its_rows(keras_export, demo_export):
     """An integer input that reaches a gather (Keras' Embedding wraps negative ids in a select
     first) records the table's rows; generated inputs then span the table, not just [0, 2)."""
     for out, key, table in (
-        (keras_export, "tokens", {"table": "embedding/embeddings", "rows": 10}),
+        (keras_export, "tokens", {"table": "token_embedding/embeddings", "rows": 10}),
         (demo_export, "input_ids", {"table": "word_embeddings", "rows": 1000}),
         (demo_export, "segment_ids", {"table": "segment_embeddings", "rows": 2}),
     ):
