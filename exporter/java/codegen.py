@@ -397,6 +397,12 @@ class JavaSignature:
     one: str = ""  # the method that runs one example, where every input is batched
 
     @property
+    def runner(self) -> str:
+        """The private method every overload of this signature calls with its tensors (`$`
+        never appears in a name tf2java derives, so it takes none)."""
+        return f"{self.method}$run"
+
+    @property
     def inputs_text(self) -> str:
         """A Java string literal: the input keys, for messages."""
         return java_string(", ".join(t.info.key for t in self.inputs) or "(none)")

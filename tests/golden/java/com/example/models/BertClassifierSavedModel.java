@@ -278,22 +278,10 @@ public final class BertClassifierSavedModel implements BertClassifier {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"input_ids", "input_mask", "segment_ids"},
         new long[] {shape$0[0], shape$1[0], shape$2[0]});
-    try {
-      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(Tf2JavaSupport.flatten("input_ids", inputIds, shape$0, new int[Tf2JavaSupport.size("input_ids", shape$0)]), true, false));
-           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("input_mask", inputMask, shape$1, new int[Tf2JavaSupport.size("input_mask", shape$1)]), true, false));
-           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("segment_ids", segmentIds, shape$2, new int[Tf2JavaSupport.size("segment_ids", shape$2)]), true, false));
-           Result result$ = this.session.runner()
-              .feed("serving_default_input_ids", 0, input$0)
-              .feed("serving_default_input_mask", 0, input$1)
-              .feed("serving_default_segment_ids", 0, input$2)
-              .fetch("StatefulPartitionedCall", 0)
-              .run()) {
-        return new ServingDefaultResult(
-            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(Tf2JavaSupport.flatten("input_ids", inputIds, shape$0, new int[Tf2JavaSupport.size("input_ids", shape$0)]), true, false));
+         TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("input_mask", inputMask, shape$1, new int[Tf2JavaSupport.size("input_mask", shape$1)]), true, false));
+         TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("segment_ids", segmentIds, shape$2, new int[Tf2JavaSupport.size("segment_ids", shape$2)]), true, false))) {
+      return servingDefault$run(input$0, input$1, input$2);
     }
   }
 
@@ -314,22 +302,10 @@ public final class BertClassifierSavedModel implements BertClassifier {
     Tf2JavaSupport.requireShape("input_ids", new long[] {-1L, 128L}, inputIds == null ? null : inputIds.shape());
     Tf2JavaSupport.requireShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
     Tf2JavaSupport.requireShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
-    try {
-      try (TInt32 input$0 = inputIds instanceof TInt32 ? null : TInt32.tensorOf(inputIds);
-           TInt32 input$1 = inputMask instanceof TInt32 ? null : TInt32.tensorOf(inputMask);
-           TInt32 input$2 = segmentIds instanceof TInt32 ? null : TInt32.tensorOf(segmentIds);
-           Result result$ = this.session.runner()
-              .feed("serving_default_input_ids", 0, input$0 != null ? input$0 : (TInt32) inputIds)
-              .feed("serving_default_input_mask", 0, input$1 != null ? input$1 : (TInt32) inputMask)
-              .feed("serving_default_segment_ids", 0, input$2 != null ? input$2 : (TInt32) segmentIds)
-              .fetch("StatefulPartitionedCall", 0)
-              .run()) {
-        return new ServingDefaultResult(
-            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = inputIds instanceof TInt32 ? null : TInt32.tensorOf(inputIds);
+         TInt32 input$1 = inputMask instanceof TInt32 ? null : TInt32.tensorOf(inputMask);
+         TInt32 input$2 = segmentIds instanceof TInt32 ? null : TInt32.tensorOf(segmentIds)) {
+      return servingDefault$run(input$0 != null ? input$0 : (TInt32) inputIds, input$1 != null ? input$1 : (TInt32) inputMask, input$2 != null ? input$2 : (TInt32) segmentIds);
     }
   }
 
@@ -355,22 +331,10 @@ public final class BertClassifierSavedModel implements BertClassifier {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"input_ids", "input_mask", "segment_ids"},
         new long[] {shape$0[0], shape$1[0], shape$2[0]});
-    try {
-      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds, true, false));
-           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask, true, false));
-           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds, true, false));
-           Result result$ = this.session.runner()
-              .feed("serving_default_input_ids", 0, input$0)
-              .feed("serving_default_input_mask", 0, input$1)
-              .feed("serving_default_segment_ids", 0, input$2)
-              .fetch("StatefulPartitionedCall", 0)
-              .run()) {
-        return new ServingDefaultResult(
-            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds, true, false));
+         TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask, true, false));
+         TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds, true, false))) {
+      return servingDefault$run(input$0, input$1, input$2);
     }
   }
 
@@ -397,19 +361,23 @@ public final class BertClassifierSavedModel implements BertClassifier {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"input_ids", "input_mask", "segment_ids"},
         new long[] {shape$0[0], shape$1[0], shape$2[0]});
-    try {
-      try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds.slice()));
-           TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask.slice()));
-           TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds.slice()));
-           Result result$ = this.session.runner()
-              .feed("serving_default_input_ids", 0, input$0)
-              .feed("serving_default_input_mask", 0, input$1)
-              .feed("serving_default_segment_ids", 0, input$2)
-              .fetch("StatefulPartitionedCall", 0)
-              .run()) {
-        return new ServingDefaultResult(
-            flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
-      }
+    try (TInt32 input$0 = TInt32.tensorOf(Shape.of(shape$0), DataBuffers.of(inputIds.slice()));
+         TInt32 input$1 = TInt32.tensorOf(Shape.of(shape$1), DataBuffers.of(inputMask.slice()));
+         TInt32 input$2 = TInt32.tensorOf(Shape.of(shape$2), DataBuffers.of(segmentIds.slice()))) {
+      return servingDefault$run(input$0, input$1, input$2);
+    }
+  }
+
+  /** Runs signature 'serving_default' on its input tensors, which stay the caller's to close. */
+  private ServingDefaultResult servingDefault$run(TInt32 inputIds, TInt32 inputMask, TInt32 segmentIds) {
+    try (Result result$ = this.session.runner()
+            .feed("serving_default_input_ids", 0, inputIds)
+            .feed("serving_default_input_mask", 0, inputMask)
+            .feed("serving_default_segment_ids", 0, segmentIds)
+            .fetch("StatefulPartitionedCall", 0)
+            .run()) {
+      return new ServingDefaultResult(
+          flatOf((TFloat32) result$.get(0)), result$.get(0).shape().asArray());
     } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
       throw new CallException("signature " + "serving_default" + " failed on input(s) "
           + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);

@@ -274,34 +274,12 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"flags", "ids", "scale", "words"},
         new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
-    try {
-      try (TInt32 input$0 = TInt32.scalarOf(count);
-           TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("flags", flags, shape$1, new boolean[Tf2JavaSupport.size("flags", shape$1)]), true, false));
-           TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("ids", ids, shape$2, new long[Tf2JavaSupport.size("ids", shape$2)]), true, false));
-           TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(Tf2JavaSupport.flatten("scale", scale, shape$3, new float[Tf2JavaSupport.size("scale", shape$3)]), true, false));
-           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
-           Result result$ = this.session.runner()
-              .feed("serving_default_count", 0, input$0)
-              .feed("serving_default_flags", 0, input$1)
-              .feed("serving_default_ids", 0, input$2)
-              .feed("serving_default_scale", 0, input$3)
-              .feed("serving_default_words", 0, input$4)
-              .fetch("StatefulPartitionedCall", 0)
-              .fetch("StatefulPartitionedCall", 1)
-              .fetch("StatefulPartitionedCall", 2)
-              .fetch("StatefulPartitionedCall", 3)
-              .fetch("StatefulPartitionedCall", 4)
-              .run()) {
-        return new ServingDefaultResult(
-            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
-            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
-            ((TInt32) result$.get(2)).getInt(),
-            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
-            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = TInt32.scalarOf(count);
+         TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(Tf2JavaSupport.flatten("flags", flags, shape$1, new boolean[Tf2JavaSupport.size("flags", shape$1)]), true, false));
+         TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(Tf2JavaSupport.flatten("ids", ids, shape$2, new long[Tf2JavaSupport.size("ids", shape$2)]), true, false));
+         TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(Tf2JavaSupport.flatten("scale", scale, shape$3, new float[Tf2JavaSupport.size("scale", shape$3)]), true, false));
+         TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)))) {
+      return servingDefault$run(input$0, input$1, input$2, input$3, input$4);
     }
   }
 
@@ -326,34 +304,12 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     Tf2JavaSupport.requireShape("ids", new long[] {-1L, 4L}, ids == null ? null : ids.shape());
     Tf2JavaSupport.requireShape("scale", new long[] {-1L}, scale == null ? null : scale.shape());
     Tf2JavaSupport.requireShape("words", new long[] {-1L}, words == null ? null : words.shape());
-    try {
-      try (TInt32 input$0 = count instanceof TInt32 ? null : TInt32.tensorOf(count);
-           TBool input$1 = flags instanceof TBool ? null : TBool.tensorOf(flags);
-           TInt64 input$2 = ids instanceof TInt64 ? null : TInt64.tensorOf(ids);
-           TFloat32 input$3 = scale instanceof TFloat32 ? null : TFloat32.tensorOf(scale);
-           TString input$4 = words instanceof TString ? null : TString.tensorOf(words);
-           Result result$ = this.session.runner()
-              .feed("serving_default_count", 0, input$0 != null ? input$0 : (TInt32) count)
-              .feed("serving_default_flags", 0, input$1 != null ? input$1 : (TBool) flags)
-              .feed("serving_default_ids", 0, input$2 != null ? input$2 : (TInt64) ids)
-              .feed("serving_default_scale", 0, input$3 != null ? input$3 : (TFloat32) scale)
-              .feed("serving_default_words", 0, input$4 != null ? input$4 : (TString) words)
-              .fetch("StatefulPartitionedCall", 0)
-              .fetch("StatefulPartitionedCall", 1)
-              .fetch("StatefulPartitionedCall", 2)
-              .fetch("StatefulPartitionedCall", 3)
-              .fetch("StatefulPartitionedCall", 4)
-              .run()) {
-        return new ServingDefaultResult(
-            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
-            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
-            ((TInt32) result$.get(2)).getInt(),
-            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
-            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = count instanceof TInt32 ? null : TInt32.tensorOf(count);
+         TBool input$1 = flags instanceof TBool ? null : TBool.tensorOf(flags);
+         TInt64 input$2 = ids instanceof TInt64 ? null : TInt64.tensorOf(ids);
+         TFloat32 input$3 = scale instanceof TFloat32 ? null : TFloat32.tensorOf(scale);
+         TString input$4 = words instanceof TString ? null : TString.tensorOf(words)) {
+      return servingDefault$run(input$0 != null ? input$0 : (TInt32) count, input$1 != null ? input$1 : (TBool) flags, input$2 != null ? input$2 : (TInt64) ids, input$3 != null ? input$3 : (TFloat32) scale, input$4 != null ? input$4 : (TString) words);
     }
   }
 
@@ -382,34 +338,12 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"flags", "ids", "scale", "words"},
         new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
-    try {
-      try (TInt32 input$0 = TInt32.scalarOf(count);
-           TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
-           TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids, true, false));
-           TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale, true, false));
-           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
-           Result result$ = this.session.runner()
-              .feed("serving_default_count", 0, input$0)
-              .feed("serving_default_flags", 0, input$1)
-              .feed("serving_default_ids", 0, input$2)
-              .feed("serving_default_scale", 0, input$3)
-              .feed("serving_default_words", 0, input$4)
-              .fetch("StatefulPartitionedCall", 0)
-              .fetch("StatefulPartitionedCall", 1)
-              .fetch("StatefulPartitionedCall", 2)
-              .fetch("StatefulPartitionedCall", 3)
-              .fetch("StatefulPartitionedCall", 4)
-              .run()) {
-        return new ServingDefaultResult(
-            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
-            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
-            ((TInt32) result$.get(2)).getInt(),
-            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
-            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
-      }
-    } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
-      throw new CallException("signature " + "serving_default" + " failed on input(s) "
-          + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    try (TInt32 input$0 = TInt32.scalarOf(count);
+         TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
+         TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids, true, false));
+         TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale, true, false));
+         TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)))) {
+      return servingDefault$run(input$0, input$1, input$2, input$3, input$4);
     }
   }
 
@@ -439,31 +373,35 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     Tf2JavaSupport.requireOneBatch(
         new String[] {"flags", "ids", "scale", "words"},
         new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
-    try {
-      try (TInt32 input$0 = TInt32.scalarOf(count);
-           TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
-           TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids.slice()));
-           TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale.slice()));
-           TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)));
-           Result result$ = this.session.runner()
-              .feed("serving_default_count", 0, input$0)
-              .feed("serving_default_flags", 0, input$1)
-              .feed("serving_default_ids", 0, input$2)
-              .feed("serving_default_scale", 0, input$3)
-              .feed("serving_default_words", 0, input$4)
-              .fetch("StatefulPartitionedCall", 0)
-              .fetch("StatefulPartitionedCall", 1)
-              .fetch("StatefulPartitionedCall", 2)
-              .fetch("StatefulPartitionedCall", 3)
-              .fetch("StatefulPartitionedCall", 4)
-              .run()) {
-        return new ServingDefaultResult(
-            StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
-            flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
-            ((TInt32) result$.get(2)).getInt(),
-            flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
-            flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
-      }
+    try (TInt32 input$0 = TInt32.scalarOf(count);
+         TBool input$1 = TBool.tensorOf(Shape.of(shape$1), DataBuffers.of(flags, true, false));
+         TInt64 input$2 = TInt64.tensorOf(Shape.of(shape$2), DataBuffers.of(ids.slice()));
+         TFloat32 input$3 = TFloat32.tensorOf(Shape.of(shape$3), DataBuffers.of(scale.slice()));
+         TString input$4 = TString.tensorOf(NdArrays.wrap(Shape.of(shape$4), DataBuffers.of(Tf2JavaSupport.noNulls("words", Tf2JavaSupport.flatten("words", words, shape$4, new String[Tf2JavaSupport.size("words", shape$4)])), true, false)))) {
+      return servingDefault$run(input$0, input$1, input$2, input$3, input$4);
+    }
+  }
+
+  /** Runs signature 'serving_default' on its input tensors, which stay the caller's to close. */
+  private ServingDefaultResult servingDefault$run(TInt32 count, TBool flags, TInt64 ids, TFloat32 scale, TString words) {
+    try (Result result$ = this.session.runner()
+            .feed("serving_default_count", 0, count)
+            .feed("serving_default_flags", 0, flags)
+            .feed("serving_default_ids", 0, ids)
+            .feed("serving_default_scale", 0, scale)
+            .feed("serving_default_words", 0, words)
+            .fetch("StatefulPartitionedCall", 0)
+            .fetch("StatefulPartitionedCall", 1)
+            .fetch("StatefulPartitionedCall", 2)
+            .fetch("StatefulPartitionedCall", 3)
+            .fetch("StatefulPartitionedCall", 4)
+            .run()) {
+      return new ServingDefaultResult(
+          StdArrays.array1dCopyOf((TString) result$.get(0), String.class),
+          flatOf((TBool) result$.get(1)), result$.get(1).shape().asArray(),
+          ((TInt32) result$.get(2)).getInt(),
+          flatOf((TFloat32) result$.get(3)), result$.get(3).shape().asArray(),
+          flatOf((TInt64) result$.get(4)), result$.get(4).shape().asArray());
     } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
       throw new CallException("signature " + "serving_default" + " failed on input(s) "
           + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
