@@ -11,7 +11,8 @@ classes, and times in one JVM, per model, format and batch (1 and 64), three way
   output copied out to a flat array;
 - stub: the generated method with nested Java arrays (`float[64][96][96][3]`), returning
   nested arrays;
-- stub-nd: the generated NdArray overload, on NdArrays wrapping the same flat arrays.
+- stub-nd: the generated NdArray overload, on NdArrays wrapping the same flat arrays;
+- stub-flat: the generated overload that takes each input as a flat array and its shape.
 
 It also times filling one 64x96x96x3 input: a flat copy of its floats, the generated classes'
 copy of the nested array (`Tf2JavaSupport.flatten`, one innermost row at a time), and
@@ -76,12 +77,9 @@ public final class Bench {
   }
 
   static void report(String label, double[] t) {
-    report(label, t[0], t[1], t[2]);
-  }
-
-  static void report(String label, double raw, double stub, double nd) {
-    System.out.printf("%-34s raw %8.3f ms  stub %8.3f ms (%.2fx)  stub-nd %8.3f ms (%.2fx)%n",
-        label, raw, stub, stub / raw, nd, nd / raw);
+    System.out.printf("%-30s raw %8.3f ms  stub %8.3f ms (%.2fx)  stub-nd %8.3f ms (%.2fx)"
+        + "  stub-flat %8.3f ms (%.2fx)%n",
+        label, t[0], t[1], t[1] / t[0], t[2], t[2] / t[0], t[3], t[3] / t[0]);
   }
 
   static float[] rawRun(Session session, String[] feeds, Tensor[] inputs, String fetch) {
@@ -111,6 +109,7 @@ public final class Bench {
       int[][] ids = new int[batch][128];
       for (int b = 0; b < batch; b++) System.arraycopy(flatIds, b * 128, ids[b], 0, 128);
       Shape idShape = Shape.of(batch, 128);
+      long[] idDims = idShape.asArray();
       String[] demoFeeds = {"input_ids:0", "input_mask:0", "segment_ids:0"};
       try (DemoSavedModel stub = DemoSavedModel.load(Paths.get(dir, "demo/saved_model"));
            SavedModelBundle bundle = SavedModelBundle.load(dir + "/demo/saved_model", "serve")) {
@@ -127,7 +126,8 @@ public final class Bench {
             () -> stub.servingDefault(
             NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
             NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
-            NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))));
+            NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))),
+            () -> stub.servingDefault(flatIds, idDims, flatIds, idDims, flatIds, idDims));
         report("demo savedmodel batch " + batch, t);
       }
       try (DemoFrozen stub = DemoFrozen.load(Paths.get(dir, "demo/frozen.pb"));
@@ -146,7 +146,8 @@ public final class Bench {
               () -> stub.servingDefault(
               NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
               NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false)),
-              NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))));
+              NdArrays.wrap(idShape, DataBuffers.of(flatIds, true, false))),
+            () -> stub.servingDefault(flatIds, idDims, flatIds, idDims, flatIds, idDims));
           report("demo frozen batch " + batch, t);
         }
       }
@@ -162,6 +163,7 @@ public final class Bench {
             offset += 3;
           }
       Shape imageShape = Shape.of(batch, 96, 96, 3);
+      long[] imageDims = imageShape.asArray();
       FloatDataBuffer imageData = DataBuffers.of(flatImages, true, false);
       if (batch == 64) {  // filling one input: the generated copy of a nested array, a flat copy
         long[] dims = {batch, 96, 96, 3};
@@ -185,7 +187,8 @@ public final class Bench {
         },
             () -> stub.servingDefault(images),
             () -> stub.servingDefault(
-            NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))));
+            NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))),
+            () -> stub.servingDefault(flatImages, imageDims));
         report("image savedmodel batch " + batch, t);
       }
       try (ImageFrozen stub = ImageFrozen.load(Paths.get(dir, "image/frozen.pb"));
@@ -200,7 +203,8 @@ public final class Bench {
           },
               () -> stub.servingDefault(images),
               () -> stub.servingDefault(
-              NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))));
+              NdArrays.wrap(imageShape, DataBuffers.of(flatImages, true, false))),
+            () -> stub.servingDefault(flatImages, imageDims));
           report("image frozen batch " + batch, t);
         }
       }
