@@ -69,6 +69,10 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     )
     assert "WordPiece ids" in readme and "savedmodel `serving_default`: ok" in readme
     assert "interface `BertClassifier`" in readme and "BertClassifier.LoadException" in readme
+    assert "Call `servingDefault`: signature `serving_default` is the model's default" in readme
+    # the values an input may take, where the graph implies them (an embedding's rows)
+    assert "| (?, 128) | 0 to 999: rows of `word_embeddings` |" in readme
+    assert "`int[] ids, long[] idsShape`" in readme  # the overloads without nested arrays
     handed = json.loads(
         (dest / "src/main/resources/org/acme/bertclassifier/model/manifest.json").read_text()
     )
@@ -90,6 +94,8 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     assert result.exit_code == 0, result.output
     image_readme = (image_dest / "README.md").read_text()
     assert "`predictionsTopK(k)` (or `topK(k)`)" in image_readme and "4 labels" in image_readme
+    # Keras' serve and serving_default give the same outputs: one result type
+    assert "`serve(...)` returns `ServingDefaultResult`" in image_readme
     shipped = image_dest / "src/main/resources/com/example/classifier/labels/predictions.txt"
     assert shipped.read_text() == labels.read_text()
     golden_test = next((image_dest / "src/test/java").rglob("*GoldenTest.java")).read_text()
