@@ -532,7 +532,8 @@ def java(
         if why_not:
             click.echo(f"note: not compiled ({why_not}); --no-compile skips this check")
         else:
-            click.echo(f"compiled {len(classes)} class(es) with javac against TensorFlow Java")
+            files = len(codegen.generated_paths(classes))
+            click.echo(f"compiled the {files} file(s) with javac against TensorFlow Java")
 
 
 @main.command()
