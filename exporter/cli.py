@@ -758,7 +758,8 @@ def scan(src, tags, as_json):
 @click.option(
     "--notes",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A Markdown file about the model (what inputs and outputs mean) for the README.",
+    help="A Markdown file about the model for the README; a line '- `KEY`: text' gives input "
+    "or output KEY its meaning in the README's table and in the Javadoc.",
 )
 @output_name_option
 @labels_option

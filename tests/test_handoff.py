@@ -56,7 +56,10 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     demo_export, keras_export, image_export, tmp_path
 ):
     notes = tmp_path / "notes.md"
-    notes.write_text("`input_ids` are WordPiece ids; `loss/pred_prob` sums to 1 per row.\n")
+    notes.write_text(
+        "A toy classifier; `loss/pred_prob` sums to 1 per row.\n\n"
+        "- `input_ids`: WordPiece ids | [CLS] first\n- `loss/pred_prob`: class probabilities\n"
+    )
     dest = tmp_path / "bert"
     result = CliRunner().invoke(
         main,
@@ -67,11 +70,16 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     assert (
         "<version>1.1.0</version>" in readme and "<classifier>linux-x86_64</classifier>" in readme
     )
-    assert "WordPiece ids" in readme and "savedmodel `serving_default`: ok" in readme
+    assert "sums to 1 per row" in readme and "savedmodel `serving_default`: ok" in readme
     assert "interface `BertClassifier`" in readme and "BertClassifier.LoadException" in readme
     assert "Call `servingDefault`: signature `serving_default` is the model's default" in readme
     # the values an input may take, where the graph implies them (an embedding's rows)
-    assert "| (?, 128) | 0 to 999: rows of `word_embeddings` |" in readme
+    assert "| (?, 128) | WordPiece ids \\| [CLS] first; 0 to 999: rows of `word_embeddings` |" in (
+        readme
+    )
+    assert "| (?, 7) | class probabilities |" in readme and "| (?, 128) |  |" in readme
+    frozen = next((dest / "src/main/java").rglob("*Frozen.java")).read_text()
+    assert "@param inputIds 'input_ids' (WordPiece ids | [CLS] first), int32 (?, 128)," in frozen
     assert "`int[] ids, long[] idsShape`" in readme  # the overloads without nested arrays
     handed = json.loads(
         (dest / "src/main/resources/org/acme/bertclassifier/model/manifest.json").read_text()

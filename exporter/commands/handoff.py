@@ -66,6 +66,16 @@ def _top_labels(value: np.ndarray, t: codegen.JavaTensor) -> list[str]:
     return [t.labels[i] for i in np.argmax(scores, axis=1)]
 
 
+# A notes line that gives a tensor its meaning: "- `input_ids`: WordPiece ids" (a list item or
+# a line of its own, the key in backticks, a colon).
+_MEANING = re.compile(r"^\s*(?:[-*+]\s+)?`([^`]+)`\s*:\s*(\S.*?)\s*$", re.M)
+
+
+def notes_meanings(text: str) -> dict[str, str]:
+    """Tensor key (or output name) -> its meaning, from the --notes lines that give one."""
+    return {key: meaning for key, meaning in _MEANING.findall(text)}
+
+
 def java_runtime(jars: tuple[str, ...], core: str) -> Runtime:
     """The TensorFlow Java that parity ran, read from its jars' names."""
     version = javaenv.runtime_version(jars)
@@ -115,6 +125,7 @@ def handoff(
     ):
         raise UsageError("--group and --artifact take letters, digits, '.', '-' and '_'")
     notes_text = notes.read_text(encoding="utf-8") if notes else ""
+    meanings = notes_meanings(notes_text)
     labels = dict(labels or {})
     label_lists = {key: codegen.read_labels(path) for key, path in labels.items()}
     codegen.plan(data, package, class_name, output_names=output_names, labels=label_lists)
@@ -136,7 +147,12 @@ def handoff(
     package_path = package.replace(".", "/")
     model_root = f"/{package_path}/model"
     classes = codegen.plan(
-        handed_manifest, package, class_name, output_names=output_names, labels=label_lists
+        handed_manifest,
+        package,
+        class_name,
+        output_names=output_names,
+        labels=label_lists,
+        meanings=meanings,
     )
     base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
     test_class, check_class = f"{base}GoldenTest", f"{base}Check"
@@ -218,6 +234,7 @@ def handoff(
 
         env = codegen.environment()
         env.filters["e"] = _xml
+        env.filters["cell"] = _cell
         context = {
             "generator": GENERATOR,
             "version": __version__,
@@ -275,6 +292,11 @@ def handoff(
             target.write_text(env.get_template(template).render(**context), encoding="utf-8")
         (stage / "settings.gradle").write_text(f"rootProject.name = '{artifact}'\n")
     return dest
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: pipes escaped, one line."""
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def _resource(root: Path, path: Path) -> str:

@@ -137,6 +137,7 @@ class JavaTensor:
     # java.nio buffer and a shape); `shape_ident` names the shape parameter of the last two.
     form: str = "nested"
     shape_ident: str = ""
+    meaning: str = ""  # what the tensor means, as the user described it (--notes)
 
     @property
     def nullable(self) -> bool:
@@ -660,14 +661,16 @@ def plan(
     output_names: dict[str, str] | None = None,
     templates: Path | None = None,
     labels: dict[str, list[str]] | None = None,
+    meanings: dict[str, str] | None = None,
 ) -> list[JavaClass]:
     """The Java classes for a manifest. `strings` maps DT_STRING tensors to `String` (text,
     UTF-8) or, for scalars and vectors, to `byte[]` (bytes: any binary data, such as serialized
     tf.Example protos). `output_names` renames outputs (key -> name) for their getters.
     `templates`: a folder whose templates replace the shipped ones (their contracts count).
     `labels`: output key or name -> its class labels (`read_labels`); the result gets a top-k
-    method for it. Raises UsageError for a bad package, class or output name, or labels that
-    do not fit their output."""
+    method for it. `meanings`: tensor key (or an output's name) -> what it means, for the
+    Javadoc. Raises UsageError for a bad package, class or output name, or labels that do not
+    fit their output."""
     output_names = dict(output_names or {})
     keys = {t.key for a in manifest.artifacts for s in a.signatures for t in s.outputs}
     unknown = sorted(set(output_names) - keys)
@@ -694,7 +697,7 @@ def plan(
         methods = unique([camel(s.key) for s in art.signatures], members | OBJECT_METHODS)
         results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
         sigs = tuple(
-            _labelled(_signature(s, m, r, strings, output_names), labels or {})
+            _labelled(_signature(s, m, r, strings, output_names, meanings or {}), labels or {})
             for s, m, r in zip(art.signatures, methods, results)
         )
         batched = [s for s in sigs if s.batched]
@@ -913,14 +916,24 @@ def _with_labels(t: JavaTensor, labels: tuple[str, ...], jsig: JavaSignature) ->
 
 
 def _signature(
-    sig: Signature, method: str, result_class: str, strings: str, output_names: dict[str, str]
+    sig: Signature,
+    method: str,
+    result_class: str,
+    strings: str,
+    output_names: dict[str, str],
+    meanings: dict[str, str],
 ) -> JavaSignature:
     where = f"signature '{sig.key}'"
+
+    def tensor(info: TensorInfo, ident: str, getter: str) -> JavaTensor:
+        meaning = meanings.get(info.key) or meanings.get(output_name(info)) or ""
+        return replace(_tensor(info, ident, getter, where, strings, meaning), meaning=meaning)
+
     params = unique([camel(t.key) for t in sig.inputs])
     names = [output_names.get(t.key) or output_name(t) for t in sig.outputs]
     fields = unique([camel(n) for n in names])
     getters = unique([bounded("get" + pascal(n).lstrip("_")) for n in names], OBJECT_METHODS)
-    outputs = [_tensor(t, f, g, where, strings) for t, f, g in zip(sig.outputs, fields, getters)]
+    outputs = [tensor(t, f, g) for t, f, g in zip(sig.outputs, fields, getters)]
     bulk = [t for t in outputs if t.bulk]
     views = unique(
         getters + [bounded(t.getter + s) for t in bulk for s in ("Flat", "Shape", "Nd")],
@@ -931,7 +944,7 @@ def _signature(
         sig=sig,
         method=method,
         result_class=result_class,
-        inputs=tuple(_tensor(t, p, "", where, strings) for t, p in zip(sig.inputs, params)),
+        inputs=tuple(tensor(t, p, "") for t, p in zip(sig.inputs, params)),
         outputs=tuple(replace(t, views=views_of[id(t)]) if t.bulk else t for t in outputs),
     )
 
@@ -944,7 +957,12 @@ def output_name(info: TensorInfo) -> str:
     return info.key
 
 
-def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str) -> JavaTensor:
+def _tensor(
+    info: TensorInfo, ident: str, getter: str, where: str, strings: str, meaning: str = ""
+) -> JavaTensor:
+    """The Java side of one tensor; `meaning` (what it means, from the user) goes into its
+    Javadoc after its key."""
+    head = f"'{info.key}'" + (f" ({meaning})" if meaning else "")
     if info.example is not None:  # serialized tf.train.Example protos are binary
         strings = "bytes"
     jtype = JAVA_TYPES.get(info.dtype)
@@ -957,9 +975,9 @@ def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str)
         # No Java array type fits: an NdArray, which carries its own shape, does.
         shape = "unknown rank" if info.shape is None else f"rank {len(info.shape)}"
         if info.dtype == "string" and strings == "bytes":
-            doc = javadoc(f"'{info.key}', string as bytes, {shape}")
+            doc = javadoc(f"{head}, string as bytes, {shape}")
             return JavaTensor(info, ident, getter, BYTES_ND[0], "TString", ANY_RANK, doc, True)
-        doc = javadoc(f"'{info.key}', {info.dtype}, {shape}")
+        doc = javadoc(f"{head}, {info.dtype}, {shape}")
         return JavaTensor(info, ident, getter, jtype.nd_array, jtype.tensor, ANY_RANK, doc)
     rank = len(info.shape)
     shape = (
@@ -970,10 +988,10 @@ def _tensor(info: TensorInfo, ident: str, getter: str, where: str, strings: str)
     if info.dtype == "string" and strings == "bytes" and rank <= 1:
         # TensorFlow Java copies byte[] elements in bulk only as scalars and vectors; string
         # tensors of higher rank stay String
-        doc = javadoc(f"'{info.key}', string as bytes {shape}")
+        doc = javadoc(f"{head}, string as bytes {shape}")
         return JavaTensor(info, ident, getter, "byte[]" + "[]" * rank, "TString", rank, doc, True)
     values = f", {info.values_text}" if info.values_text else ""
-    doc = javadoc(f"'{info.key}', {info.dtype} {shape}{values}")
+    doc = javadoc(f"{head}, {info.dtype} {shape}{values}")
     return JavaTensor(info, ident, getter, jtype.element + "[]" * rank, jtype.tensor, rank, doc)
 
 
