@@ -14,8 +14,9 @@ from exporter.errors import ModelError, UsageError
 
 DEFAULT_BATCH = 2
 DEFAULT_DIM = 4  # for unknown dimensions other than the first
-INT_HIGH = 2  # generated integers lie in [0, INT_HIGH): safe for masks, ids and small tables,
-# except an input known to index a table's rows (`TensorInfo.indexes`): any of its rows
+# Generated integers lie in [0, INT_HIGH): safe for masks, ids and small tables; an input known
+# to index a table (`TensorInfo.indexes`) takes any of its rows instead.
+INT_HIGH = 2
 
 
 def concrete_shape(info: TensorInfo, batch: int) -> tuple[int, ...]:

@@ -72,9 +72,7 @@ def signatures_of(meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
         inputs = []
         for k in sorted(sig.inputs):
             info = _tensor_info(k, sig.inputs[k], producer)
-            if info.dtype == "string":
-                info = with_example_spec(info, graph)
-            inputs.append(with_index_bounds(info, graph))
+            inputs.append(with_graph_facts(info, graph))
         outputs = tuple(_tensor_info(k, sig.outputs[k], producer) for k in sorted(sig.outputs))
         result.append(
             Signature(
@@ -143,6 +141,7 @@ class GraphIndex:
         for name, func in self.functions.items():
             self.nodes[name] = {n.name: n for n in func.node_def}
         self._consumers: dict = {}
+        self._callers: dict[str, list] | None = None
 
     def called(self, node) -> list[str]:
         """Library functions a node calls (function calls, If/While/Case branches...)."""
@@ -234,20 +233,21 @@ class GraphIndex:
 
     def callers(self, fname: str) -> list[tuple[object, str | None]]:
         """The nodes that call library function `fname`: (node, its function or None)."""
-        return [
-            (node, scope)
-            for scope, nodes in self.nodes.items()
-            for node in nodes.values()
-            if fname in self.called(node)
-        ]
+        if self._callers is None:  # one pass over every node, for every function
+            self._callers = {}
+            for scope, nodes in self.nodes.items():
+                for node in nodes.values():
+                    for called in self.called(node):
+                        self._callers.setdefault(called, []).append((node, scope))
+        return self._callers.get(fname, [])
 
     def static_shape(self, ref: str, scope: str | None, depth: int = 0) -> tuple[tuple, str]:
         """The shape of a constant or variable behind `ref` (through reads, identities and
         function arguments, to what the callers pass), and its name; ((), '') if unknown."""
-        name = _ref_node(ref)
-        node = self.nodes[scope].get(name)
         if depth > 64:
             return (), ""
+        name = _ref_node(ref)
+        node = self.nodes[scope].get(name)
         if node is None:  # a function argument: what a caller passes
             args = [a.name for a in self.functions[scope].signature.input_arg] if scope else []
             if name not in args:
@@ -321,13 +321,22 @@ _SAME_VALUES = _PASS_THROUGH | {"Cast", "StridedSlice", "Slice", "Transpose", "T
 # A select passes one of its branches (Keras' Embedding wraps negative ids with one).
 _SELECTS = frozenset({"Select", "SelectV2"})
 GATHERS = {"GatherV2", "ResourceGather", "Gather"}  # (table, indices, ...)
+INDEX_DTYPES = ("int32", "int64")  # what gathers take as indices
+
+
+def with_graph_facts(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
+    """An input with what the graph says of it beyond its dtype and shape: the feature spec
+    of a string of serialized tf.Examples, the table an integer input indexes."""
+    if info.dtype == "string":
+        return with_example_spec(info, graph)
+    return with_index_bounds(info, graph)
 
 
 def with_index_bounds(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
     """An integer input whose values index the rows of a table (an embedding's gather, in
     TensorFlow's CPU kernels an error outside [0, rows)), with that table: `indexes` =
     {"table", "rows"}, the smallest table where it indexes several."""
-    if info.dtype not in ("int32", "int64"):
+    if info.dtype not in INDEX_DTYPES:
         return info
     tables = []
     for node, pos, scope in graph.fed_by(info.name, _SAME_VALUES, _SELECTS):

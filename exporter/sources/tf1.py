@@ -14,12 +14,12 @@ from exporter.core.model import Signature, TensorInfo, split_tensor_name
 from exporter.errors import UsageError
 from exporter.graph.graphs import (
     DEFAULT_SIGNATURE,
+    INDEX_DTYPES,
     GraphIndex,
     drop_dangling_colocation,
     placeholder_text,
     unfed_placeholders,
-    with_example_spec,
-    with_index_bounds,
+    with_graph_facts,
 )
 from exporter.sources import LoadOptions, Runner, unfed_message
 
@@ -111,9 +111,9 @@ def signature(key: str, inputs: dict[str, tf.Tensor], outputs: dict[str, tf.Tens
     feeds = []
     for k in sorted(inputs):
         tensor = info(k, inputs[k])
-        if tensor.dtype in ("string", "int32", "int64"):
+        if tensor.dtype in ("string", *INDEX_DTYPES):  # what the graph may say more of
             graph = graph or GraphIndex(inputs[k].graph.as_graph_def())
-            tensor = with_index_bounds(with_example_spec(tensor, graph), graph)
+            tensor = with_graph_facts(tensor, graph)
         feeds.append(tensor)
     return Signature(
         key, PREDICT, tuple(feeds), tuple(info(k, outputs[k]) for k in sorted(outputs))
