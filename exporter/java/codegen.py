@@ -801,21 +801,13 @@ def render_interface(
     """The Java source of the model's interface."""
     env = environment(templates)
     declared = contract(env, iface.template)
-    params = [t for s in iface.signatures for o in s.overloads for t in o.inputs]
-    tensors = params + [t for s in iface.signatures for t in s.outputs]
-    nd = {t.java_type.split("<")[0] for t in tensors if t.nd}
-    nd |= {t.nd_view_type for t in tensors if t.views}
     return _render(
         env,
         iface.template,
         manifest,
         manifest_sha256,
         iface=iface,
-        imports=sorted(
-            declared.imports
-            | {f"org.tensorflow.ndarray.{n}" for n in nd}
-            | {f"java.nio.{t.java_type}" for t in params if t.form == "nio"}
-        ),
+        imports=sorted(declared.imports | _api_imports(iface.signatures)),
     )
 
 
@@ -1059,16 +1051,26 @@ def _render(
 def imports(cls: JavaClass, declared: Contract) -> list[str]:
     """The class's imports, sorted: what its template declares, its tensor types and the
     NdArray types of its tensors."""
-    params = [t for s in cls.signatures for o in s.overloads for t in o.inputs]
-    tensors = params + [t for s in cls.signatures for t in s.outputs]
-    nd = {t.java_type.split("<")[0] for t in tensors if t.nd} | {f["nd"] for f in cls.flat_readers}
-    nd |= {t.nd_view_type for s in cls.signatures for t in s.outputs if t.bulk}
+    tensors = [t for s in cls.signatures for o in s.overloads for t in o.inputs]
+    tensors += [t for s in cls.signatures for t in s.outputs]
     return sorted(
         declared.imports
+        | _api_imports(cls.signatures)
         | {f"org.tensorflow.types.{t.tensor_type}" for t in tensors}
-        | {f"org.tensorflow.ndarray.{n}" for n in nd}
-        | {f"java.nio.{t.java_type}" for t in params if t.form == "nio"}
+        | {f"org.tensorflow.ndarray.{f['nd']}" for f in cls.flat_readers}
     )
+
+
+def _api_imports(signatures) -> set[str]:
+    """The types the signatures' methods and results name, besides tensors: NdArray
+    parameters and outputs, outputs' NdArray views, java.nio buffers."""
+    params = [t for s in signatures for o in s.overloads for t in o.inputs]
+    outputs = [t for s in signatures for t in s.outputs]
+    nd = {t.java_type.split("<")[0] for t in params + outputs if t.nd}
+    nd |= {t.nd_view_type for t in outputs if t.views}
+    return {f"org.tensorflow.ndarray.{n}" for n in nd} | {
+        f"java.nio.{t.java_type}" for t in params if t.form == "nio"
+    }
 
 
 def nd_copies(cls: JavaClass) -> list[dict[str, str]]:
