@@ -30,6 +30,7 @@ FORMAT_CHOICES = {
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away
 
 
 class Terminated(BaseException):
@@ -118,6 +119,10 @@ class Tf2JavaGroup(click.Group):
             sys.exit(EXIT_TERMINATED)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`tf2java inspect OUT | head`): stop
+            # quietly, as other tools do, and leave nothing for the interpreter to flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except OSError as exc:  # a file that cannot be read or written
             if debug:
                 raise

@@ -198,6 +198,21 @@ def test_module_entry_point_runs_without_tensorflow():
         assert command in proc.stdout
 
 
+def test_a_reader_that_goes_away_ends_it_quietly():
+    """`tf2java ... | head`: the pipe closes before tf2java writes; it stops with 141 (128 +
+    SIGPIPE, as shells report it) and says nothing on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "java", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the interpreter has even started tf2java
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == b""
+
+
 @pytest.mark.slow
 @pytest.mark.jvm
 def test_the_demo_runs_end_to_end(run, tmp_path):
