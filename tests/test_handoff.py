@@ -49,6 +49,7 @@ def test_dest_is_checked_before_any_work(demo_export, tmp_path):
     (tmp_path / "taken").mkdir()
     taken = CliRunner().invoke(main, ["handoff", str(demo_export), str(tmp_path / "taken")])
     assert taken.exit_code == EXIT_USAGE and "--force" in taken.output
+    assert "checking parity" not in taken.output  # refused before parity ran
 
 
 @pytest.mark.slow

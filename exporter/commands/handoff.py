@@ -22,7 +22,7 @@ from exporter.core import dtypes, javaenv
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from exporter.core.fsutil import refuse_overlap, staged_dir
+from exporter.core.fsutil import check_target, refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
 from exporter.java import codegen
@@ -116,6 +116,7 @@ def handoff(
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
     refuse_overlap(dest, export_dir, "export", "DEST")
+    check_target(dest, force)  # before parity runs; staged_dir checks again when it writes
     artifact = artifact or re.sub(r"[^a-z0-9]+", "-", data.name.lower()).strip("-") or "model"
     package = package or f"{group}.{re.sub(r'[^a-z0-9]', '', data.name.lower()) or 'model'}"
     if not is_package(package):
