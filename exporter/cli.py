@@ -247,6 +247,13 @@ def _pairs(
     return pairs
 
 
+trust_option = click.option(
+    "--trust-model-code",
+    "trust_code",
+    is_flag=True,
+    help="Run the code a model file carries (Lambda bytecode, pickled arrays, functions its "
+    "config imports); only for a file you trust (see `scan`).",
+)
 side_effects_option = click.option(
     "--allow-side-effects",
     is_flag=True,
@@ -324,6 +331,7 @@ source_options = [
         metavar="MODULE",
         help="Keras: import MODULE and let the loader deserialize its classes and functions.",
     ),
+    trust_option,
 ]
 
 
@@ -345,6 +353,7 @@ def _load_options(
     architecture,
     by_name,
     custom_objects,
+    trust_code=False,
     model_version=None,
     pins=(),
     stage=True,
@@ -361,6 +370,7 @@ def _load_options(
         architecture=architecture,
         by_name=by_name,
         custom_objects=custom_objects,
+        trust_code=trust_code,
         stage=stage,
     )
 
@@ -721,8 +731,9 @@ def run(src, specs, json_specs, signature, outdir, force, allow_side_effects, as
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Custom op library (.so) whose ops count as registered.",
 )
+@trust_option
 @json_option
-def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
+def ops(src, runtimes, all_runtimes, tags, op_libraries, trust_code, as_json):
     """List the op types SRC uses (main graph and function library) and check them against
     TensorFlow Java op registries, offline. Exit 1 when a chosen runtime cannot load SRC."""
     from exporter.checks.opsreport import ops_report
@@ -733,6 +744,7 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
         all_runtimes=all_runtimes,
         tags=list(tags) or ["serve"],
         op_libraries=list(op_libraries),
+        trust_code=trust_code,
     )
     emit(report, as_json)
 
@@ -743,7 +755,8 @@ def ops(src, runtimes, all_runtimes, tags, op_libraries, as_json):
 @json_option
 def scan(src, tags, as_json):
     """List ops in SRC that touch the file system, the network or the host process when the
-    graph runs (a SavedModel's own saver is left out). Exit 1 when anything is found."""
+    graph runs (a SavedModel's own saver is left out), and code a Keras file carries (found
+    without opening it in Keras). Exit 1 when anything is found."""
     from exporter.checks.scan import ScanReport
     from exporter.checks.scan import scan as run_scan
 

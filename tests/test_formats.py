@@ -229,7 +229,11 @@ def test_custom_objects(custom_keras, tmp_path, monkeypatch):
     import sys
 
     result = CliRunner().invoke(main, ["export", str(custom_keras), str(tmp_path / "a")])
-    assert result.exit_code == EXIT_MODEL and "--custom-objects" in result.output
+    # Keras would import the module the file names: refused before Keras opens it
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "names the class tf2java_test_layers.Scale" in result.output
+    assert "--custom-objects tf2java_test_layers" in result.output
+    assert "--trust-model-code" in result.output
     monkeypatch.chdir(custom_keras.parent)  # the module sits beside the user, as in a project
     monkeypatch.setattr(sys, "path", list(sys.path))
     result = CliRunner().invoke(

@@ -24,7 +24,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from exporter.checks.scan import registry_touches, scan
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL, EXIT_USAGE
-from tests import models, wild
+from exporter.sources import keras_code
+from tests import carried_code, models, wild
 
 
 def cli(*args):
@@ -41,6 +42,90 @@ def one_error(result, code: int) -> str:
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# --- code a model file carries runs only with consent ---------------------------------------
+
+CARRIERS = {
+    "pickled.keras": (carried_code.pickled_npz_keras, "3 pickled arrays"),
+    "system.keras": (carried_code.os_system_keras, "names the function os.system"),
+    "lambda.h5": (carried_code.lambda_bytecode_h5, "marshaled Python bytecode"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARRIERS))
+def test_code_in_a_model_file_never_runs_without_consent(name, tmp_path):
+    build, needle = CARRIERS[name]
+    marker = tmp_path / "ran"
+    src = build(tmp_path / name, marker)
+    marker.unlink(missing_ok=True)  # building a Lambda model calls it once
+    for command in (["inspect", src], ["ops", src], ["export", src, tmp_path / "out"]):
+        line = one_error(cli(*command), EXIT_USAGE)
+        assert needle in line and "--trust-model-code" in line and "nothing was run" in line
+        assert not marker.exists(), command
+    found = cli("scan", src)
+    assert found.exit_code == 1, found.output
+    assert "carries code that would run when Keras opens it" in found.output
+    assert needle in found.output and not marker.exists()
+    assert not (tmp_path / "out").exists()
+    # the payloads are real: trusting the file runs them
+    cli("inspect", src, "--trust-model-code")
+    assert marker.exists()
+
+
+def test_a_keras_archive_with_entries_outside_it_or_twice(tmp_path):
+    src = tmp_path / "plain.keras"
+    models.save_keras(src)
+    with zipfile.ZipFile(src, "a") as zf:
+        zf.writestr("../../evil.py", "print('x')")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("config.json", zf.read("config.json"))
+    found = cli("scan", src)
+    assert found.exit_code == 1, found.output
+    assert "../../evil.py: the entry's name points outside the archive" in found.output
+    assert "config.json: the archive holds this entry twice" in found.output
+    line = one_error(cli("inspect", src), EXIT_USAGE)
+    assert "--trust-model-code" in line and not (tmp_path.parent / "evil.py").exists()
+
+
+def test_a_config_naming_keras_functions_and_the_users_objects_is_clean(tmp_path):
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "layers": [
+                {"class_name": "Dense", "config": {"name": "d", "activation": "relu"}},
+                {
+                    "module": "keras.layers",
+                    "class_name": "Activation",
+                    "config": {
+                        "name": "a",
+                        "activation": {
+                            "module": "builtins",
+                            "class_name": "function",
+                            "config": "gelu",
+                            "registered_name": "function",
+                        },
+                    },
+                },
+                {"module": "my_layers", "class_name": "Scale", "config": {"name": "s"}},
+                {
+                    "module": "builtins",
+                    "class_name": "function",
+                    "config": "exec",
+                    "registered_name": "function",
+                },
+            ]
+        },
+    }
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(config))
+    found = [c.line() for c in keras_code.carried_code(path)]
+    assert found == [
+        "[model code] layer 's': names the class my_layers.Scale, which Keras would import and "
+        "build (your own code? give its module with --custom-objects my_layers)",
+        "[model code] config: names the function builtins.exec, which Keras would import and call",
+    ]
+    assert [c.line() for c in keras_code.carried_code(path, {"Scale"})] == found[1:]
 
 
 # --- side effects only with consent ---------------------------------------------------------

@@ -17,7 +17,7 @@ from exporter.checks.registry import Registry, available, load, version_key
 from exporter.core.manifest import MANIFEST_NAME, read
 from exporter.errors import IncompatibleModelError, ModelError
 from exporter.graph.graphs import select_meta_graph
-from exporter.sources import detect, load_source
+from exporter.sources import LoadOptions, detect, load_source
 from exporter.sources.checkpoint import read_meta
 from exporter.sources.graphdef import read as read_any_graph_def
 
@@ -250,9 +250,12 @@ def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.Graph
     ]
 
 
-def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, graph_pb2.GraphDef]]:
+def model_graphs(
+    src: Path, tags: list[str], workdir: Path, trust_code: bool = False
+) -> list[tuple[str, graph_pb2.GraphDef]]:
     """The graphs a source holds, labelled: an export directory's artifacts (by its manifest),
-    a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export)."""
+    a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export, which
+    `trust_code` lets run the code the file carries)."""
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
         return [
@@ -264,7 +267,7 @@ def model_graphs(src: Path, tags: list[str], workdir: Path) -> list[tuple[str, g
         return [(f"frozen ({src.name})", read_any_graph_def(src, constants=False))]
     if loader.format == "checkpoint":
         return [(f"checkpoint ({src.name})", read_meta(src).graph_def)]
-    source = load_source(src, tags, workdir)
+    source = load_source(src, LoadOptions(tags=tags, trust_code=trust_code), workdir)
     meta = select_meta_graph(source.saved_model_dir, source.tags)
     return [(f"{source.format} ({src.name})", meta.graph_def)]
 

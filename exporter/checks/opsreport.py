@@ -84,6 +84,7 @@ def ops_report(
     all_runtimes: bool = False,
     tags: list[str] | None = None,
     op_libraries: list[Path] = (),
+    trust_code: bool = False,
 ) -> OpsReport:
     chosen = (
         registry.available() if all_runtimes else list(runtimes) or [registry.default_runtime()]
@@ -93,7 +94,9 @@ def ops_report(
     extra = opcheck.library_ops(list(op_libraries)) if op_libraries else frozenset()
     graphs = []
     with tempfile.TemporaryDirectory() as work:
-        for label, graph_def in opcheck.model_graphs(src, tags or ["serve"], Path(work)):
+        for label, graph_def in opcheck.model_graphs(
+            src, tags or ["serve"], Path(work), trust_code
+        ):
             graphs.append(
                 GraphReport(
                     label=label,

@@ -20,6 +20,8 @@ from exporter.core.model import Signature
 from exporter.errors import UsageError
 from exporter.graph.graphs import GraphIndex
 from exporter.sources import Source
+from exporter.sources.keras_code import Carried, carried_code
+from exporter.sources.keras_model import is_h5, is_keras
 
 # A checkpoint's saver: reads and writes files, but a SavedModel's own one is not the model's.
 _SAVER_OPS = (
@@ -207,7 +209,7 @@ def _saver_path(node, function: str | None) -> bool:
 class ScanReport:
     """What `scan` found, by graph label."""
 
-    graphs: dict[str, list[Touch]]
+    graphs: dict[str, list[Touch | Carried]]
 
     @property
     def ok(self) -> bool:
@@ -216,7 +218,10 @@ class ScanReport:
     def lines(self) -> list[str]:
         out = []
         for label, items in self.graphs.items():
-            out.append(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
+            if any(isinstance(i, Carried) for i in items):
+                out.append(f"{label}: carries code that would run when Keras opens it")
+            else:
+                out.append(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
             out.extend(f"  {item.line()}" for item in items)
         return out
 
@@ -228,8 +233,14 @@ class ScanReport:
         }
 
 
-def scan(src: Path, tags: list[str]) -> dict[str, list[Touch]]:
-    """label -> the ops reaching outside the model in each graph `src` holds."""
+def scan(src: Path, tags: list[str]) -> dict[str, list[Touch | Carried]]:
+    """label -> the ops reaching outside the model in each graph `src` holds. A Keras file is
+    read first for the code it carries; when it carries any, that is the finding, and the
+    model is not opened."""
+    if is_keras(src) or is_h5(src):
+        carried = carried_code(src)
+        if carried:
+            return {f"{src.suffix.lstrip('.')} ({src.name})": carried}
     with tempfile.TemporaryDirectory() as work:
         return {
             label: touches(g, own_saver=not label.startswith("frozen"))

@@ -34,6 +34,7 @@ class LoadOptions:
     architecture: Path | None = None  # for weights-only .h5
     by_name: bool = False
     custom_objects: str | None = None  # a module whose names Keras may deserialize
+    trust_code: bool = False  # run code the model file carries (Lambda bytecode, pickles)
     stage: bool = True  # False: only describe and run the source (inspect, run), no SavedModel
     version: int | None = None  # TensorFlow Serving layout: the numbered version to load
     pins: dict[str, str] = field(default_factory=dict)  # placeholder -> value text (--set)

@@ -20,6 +20,7 @@ import tensorflow as tf
 from exporter.errors import ModelError, UsageError, first_line
 from exporter.graph.graphs import select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Source, register
+from exporter.sources.keras_code import carried_code, refuse_carried
 from exporter.sources.saved_model import init_ops
 
 
@@ -59,18 +60,19 @@ def h5_kind(path: Path) -> str:
 
 def load_keras_model(path: Path, options: LoadOptions):
     """The Keras model of a .keras or .h5 file (an .h5 of weights with `options.architecture`),
-    compile=False. Raises UsageError (architecture missing or misplaced) or ModelError naming
-    what Keras refused."""
+    compile=False. Raises UsageError (architecture missing or misplaced, or code the file
+    carries that the user did not trust) or ModelError naming what Keras refused."""
     import keras
 
     objects = custom_objects(options.custom_objects)
+    refuse_carried(path, carried_code(path, objects), options.trust_code)
     if path.suffix in (".h5", ".hdf5") and h5_kind(path) == "weights":
         if options.architecture is None:
             raise UsageError(
                 f"{path}: holds weights only, no model; give the architecture with "
                 "--architecture model.json|model.keras"
             )
-        model = _architecture(options.architecture, objects)
+        model = _architecture(options.architecture, objects, options.trust_code)
         try:
             if options.by_name:
                 model.load_weights(path, by_name=True, skip_mismatch=False)
@@ -85,7 +87,10 @@ def load_keras_model(path: Path, options: LoadOptions):
     if options.architecture is not None:
         raise UsageError(f"{path}: --architecture goes with a weights-only .h5 file")
     try:
-        return keras.models.load_model(path, compile=False, custom_objects=objects)
+        with _safe_mode(options.trust_code):
+            return keras.models.load_model(
+                path, compile=False, custom_objects=objects, safe_mode=not options.trust_code
+            )
     except Exception as exc:  # zip, json and deserialization errors alike
         text = str(exc)
         custom = any(w in text for w in ("Unknown", "custom", "deserializ", "Could not locate"))
@@ -95,15 +100,27 @@ def load_keras_model(path: Path, options: LoadOptions):
         raise ModelError(f"{path}: cannot load the Keras model ({first_line(exc)}){hint}") from exc
 
 
-def _architecture(path: Path, objects: dict[str, object]):
+def _safe_mode(trusted: bool):
+    """Keras' safe mode for everything it deserializes, the legacy HDF5 path included (which
+    otherwise runs a Lambda's bytecode whatever `load_model` is told)."""
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    return SafeModeScope(not trusted)
+
+
+def _architecture(path: Path, objects: dict[str, object], trusted: bool):
     import keras
 
     if not path.is_file():
         raise UsageError(f"--architecture {path}: no such file")
+    refuse_carried(path, carried_code(path, objects), trusted)
     try:
-        if path.suffix == ".json":
-            return keras.models.model_from_json(path.read_text(), custom_objects=objects)
-        return keras.models.load_model(path, compile=False, custom_objects=objects)
+        with _safe_mode(trusted):
+            if path.suffix == ".json":
+                return keras.models.model_from_json(path.read_text(), custom_objects=objects)
+            return keras.models.load_model(
+                path, compile=False, custom_objects=objects, safe_mode=not trusted
+            )
     except Exception as exc:
         raise ModelError(
             f"--architecture {path}: cannot build the model ({first_line(exc)})"
