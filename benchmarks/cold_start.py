@@ -118,7 +118,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    from exporter.core import javaenv
+    from exporter.java import javaenv
 
     with tempfile.TemporaryDirectory(prefix="tf2java-cold-") as tmp:
         work = Path(tmp)

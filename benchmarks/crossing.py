@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter.core import dtypes, javaenv  # noqa: E402
-from exporter.java import worker  # noqa: E402
+from exporter.core import dtypes  # noqa: E402
+from exporter.java import javaenv, worker  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:

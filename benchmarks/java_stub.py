@@ -219,7 +219,7 @@ from pathlib import Path
 
 import keras
 
-from exporter.java import codegen
+from exporter.java import writing
 from exporter.commands import demo_model
 from exporter.core import manifest
 from exporter.commands.export import export
@@ -233,7 +233,7 @@ model.save(work / "image.keras")
 export(work / "image.keras", work / "image", name="image")
 for name, base in (("demo", "Demo"), ("image", "Image")):
     data, sha = manifest.read(work / name)
-    codegen.generate(data, sha, work / "src", package="bench", class_name=base)
+    writing.generate(data, sha, work / "src", package="bench", class_name=base)
 names = []  # the raw caller's feeds and fetches, from the manifests
 for name in ("demo", "image"):
     data = manifest.read(work / name)[0]
@@ -263,7 +263,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from exporter.core import javaenv
+    from exporter.java import javaenv
 
     with tempfile.TemporaryDirectory(prefix="tf2java-bench-") as tmp:
         work = Path(tmp)

@@ -39,7 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from exporter.core import javaenv
+    from exporter.java import javaenv
 
     with tempfile.TemporaryDirectory(prefix="tf2java-bench-") as tmp:
         work = Path(tmp)

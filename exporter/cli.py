@@ -20,11 +20,11 @@ from exporter import __version__
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.core.report import Report
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError, first_line
-from exporter.targets import TARGETS
+from exporter.targets import TARGETS, default_formats
 
 FORMAT_CHOICES = {
     **{fmt: (fmt,) for fmt in TARGETS},
-    "both": ("savedmodel", "frozen"),
+    "both": default_formats(),
     "all": tuple(TARGETS),
 }
 EXIT_INTERNAL = 70
@@ -337,7 +337,7 @@ source_options = [
 
 def _labels(values: tuple[str, ...]) -> dict[str, list[str]]:
     """--labels OUTPUT=FILE, each file read as one label per line."""
-    from exporter.java.codegen import read_labels
+    from exporter.java.planning import read_labels
 
     return {
         key: read_labels(Path(path))
@@ -522,12 +522,12 @@ def java(
     """Generate typed Java loader classes from OUT/manifest.json, and check that they
     compile (javac, against TensorFlow Java)."""
     from exporter.core import manifest
-    from exporter.java import codegen
+    from exporter.java import writing
 
     data, sha = manifest.read(out)
     manifest.verify_files(out, data)
     target = java_out or out / "java"
-    classes = codegen.generate(
+    classes = writing.generate(
         data,
         sha,
         target,
@@ -540,14 +540,14 @@ def java(
         output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
         labels=_labels(labels),
     )
-    for rel in codegen.generated_paths(classes):
+    for rel in writing.generated_paths(classes):
         click.echo(f"wrote {target / rel}")
     if not no_compile:
-        why_not = codegen.compile_check(classes, target)
+        why_not = writing.compile_check(classes, target)
         if why_not:
             click.echo(f"note: not compiled ({why_not}); --no-compile skips this check")
         else:
-            files = len(codegen.generated_paths(classes))
+            files = len(writing.generated_paths(classes))
             click.echo(f"compiled the {files} file(s) with javac against TensorFlow Java")
 
 
@@ -612,30 +612,22 @@ def parity(
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
-    from exporter.commands import javaside
+    from exporter.commands.parity import parity as run_parity
 
-    both = dict(
+    result = run_parity(
+        out,
         inputs_npz=inputs_npz,
         batch=batch,
         seed=seed,
         formats=FORMAT_CHOICES[fmt] if fmt else None,
         op_libraries=list(op_libraries),
         jvm_options=list(jvm_options),
+        atol=atol,
+        rtol=rtol,
+        timeout=timeout,
+        allow_side_effects=allow_side_effects,
         echo=_echo,
     )
-    # The Java side needs no TensorFlow: its JVM starts while this process imports it.
-    with javaside.prepare(out, **both) as java:
-        from exporter.commands import parity as parity_mod
-
-        result = parity_mod.parity(
-            out,
-            atol=atol,
-            rtol=rtol,
-            timeout=timeout,
-            allow_side_effects=allow_side_effects,
-            java=java,
-            **both,
-        )
     _finish_parity(result, report, junit, force)
 
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.commands.parity import parity
-from exporter.core import javaenv, manifest
+from exporter.core import manifest
 from exporter.core.manifest import Manifest
 from exporter.core.model import Artifact, Signature, TensorInfo
-from exporter.java import codegen
+from exporter.java import binding, javaenv, planning, rendering, writing
 from tests import models
 
 # Names built from pieces that break naive code generators, and any other character.
@@ -112,9 +112,9 @@ def test_generated_java_compiles_for_any_names(data, tmp_path_factory):
         ]
         m = Manifest(model_name, "savedmodel", model_name, data.draw(NAMES), None, arts)
         manifest.validate(m.to_json())
-        strings = data.draw(st.sampled_from(codegen.STRING_TYPES))
-        classes = codegen.plan(m, f"hostile.m{n}", strings=strings)
-        sources += codegen.write_sources(classes, m, "f" * 64, out)
+        strings = data.draw(st.sampled_from(binding.STRING_TYPES))
+        classes = planning.plan(m, f"hostile.m{n}", strings=strings)
+        sources += writing.write_sources(classes, m, "f" * 64, out)
     javaenv.compile_sources(sources, out / "classes")
     compiled = list((out / "classes").rglob("*.class"))
     assert len({p.parent for p in compiled}) == MODELS_PER_RUN
@@ -137,14 +137,14 @@ def test_hostile_names_end_to_end(hostile_export, tmp_path):
     data, sha = manifest.read(hostile_export)
     keys = {t.key for t in data.artifact("savedmodel").signatures[0].outputs}
     assert keys == set(models.HOSTILE_OUTPUTS)
-    (saved, frozen) = codegen.plan(data)
+    (saved, frozen) = planning.plan(data)
     getters = {t.info.key: t.getter for t in saved.signatures[0].outputs}
     assert getters["a-b"] == "getAB" and getters["a_b"] == "getAB2"  # collide, both kept
     assert getters["2nd output"] == "get2ndOutput"
     assert [t.ident for t in saved.signatures[0].inputs] == ["default_"]
-    text = codegen.render(saved, data, sha)
+    text = rendering.render(saved, data, sha)
     for cls in (saved, frozen):
-        text = codegen.render(cls, data, sha)
+        text = rendering.render(cls, data, sha)
         # no comment is closed early, and no unicode escape is live anywhere
         for comment in re.findall(r"/\*\*.*?\*/", text, re.S):
             assert "*/" not in comment[3:-2]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from exporter.commands import demo_model
-from exporter.core import javaenv
+from exporter.java import javaenv
 
 pytestmark = [pytest.mark.jvm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

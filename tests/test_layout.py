@@ -20,7 +20,7 @@ from exporter.cli import main
 from exporter.core import dtypes, inputs, manifest
 from exporter.core.model import Signature, TensorInfo
 from exporter.errors import EXIT_MODEL
-from exporter.java import codegen
+from exporter.java import binding
 from tests import models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +29,9 @@ PACKAGE = ROOT / "exporter"
 STAGES = ["errors", "core", "graph", "sources", "targets", "checks", "java", "commands", "cli"]
 LAYER = {**{s: i for i, s in enumerate(STAGES)}, "java": STAGES.index("checks")}
 # Modules that import exporter modules inside functions: the command line (so that --help
-# does not load TensorFlow) and the targets (so that `tf2java java` can read them without it).
-LAZY = ("exporter.cli", "exporter.targets.")
+# does not load TensorFlow), the targets (so that `tf2java java` can read them without it), and
+# parity (whose JVM starts before TensorFlow is imported).
+LAZY = ("exporter.cli", "exporter.targets.", "exporter.commands.parity")
 
 
 def _module(path: Path) -> str:
@@ -102,12 +103,12 @@ def test_no_import_cycles():
         visit(node, [])
 
 
-def test_core_java_targets_the_cli_and_the_java_side_never_import_tensorflow():
+def test_core_java_targets_the_cli_parity_and_the_java_side_never_import_tensorflow():
     modules = [
         _module(p)
         for folder in ("core", "java", "targets")
         for p in sorted((PACKAGE / folder).rglob("*.py"))
-    ] + ["exporter.cli", "exporter.commands.javaside"]
+    ] + ["exporter.cli", "exporter.commands.javaside", "exporter.commands.parity"]
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
@@ -146,7 +147,7 @@ def test_readme_layout_names_every_folder_and_file_it_lists():
 def test_one_dtype_table_feeds_schema_java_and_inputs():
     schema = manifest.schema()["$defs"]["tensor"]["properties"]["dtype"]["enum"]
     assert sorted(schema) == sorted(dtypes.DTYPES)
-    assert sorted(codegen.JAVA_TYPES) == sorted(dtypes.java_names())
+    assert sorted(binding.JAVA_TYPES) == sorted(dtypes.java_names())
     assert {"bfloat16", "float16", "float64", "uint8", "int64", "bool", "string"} <= set(
         dtypes.java_names()
     )
@@ -181,3 +182,15 @@ def test_export_refuses_a_dtype_tensorflow_java_cannot_carry(tmp_path):
     (line,) = result.output.strip().splitlines()
     assert "input 'level' is int8" in line and "--format tflite" in line
     assert not out.exists()
+
+
+def test_the_manifest_schema_knows_every_target_and_dtype():
+    """The schema's enums are the registries': a new target or dtype is in the schema, or this
+    fails."""
+    from exporter import targets
+
+    schema = json.loads((PACKAGE / "core" / "schema" / "manifest.schema.json").read_text())
+    artifact = schema["$defs"]["artifact"]["properties"]
+    assert set(artifact["format"]["enum"]) == set(targets.TARGETS)
+    tensor = next(d for d in schema["$defs"].values() if "dtype" in d.get("properties", {}))
+    assert set(tensor["properties"]["dtype"]["enum"]) == set(dtypes.DTYPES)

@@ -18,9 +18,9 @@ from exporter.checks.opsreport import ops_report
 from exporter.cli import main
 from exporter.commands.javaside import PARITY_PACKAGE, java_job
 from exporter.commands.parity import parity
-from exporter.core import javaenv, manifest
+from exporter.core import manifest
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, IncompatibleModelError
-from exporter.java import codegen
+from exporter.java import javaenv, planning, writing
 from exporter.java.worker import save_arrays
 from tests.conftest import EXPORTS
 from tools import registry_snapshot
@@ -226,8 +226,8 @@ def test_export_refuses_a_runtime_that_cannot_load_it(gamma_source, tmp_path):
 @pytest.mark.jvm
 def test_generated_class_names_both_versions_when_ops_are_missing(custom_op_export, tmp_path):
     data, sha = manifest.read(custom_op_export)
-    (cls,) = classes = codegen.plan(data, PARITY_PACKAGE)
-    sources = codegen.write_sources(classes, data, sha, tmp_path / "src")
+    (cls,) = classes = planning.plan(data, PARITY_PACKAGE)
+    sources = writing.write_sources(classes, data, sha, tmp_path / "src")
     javaenv.compile_sources(sources, tmp_path / "classes")
     save_arrays(tmp_path / "in.npz", {"text": np.array([b"Hello"], dtype=object)})
     job = java_job(0, cls, cls.signatures[0], custom_op_export, tmp_path / "in.npz", tmp_path)

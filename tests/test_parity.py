@@ -13,12 +13,13 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
+from exporter import targets
 from exporter.commands import demo_model
 from exporter.commands.javaside import PARITY_PACKAGE, java_job
 from exporter.commands.parity import parity, write_junit, write_report
-from exporter.core import javaenv, manifest
+from exporter.core import manifest
 from exporter.errors import ModelError
-from exporter.java import codegen
+from exporter.java import javaenv, planning, rendering, writing
 from exporter.java.worker import save_arrays
 from tests.conftest import EXPORTS
 
@@ -60,10 +61,10 @@ def test_parity_on_given_inputs_repeats_exactly(demo_export, tmp_path):
 
 def _demo_job(export, work, ids):
     data, sha = manifest.read(export)
-    classes = codegen.plan(data, PARITY_PACKAGE, formats=("frozen",))
+    classes = planning.plan(data, PARITY_PACKAGE, formats=("frozen",))
     cls = classes[0]
     javaenv.compile_sources(
-        codegen.write_sources(classes, data, sha, work / "src"), work / "classes"
+        writing.write_sources(classes, data, sha, work / "src"), work / "classes"
     )
     feed = demo_model.example_inputs(batch=2)
     feed["input_ids"] = ids
@@ -104,18 +105,20 @@ def test_both_runtimes_in_one_process_abort(tmp_path):
 
 
 def test_a_large_frozen_graph_runs_without_grappler(demo_export, tmp_path):
-    """Over GRAPPLER_LIMIT, the frozen class's default session turns Grappler off (its rewrites
-    copy every constant several times); the model still gives Python's answers."""
+    """Over the frozen target's grappler_limit, the frozen class's default session turns
+    Grappler off (its rewrites copy every constant several times); the model still gives
+    Python's answers."""
     out = tmp_path / "export"
     shutil.copytree(demo_export, out)
     data = json.loads((out / manifest.MANIFEST_NAME).read_text())
     frozen = next(a for a in data["artifacts"] if a["format"] == "frozen")
-    frozen["files"][0]["size"] = codegen.GRAPPLER_LIMIT  # what the class is generated from
+    # what the class is generated from
+    frozen["files"][0]["size"] = targets.get("frozen").grappler_limit
     (out / manifest.MANIFEST_NAME).write_text(json.dumps(data, indent=2))
     loaded, sha = manifest.read(out)
-    by_format = {c.artifact.format: c for c in codegen.plan(loaded)}
+    by_format = {c.artifact.format: c for c in planning.plan(loaded)}
     assert not by_format["frozen"].grappler and by_format["savedmodel"].grappler
-    text = codegen.render(by_format["frozen"], loaded, sha)
+    text = rendering.render(by_format["frozen"], loaded, sha)
     assert "RewriterConfig.newBuilder().setDisableMetaOptimizer(true)" in text
     assert "graph holds 0.25 GiB" in text
     report = parity(out, formats=("frozen",), batch=2, seed=1)

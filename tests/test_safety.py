@@ -504,8 +504,8 @@ def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
     """A files entry with '..' (a manifest that skipped tf2java's checks) is refused by the
     generated class itself; a model loaded from the classpath and never closed leaves no
     temporary directory behind at JVM exit."""
-    from exporter.core import javaenv, manifest
-    from exporter.java import codegen
+    from exporter.core import manifest
+    from exporter.java import javaenv, planning, writing
 
     data, sha = manifest.read(split_export)
     saved = data.artifact("savedmodel")
@@ -518,8 +518,8 @@ def test_load_resource_writes_only_inside_its_directory(split_export, tmp_path):
     src = tmp_path / "src"
     sources = []
     for m, name in ((data, "Split"), (evil_manifest, "Evil")):
-        classes = codegen.plan(m, "probe", class_name=name, formats=("savedmodel",))
-        sources += codegen.write_sources(classes, m, sha, src)
+        classes = planning.plan(m, "probe", class_name=name, formats=("savedmodel",))
+        sources += writing.write_sources(classes, m, sha, src)
     (src / "probe" / "Main.java").write_text(LOAD_RESOURCE_MAIN)
     sources.append(src / "probe" / "Main.java")
     classes = tmp_path / "classes"

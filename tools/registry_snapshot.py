@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporter.checks.registry import SNAPSHOT_DIR, SNAPSHOT_FORMAT, artifacts  # noqa: E402
-from exporter.core import javaenv  # noqa: E402
 from exporter.errors import EnvironmentError_  # noqa: E402
+from exporter.java import javaenv  # noqa: E402
 
 
 def resolve_runtime(runtime: str, work: Path) -> list[str]:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from exporter.commands import demo_model  # noqa: E402
 from exporter.commands.export import export  # noqa: E402
 from exporter.core import manifest  # noqa: E402
-from exporter.java import codegen  # noqa: E402
+from exporter.java import binding, planning, rendering  # noqa: E402
 from tests import models  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -33,8 +33,8 @@ CASES = {
 def render_golden(name: str) -> dict[Path, str]:
     """Java file (relative to tests/golden/java) -> source, from the committed manifest."""
     data, sha = manifest.read(GOLDEN / name)
-    classes = codegen.plan(data, codegen.DEFAULT_PACKAGE, CASES[name][1])
-    return {Path(rel): text for rel, text in codegen.sources(classes, data, sha).items()}
+    classes = planning.plan(data, binding.DEFAULT_PACKAGE, CASES[name][1])
+    return {Path(rel): text for rel, text in rendering.sources(classes, data, sha).items()}
 
 
 def main() -> None:

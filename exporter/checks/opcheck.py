@@ -18,8 +18,6 @@ from exporter.core.manifest import MANIFEST_NAME, read
 from exporter.errors import IncompatibleModelError, ModelError
 from exporter.graph.graphs import select_meta_graph
 from exporter.sources import LoadOptions, detect, load_source
-from exporter.sources.checkpoint import read_meta
-from exporter.sources.graphdef import read as read_any_graph_def
 
 
 @dataclass(frozen=True)
@@ -250,26 +248,35 @@ def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.Graph
     ]
 
 
+@dataclass(frozen=True)
+class ModelGraph:
+    """One graph a source holds, as `scan` and `ops` read it: its label, its GraphDef, and
+    whether it carries a saver of its own (whose Save/Restore ops are not the model's)."""
+
+    label: str
+    graph_def: graph_pb2.GraphDef
+    own_saver: bool = True
+
+
 def model_graphs(
     src: Path, tags: list[str], workdir: Path, trust_code: bool = False
-) -> list[tuple[str, graph_pb2.GraphDef]]:
-    """The graphs a source holds, labelled: an export directory's artifacts (by its manifest),
-    a SavedModel's MetaGraph, a frozen .pb, or a Keras file (as its SavedModel export, which
-    `trust_code` lets run the code the file carries)."""
+) -> list[ModelGraph]:
+    """The graphs a source holds: an export directory's artifacts (by its manifest), the
+    graph a format keeps on disk (a frozen .pb, a checkpoint's .meta), or the MetaGraph of
+    what any other source loads as (a Keras file as its SavedModel export, which `trust_code`
+    lets run the code the file carries)."""
     if (src / MANIFEST_NAME).is_file():
         manifest, _ = read(src)
         return [
-            (f"{art.format} ({art.path})", graph)
+            ModelGraph(f"{art.format} ({art.path})", graph, targets.get(art.format).own_saver)
             for art, graph in artifact_graphs(src, manifest.artifacts)
         ]
     loader = detect(src)
-    if loader.format == "frozen":
-        return [(f"frozen ({src.name})", read_any_graph_def(src, constants=False))]
-    if loader.format == "checkpoint":
-        return [(f"checkpoint ({src.name})", read_meta(src).graph_def)]
+    if loader.graph is not None:
+        return [ModelGraph(f"{loader.format} ({src.name})", loader.graph(src), loader.own_saver)]
     source = load_source(src, LoadOptions(tags=tags, trust_code=trust_code), workdir)
     meta = select_meta_graph(source.saved_model_dir, source.tags)
-    return [(f"{source.format} ({src.name})", meta.graph_def)]
+    return [ModelGraph(f"{source.format} ({src.name})", meta.graph_def)]
 
 
 def library_ops(libraries: list[Path]) -> frozenset[str]:

@@ -94,9 +94,8 @@ def ops_report(
     extra = opcheck.library_ops(list(op_libraries)) if op_libraries else frozenset()
     graphs = []
     with tempfile.TemporaryDirectory() as work:
-        for label, graph_def in opcheck.model_graphs(
-            src, tags or ["serve"], Path(work), trust_code
-        ):
+        for graph in opcheck.model_graphs(src, tags or ["serve"], Path(work), trust_code):
+            label, graph_def = graph.label, graph.graph_def
             graphs.append(
                 GraphReport(
                     label=label,

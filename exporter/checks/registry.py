@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from exporter.core.javaenv import project_root
+from exporter.core.fsutil import project_root
 from exporter.errors import UsageError
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "registries"

@@ -243,8 +243,8 @@ def scan(src: Path, tags: list[str]) -> dict[str, list[Touch | Carried]]:
             return {f"{src.suffix.lstrip('.')} ({src.name})": carried}
     with tempfile.TemporaryDirectory() as work:
         return {
-            label: touches(g, own_saver=not label.startswith("frozen"))
-            for label, g in model_graphs(src, tags, Path(work))
+            g.label: touches(g.graph_def, own_saver=g.own_saver)
+            for g in model_graphs(src, tags, Path(work))
         }
 
 

@@ -11,9 +11,9 @@ import numpy as np
 from exporter.commands import demo_model
 from exporter.commands.export import export
 from exporter.commands.parity import ParityReport, parity, write_junit, write_report
-from exporter.core import javaenv, manifest
+from exporter.core import manifest
 from exporter.core.fsutil import staged_dir
-from exporter.java import codegen
+from exporter.java import javaenv, writing
 
 CLASS_NAME = "BertClassifier"
 PACKAGE = "com.example.models"
@@ -34,10 +34,10 @@ def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print
 
         step(echo, "3/5 generating Java")
         data, sha = manifest.read(stage / "export")
-        classes = codegen.generate(
+        classes = writing.generate(
             data, sha, stage / "export" / "java", package=PACKAGE, class_name=CLASS_NAME
         )
-        sources = [stage / "export" / "java" / rel for rel in codegen.generated_paths(classes)]
+        sources = [stage / "export" / "java" / rel for rel in writing.generated_paths(classes)]
         for path in sources:
             echo(f"  {path.relative_to(stage)}")
 

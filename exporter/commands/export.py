@@ -32,8 +32,6 @@ from exporter.graph.graphs import select_signature
 from exporter.sources import LoadOptions, load_source
 from exporter.targets import Feed, Written
 
-FORMATS = ("savedmodel", "frozen")
-
 
 @dataclass
 class ExportResult:
@@ -46,7 +44,7 @@ def export(
     src: Path,
     out: Path,
     *,
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str, ...] | None = None,
     signature: str | list[str] | None = None,
     tags: list[str] | None = None,
     options: LoadOptions | None = None,
@@ -75,6 +73,7 @@ def export(
     `allow_side_effects`: run a model whose signatures reach outside it (files, network).
     Raises UsageError, ModelError, VerificationError, IncompatibleModelError."""
     options = options or LoadOptions()
+    formats = formats or targets.default_formats()
     if tags:
         options.tags = list(tags)
     refuse_overlap(out, src, "source", "OUT")

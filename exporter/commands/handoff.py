@@ -18,14 +18,14 @@ import numpy as np
 
 from exporter import GENERATOR, __version__, targets
 from exporter.commands.parity import parity
-from exporter.core import dtypes, javaenv
+from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.core.fsutil import check_target, refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
-from exporter.java import codegen
+from exporter.java import binding, javaenv, planning, rendering, writing
 from exporter.java.naming import is_package, java_string, pascal
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
@@ -57,7 +57,7 @@ class Runtime:
         }
 
 
-def _top_labels(value: np.ndarray, t: codegen.JavaTensor) -> list[str]:
+def _top_labels(value: np.ndarray, t: binding.JavaTensor) -> list[str]:
     """The label of the best class of each example of a labelled output, as Python
     TensorFlow computed it."""
     if not t.labels:
@@ -128,8 +128,8 @@ def handoff(
     notes_text = notes.read_text(encoding="utf-8") if notes else ""
     meanings = notes_meanings(notes_text)
     labels = dict(labels or {})
-    label_lists = {key: codegen.read_labels(path) for key, path in labels.items()}
-    codegen.plan(data, package, class_name, output_names=output_names, labels=label_lists)
+    label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
+    planning.plan(data, package, class_name, output_names=output_names, labels=label_lists)
 
     echo("checking parity before the hand-off")
     report = parity(export_dir, seed=seed, batch=batch, atol=atol, rtol=rtol, echo=echo)
@@ -147,7 +147,7 @@ def handoff(
 
     package_path = package.replace(".", "/")
     model_root = f"/{package_path}/model"
-    classes = codegen.plan(
+    classes = planning.plan(
         handed_manifest,
         package,
         class_name,
@@ -175,7 +175,7 @@ def handoff(
             shutil.copyfile(path, shipped)
             label_files.append(f"src/main/resources/{package_path}/labels/{key}.txt")
         java_root = stage / "src/main/java"
-        codegen.write_sources(classes, handed_manifest, sha, java_root)
+        writing.write_sources(classes, handed_manifest, sha, java_root)
 
         cases, smoke, left_out = [], [], []
         test_root = stage / "src/test/resources"
@@ -233,7 +233,7 @@ def handoff(
                 )
             smoke.append({"cls": cls.name, "model_resource": model_resource, "calls": calls})
 
-        env = codegen.environment()
+        env = rendering.environment()
         env.filters["e"] = _xml
         env.filters["cell"] = _cell
         context = {
@@ -305,20 +305,20 @@ def _resource(root: Path, path: Path) -> str:
     return "/" + path.relative_to(root).as_posix()
 
 
-def _golden(t: codegen.JavaTensor) -> bool:
+def _golden(t: binding.JavaTensor) -> bool:
     """A tensor the golden test carries: a number or bool of a rank a Java array has."""
     dtype = dtypes.DTYPES.get(t.info.dtype)
     golden = dtype is not None and dtype.in_java and dtype.kind != "string"
     return golden and not t.nd and not t.bytes_strings
 
 
-def _golden_array(value, t: codegen.JavaTensor) -> np.ndarray:
+def _golden_array(value, t: binding.JavaTensor) -> np.ndarray:
     """The values as the Java array of the generated API holds them (GoldenNpy reads them
     into that array): the same bits for unsigned integers, half floats widened."""
     return np.ascontiguousarray(dtypes.get(t.info.dtype).to_java(np.asarray(value)))
 
 
-def _input_expression(t: codegen.JavaTensor, resource: str) -> str:
+def _input_expression(t: binding.JavaTensor, resource: str) -> str:
     read = f"GoldenNpy.read({java_string(resource)})"
     reader = f"{dtypes.get(t.info.dtype).java}s"  # GoldenNpy.floats(), .ints(), .booleans()...
     if t.rank == 0:
@@ -329,7 +329,7 @@ def _input_expression(t: codegen.JavaTensor, resource: str) -> str:
     return f"StdArrays.array{t.rank}dCopyOf({read}.{reader}())"
 
 
-def _zeros(t: codegen.JavaTensor) -> str:
+def _zeros(t: binding.JavaTensor) -> str:
     if t.rank == 0:
         return _ZERO[t.java_type]
     element = t.java_type.split("[")[0]

@@ -13,9 +13,8 @@ import numpy as np
 
 from exporter import targets
 from exporter.core import inputs as inputs_mod
-from exporter.core import javaenv
 from exporter.core import manifest as manifest_mod
-from exporter.java import codegen
+from exporter.java import binding, javaenv, planning, writing
 from exporter.java.worker import save_arrays
 
 PARITY_PACKAGE = "tf2java.parity"
@@ -32,8 +31,8 @@ class JavaSide:
     sha: str
     feeds: dict[tuple[str, str], dict[str, np.ndarray]]
     strings: str
-    classes: list[codegen.JavaClass]
-    jobs: list[dict]
+    classes: list[binding.JavaClass]
+    jobs: list[binding.WorkerJob]
     worker: javaenv.Worker
     scratch: tempfile.TemporaryDirectory = field(repr=False)
 
@@ -71,11 +70,11 @@ def prepare(
                 else inputs_mod.generate(sig, batch=batch, seed=seed)
             )
     strings = "bytes" if any(_binary(v) for f in feeds.values() for v in f.values()) else "text"
-    classes = codegen.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
+    classes = planning.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
     scratch = tempfile.TemporaryDirectory(prefix="tf2java-parity-")
     try:
         work = Path(scratch.name)
-        sources = codegen.write_sources(classes, manifest, sha, work / "src")
+        sources = writing.write_sources(classes, manifest, sha, work / "src")
         echo(f"compiling {len(sources)} generated file(s) with javac (cached)")
         compiled = javaenv.compile_cached(sources)
         jobs = []
@@ -112,33 +111,12 @@ def _binary(value: np.ndarray) -> bool:
 
 def java_job(
     job_id: int,
-    cls: codegen.JavaClass,
-    jsig: codegen.JavaSignature,
+    cls: binding.JavaClass,
+    jsig: binding.JavaSignature,
     export_dir: Path,
     inputs_file: Path,
     work: Path,
-) -> dict:
-    """The worker's request for one signature of one generated class: the class, its load
-    path, the method, and each parameter and output with the Java type the generated API
-    uses."""
-    return {
-        "id": job_id,
-        "class": cls.qualified_name,
-        "model": str((export_dir / cls.artifact.path).resolve()),
-        "method": jsig.method,
-        "inputs": str(inputs_file),
-        "result": str(work / f"out{job_id}.npz"),
-        "params": [_tensor_job(t) for t in jsig.inputs],
-        "outputs": [
-            dict(_tensor_job(t), getter=t.getter, flat=t.views[:2] if t.views else None)
-            for t in jsig.outputs
-        ],
-        # the NdArray overload takes inputs straight from numpy's memory; a stateful
-        # signature runs on a model loaded for it alone
-        "nd": bool(jsig.nd_inputs),
-        "fresh": jsig.sig.stateful,
-    }
-
-
-def _tensor_job(t: codegen.JavaTensor) -> dict:
-    return {"key": t.info.key, "dtype": t.info.dtype, "rank": t.rank, "bytes": t.bytes_strings}
+) -> binding.WorkerJob:
+    """The worker's request for one signature of one generated class of the export."""
+    model = (export_dir / cls.artifact.path).resolve()
+    return binding.WorkerJob.of(job_id, cls, jsig, model, inputs_file, work / f"out{job_id}.npz")

@@ -2,7 +2,9 @@
 classes on TensorFlow Java, every output compared.
 
 The Java side runs in a worker process (exporter.java.worker) that never imports Python
-TensorFlow; this process runs the Python side."""
+TensorFlow; this process runs the Python side. The start-up order lives here: importing this
+module imports no TensorFlow, `parity` starts the worker's JVM first and imports TensorFlow
+(and the checks that read graphs with it) while the JVM starts."""
 
 from __future__ import annotations
 
@@ -13,16 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import tensorflow as tf
-
 from exporter import targets
-from exporter.checks import opcheck
-from exporter.checks.opcheck import artifact_graphs, library_ops
-from exporter.checks.scan import artifact_side_effects, require_consent
 from exporter.commands import javaside
 from exporter.commands.javaside import JavaSide
 from exporter.core import inputs as inputs_mod
-from exporter.core import javaenv
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.core.fsutil import staged_file
 from exporter.errors import (
@@ -31,8 +27,8 @@ from exporter.errors import (
     OutputExistsError,
     first_line,
 )
+from exporter.java import javaenv
 from exporter.java.worker import load_arrays
-from exporter.sources import LIBRARY_ERRORS
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -176,6 +172,13 @@ def parity(
             echo=echo,
         )
     with java:
+        # TensorFlow loads while the JVM starts; the two never share a process.
+        import tensorflow as tf
+
+        from exporter.checks import opcheck
+        from exporter.checks.opcheck import artifact_graphs, library_ops
+        from exporter.checks.scan import artifact_side_effects, require_consent
+
         manifest = java.manifest
         # Nothing runs on either side before these checks pass: the worker is held.
         graphs = [
@@ -192,7 +195,7 @@ def parity(
             f"{a.path}: no Java check, TensorFlow Java does not run TFLite (it was checked in "
             "Python against the source at export)"
             for a in manifest.artifacts
-            if a.format == "tflite"
+            if not targets.get(a.format).runs_in_java
         ]
         if java.strings == "bytes":
             report.notes.append(
@@ -221,10 +224,10 @@ def parity(
             if not answer["ok"]:
                 case.error = answer["error"]
                 continue
-            data = load_arrays(job["result"])
-            actual = {o["key"]: data[f"o{i}"] for i, o in enumerate(job["outputs"])}
+            data = load_arrays(job.result)
+            actual = {o.key: data[f"o{i}"] for i, o in enumerate(job.outputs)}
             case.comparison = compare(
-                expected[job["id"]],
+                expected[job.id],
                 actual,
                 atol=atol,
                 rtol=rtol,
@@ -237,6 +240,8 @@ def parity(
 def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int, dict]:
     """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
     every artifact loaded once, a stateful signature on a fresh load."""
+    from exporter.sources import LIBRARY_ERRORS
+
     expected, runners = {}, {}
     for cls in classes:
         fmt = cls.artifact.format

@@ -118,3 +118,12 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return result == 0
+
+
+def project_root() -> Path | None:
+    """The tf2java checkout (holding build.gradle) this package runs from, if any."""
+    here = Path(__file__).resolve().parents[2]
+    for candidate in (here, Path.cwd()):
+        if (candidate / "build.gradle").is_file() and (candidate / "java-harness").is_dir():
+            return candidate
+    return None

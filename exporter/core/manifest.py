@@ -22,6 +22,10 @@ MANIFEST_VERSION = 1
 
 @dataclass
 class Manifest:
+    """What an export holds and how to call it, as `manifest.json` says it: the model's name,
+    where it came from, its artifacts (each with its signatures, ops and file hashes), the
+    versions that made it and the runtime that ran it, and the tolerances of its checks."""
+
     name: str
     source_format: str
     source_name: str

@@ -84,6 +84,10 @@ def split_tensor_name(tensor_name: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class Signature:
+    """One callable entry of a model, as TensorFlow Serving and SavedModelBundle name it: its
+    key, its inputs and outputs, and what else the graph says of it (stateful, the example
+    spec a tf.Example input is parsed with)."""
+
     key: str
     method_name: str
     inputs: tuple[TensorInfo, ...]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from exporter.core import dtypes
+from exporter.java.binding import ANY_RANK, Crossing, WorkerJob
 
 # Java carries uint8/uint16 as signed byte/short and float16 as float: the bits (or the value)
 # go across unchanged and are reinterpreted on the way back.
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> int:
         models: dict = {}
         try:
             for job in request["jobs"]:
-                response["jobs"].append(_run_job(jpype, job, models))
+                response["jobs"].append(_run_job(jpype, WorkerJob.from_json(job), models))
         finally:
             for model in models.values():
                 model.close()
@@ -166,42 +167,42 @@ def _graph_def_class(jpype):
     raise RuntimeError("no GraphDef class in this TensorFlow Java")
 
 
-def _run_job(jpype, job: dict, models: dict) -> dict:
+def _run_job(jpype, job: WorkerJob, models: dict) -> dict:
     """Runs one signature through its generated class. Models stay loaded for the next job
     of the same class and file (`models`), except for a stateful signature's, which gets a
     model of its own, closed after the call."""
     paths = jpype.JClass("java.nio.file.Paths")
     try:
-        cls = jpype.JClass(job["class"])
-        data = load_arrays(job["inputs"])
+        cls = jpype.JClass(job.java_class)
+        data = load_arrays(job.inputs)
         keep = []  # numpy memory the Java side reads: alive until the call returns
-        if job.get("nd"):
-            args = [_to_nd(jpype, data[p["key"]], p, keep) for p in job["params"]]
+        if job.nd:
+            args = [_to_nd(jpype, data[p.key], p, keep) for p in job.params]
         else:
-            args = [_to_java(jpype, data[p["key"]], p, keep) for p in job["params"]]
-        key = (job["class"], job["model"])
-        if job.get("fresh") or key not in models:
-            model = cls.load(paths.get(job["model"]))
-            if not job.get("fresh"):
+            args = [_to_java(jpype, data[p.key], p, keep) for p in job.params]
+        key = (job.java_class, job.model)
+        if job.fresh or key not in models:
+            model = cls.load(paths.get(job.model))
+            if not job.fresh:
                 models[key] = model
         else:
             model = models[key]
         try:
-            result = getattr(model, job["method"])(*args)
-            outputs = {o["key"]: _output(jpype, result, o) for o in job["outputs"]}
+            result = getattr(model, job.method)(*args)
+            outputs = {o.key: _output(jpype, result, o) for o in job.outputs}
         finally:
-            if job.get("fresh"):
+            if job.fresh:
                 model.close()
     except jpype.JException as exc:
         return {
-            "id": job["id"],
+            "id": job.id,
             "ok": False,
             "error": f"{exc.getClass().getName()}: {_java_message(exc)}",
         }
     except (ValueError, TypeError, OverflowError) as exc:  # arrays Java cannot take
-        return {"id": job["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    save_arrays(job["result"], {f"o{i}": outputs[o["key"]] for i, o in enumerate(job["outputs"])})
-    return {"id": job["id"], "ok": True}
+        return {"id": job.id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    save_arrays(job.result, {f"o{i}": outputs[o.key] for i, o in enumerate(job.outputs)})
+    return {"id": job.id, "ok": True}
 
 
 def _java_message(exc) -> str:
@@ -209,14 +210,11 @@ def _java_message(exc) -> str:
     return str(message).strip().splitlines()[0] if message is not None else "(no message)"
 
 
-ANY_RANK = -1  # a tensor the generated class takes and returns as an NdArray
-
-
-def _to_nd(jpype, value: np.ndarray, param: dict, keep: list):
+def _to_nd(jpype, value: np.ndarray, param: Crossing, keep: list):
     """An NdArray holding the value. Numbers are not copied here: the NdArray wraps a direct
     ByteBuffer over numpy's own memory (kept alive in `keep` for the call), so they cross at
     memory speed; strings and booleans go through one flat Java array (a bulk copy)."""
-    dtype = dtypes.get(param["dtype"])
+    dtype = dtypes.get(param.dtype)
     data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
     shape = jpype.JClass("org.tensorflow.ndarray.Shape").of(*[int(d) for d in value.shape])
     nd_arrays = jpype.JClass("org.tensorflow.ndarray.NdArrays")
@@ -234,9 +232,9 @@ def _to_nd(jpype, value: np.ndarray, param: dict, keep: list):
         return nd_arrays.wrap(shape, data)
     flat = value.ravel()
     if dtype.kind == "string":
-        kind = jpype.JArray(jpype.JByte) if param.get("bytes") else jpype.JString
+        kind = jpype.JArray(jpype.JByte) if param.bytes else jpype.JString
         items = [
-            jpype.JArray(jpype.JByte)(v) if param.get("bytes") else jpype.JString(_text(v))
+            jpype.JArray(jpype.JByte)(v) if param.bytes else jpype.JString(_text(v))
             for v in flat.tolist()
         ]
         array = jpype.JArray(kind)(items)
@@ -246,17 +244,17 @@ def _to_nd(jpype, value: np.ndarray, param: dict, keep: list):
     return nd_arrays.wrap(shape, buffer)
 
 
-def _from_nd(jpype, nd, output: dict) -> np.ndarray:
-    dtype = output["dtype"]
+def _from_nd(jpype, nd, output: Crossing) -> np.ndarray:
+    dtype = output.dtype
     shape = tuple(int(d) for d in nd.shape().asArray())
     size = int(np.prod(shape, dtype=np.int64))
     data_buffers = jpype.JClass("org.tensorflow.ndarray.buffer.DataBuffers")
     if dtype == "string":
-        kind = jpype.JArray(jpype.JByte) if output.get("bytes") else jpype.JString
+        kind = jpype.JArray(jpype.JByte) if output.bytes else jpype.JString
         array = jpype.JArray(kind)(size)
         nd.copyTo(data_buffers.ofObjects(array, False, False))
         value = np.empty(size, dtype=object)
-        value[:] = [bytes(v) if output.get("bytes") else str(v).encode() for v in array]
+        value[:] = [bytes(v) if output.bytes else str(v).encode() for v in array]
         return value.reshape(shape)
     java = dtypes.get(dtype)
     array = jpype.JArray(getattr(jpype, java.jpype))(size)
@@ -264,11 +262,11 @@ def _from_nd(jpype, nd, output: dict) -> np.ndarray:
     return java.from_java(np.asarray(array, dtype=java.java_numpy).reshape(shape))
 
 
-def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
-    dtype, rank = param["dtype"], param["rank"]
+def _to_java(jpype, value: np.ndarray, param: Crossing, keep: list):
+    dtype, rank = param.dtype, param.rank
     if rank == ANY_RANK:
         return _to_nd(jpype, value, param, keep)
-    if dtype == "string" and param.get("bytes"):
+    if dtype == "string" and param.bytes:
         byte_array = jpype.JArray(jpype.JByte)
         if rank == 0:
             return byte_array(value.item())
@@ -288,19 +286,19 @@ def _to_java(jpype, value: np.ndarray, param: dict, keep: list):
     return jpype.JArray.of(np.ascontiguousarray(value))
 
 
-def _output(jpype, result, output: dict) -> np.ndarray:
+def _output(jpype, result, output: Crossing) -> np.ndarray:
     """One output of a generated result: a numeric array through its flat getter (a bulk
     copy of one Java array into numpy), anything else through its own getter."""
-    if output.get("flat"):
-        flat, shape = output["flat"]
-        java = dtypes.get(output["dtype"])
+    if output.flat:
+        flat, shape = output.flat
+        java = dtypes.get(output.dtype)
         data = np.asarray(getattr(result, flat)(), dtype=java.java_numpy)
         return java.from_java(data.reshape(tuple(int(d) for d in getattr(result, shape)())))
-    return _from_java(jpype, getattr(result, output["getter"])(), output)
+    return _from_java(jpype, getattr(result, output.getter)(), output)
 
 
-def _from_java(jpype, obj, output: dict) -> np.ndarray:
-    dtype, rank = output["dtype"], output["rank"]
+def _from_java(jpype, obj, output: Crossing) -> np.ndarray:
+    dtype, rank = output.dtype, output.rank
     if rank == ANY_RANK:
         return _from_nd(jpype, obj, output)
     if rank > 1 and len(obj) == 0:
@@ -308,7 +306,7 @@ def _from_java(jpype, obj, output: dict) -> np.ndarray:
             f"output '{output['key']}' has a batch of 0: a Java array of rank {rank} with no "
             "elements cannot carry its inner dimensions, so the generated API cannot return it"
         )
-    if dtype == "string" and output.get("bytes"):
+    if dtype == "string" and output.bytes:
         items = [bytes(obj)] if rank == 0 else [bytes(x) for x in obj]
         value = np.empty(len(items), dtype=object)
         value[:] = items

@@ -42,6 +42,9 @@ class LoadOptions:
 
 @dataclass
 class Source:
+    """A model as a loader read it: its signatures, a way to run it as it was given, and the
+    SavedModel on disk the writers start from (None for a format nothing is exported from)."""
+
     path: Path
     format: str
     signatures: list[Signature]
@@ -89,10 +92,18 @@ def unfed_message(where: str, placeholders: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Loader:
+    """One source format: how to recognise it (`detect`) and load it into a `Source`.
+    `graph(path)`, where the format is a graph on disk, reads the GraphDef that `scan` and
+    `ops` look at without loading the model; `own_saver` says whether that graph carries a
+    saver of its own (a checkpoint's, a SavedModel's), whose Save/Restore ops are not the
+    model's."""
+
     format: str
     description: str
     detect: Callable[[Path], bool]
     load: Callable[[Path, LoadOptions, Path], Source]
+    graph: Callable[[Path], object] | None = None
+    own_saver: bool = True
 
 
 LOADERS: dict[str, Loader] = {}

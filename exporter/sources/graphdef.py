@@ -193,4 +193,13 @@ def _op_counts(graph_def: graph_pb2.GraphDef) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-register(Loader("frozen", "a frozen GraphDef .pb or .pbtxt file", is_graphdef, load))
+register(
+    Loader(
+        "frozen",
+        "a frozen GraphDef .pb or .pbtxt file",
+        is_graphdef,
+        load,
+        graph=lambda path: read(path, constants=False),
+        own_saver=False,
+    )
+)

@@ -39,7 +39,10 @@ class Target:
     `runner(export_dir, artifact) -> Run` runs a written artifact in Python TensorFlow.
     `graph(export_dir, artifact) -> (GraphDef, fetches)` gives the graph TensorFlow Java loads
     and the ops that run when it loads (None: TensorFlow Java does not run this format).
-    `template` and `java_suffix` generate its Java class (None: no Java class)."""
+    `template` and `java_suffix` generate its Java class (None: no Java class).
+    `default`: written when no --format is given. `own_saver`: its graph carries a saver of
+    its own (Save/Restore ops that are not the model's). `grappler_limit`: the size from
+    which its generated class runs sessions without Grappler by default (None: always with)."""
 
     format: str
     path: str  # the file or folder name inside an export
@@ -49,6 +52,9 @@ class Target:
     graph: Callable[[Path, Artifact], tuple[object, list[str]]] | None = None
     template: str | None = None
     java_suffix: str | None = None
+    default: bool = False
+    own_saver: bool = True
+    grappler_limit: int | None = None
 
     @property
     def runs_in_java(self) -> bool:
@@ -71,6 +77,11 @@ def get(fmt: str) -> Target:
 def java_targets() -> list[Target]:
     """The targets TensorFlow Java runs, each with a generated class."""
     return [t for t in TARGETS.values() if t.runs_in_java]
+
+
+def default_formats() -> tuple[str, ...]:
+    """The formats an export writes when no --format is given."""
+    return tuple(t.format for t in TARGETS.values() if t.default)
 
 
 def fetches(signatures: list[Signature]) -> list[str]:

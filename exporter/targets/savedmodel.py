@@ -74,5 +74,6 @@ TARGET = register(
         graph=graph,
         template="savedmodel_loader.java.j2",
         java_suffix="SavedModel",
+        default=True,
     )
 )

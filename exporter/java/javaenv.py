@@ -17,20 +17,14 @@ import time
 from functools import cache
 from pathlib import Path
 
+from exporter.core.fsutil import project_root
 from exporter.errors import EnvironmentError_, JavaWorkerError
+from exporter.java import worker as worker_module
+from exporter.java.binding import WorkerJob
 
 CLASSPATH_ENV = "TF2JAVA_CLASSPATH"
 CLASSPATH_FILE = Path("build/tf2java/classpath.txt")
 RELEASE = "11"
-
-
-def project_root() -> Path | None:
-    """The tf2java checkout (holding build.gradle) this package runs from, if any."""
-    here = Path(__file__).resolve().parents[2]
-    for candidate in (here, Path.cwd()):
-        if (candidate / "build.gradle").is_file() and (candidate / "java-harness").is_dir():
-            return candidate
-    return None
 
 
 @cache
@@ -205,7 +199,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_worker(work: Path, timeout: float, **request) -> dict:
-    """Runs one worker process (one JVM, exporter.java.worker) on a request written into
+    """Runs one worker process (one JVM, `worker.py`) on a request written into
     `work` and returns its response; kills it and its children on timeout."""
     with start_worker(work, **request) as worker:
         return worker.wait(timeout)
@@ -266,13 +260,13 @@ class Worker:
 def start_worker(
     work: Path,
     *,
-    jobs: list[dict] | None = None,
+    jobs: list[WorkerJob] | None = None,
     jars: list[str] | None = None,
     jvm_options: list[str] = (),
     hold: bool = False,
     **extra,
 ) -> Worker:
-    """Starts one worker process (one JVM, exporter.java.worker) on a request written into
+    """Starts one worker process (one JVM, `worker.py`) on a request written into
     `work`, and returns at once: the JVM starts and runs its jobs while this process goes on.
     With `hold`, it starts the JVM and TensorFlow Java, then waits for `Worker.release`
     before it runs anything. Its output goes to `work/worker.log`."""
@@ -281,7 +275,7 @@ def start_worker(
         "jvm": jvm_path(),
         "classpath": list(jars or classpath()),
         "jvm_options": ["-Xss4m", f"-XX:ErrorFile={work}/hs_err_pid%p.log", *jvm_options],
-        "jobs": jobs or [],
+        "jobs": [job.to_json() for job in jobs or []],
         "hold": hold,
         **extra,
     }
@@ -297,7 +291,7 @@ def start_worker(
                 [
                     sys.executable,
                     "-m",
-                    "exporter.java.worker",
+                    worker_module.__name__,
                     str(request_file),
                     str(response_file),
                     str(watch_read),
