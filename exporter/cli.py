@@ -109,7 +109,7 @@ class Tf2JavaGroup(click.Group):
             if debug:
                 raise
             _stopped_exit()
-            click.echo(f"error: {tidy(str(exc))}", err=True)
+            click.echo(f"error: {printable(tidy(str(exc)))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: nothing half-written (staging is removed)
             click.echo("error: interrupted", err=True)
@@ -166,8 +166,18 @@ def tidy(message: str) -> str:
     return _PATH.sub(shorten, message)
 
 
+# Control characters a model's names may hold (an OSC sequence retitles a terminal, ANSI ones
+# repaint it): printed as \xNN. Line breaks and tabs are the report's own layout.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """`line` with every control character but newline and tab shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
+
+
 def _echo(line: str) -> None:
-    click.echo(line)
+    click.echo(printable(line))
 
 
 def emit(report: Report, as_json: bool = False) -> None:
@@ -176,7 +186,7 @@ def emit(report: Report, as_json: bool = False) -> None:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
         for line in report.lines():
-            click.echo(line)
+            click.echo(printable(line))
     if not report.ok:
         sys.exit(EXIT_MISMATCH)
 

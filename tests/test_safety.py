@@ -211,6 +211,22 @@ def test_a_signature_naming_a_missing_tensor(split_source, tmp_path):
     assert "ghost:0" in line and not (tmp_path / "out").exists()
 
 
+def test_names_holding_terminal_escapes_are_printed_escaped(split_source, tmp_path):
+    """A signature output named with an OSC sequence (which retitles a terminal) and an ANSI
+    colour: `inspect` shows them as \\xNN, never raw."""
+    src = tmp_path / "escapes"
+    shutil.copytree(split_source, src)
+    model = saved_model_pb2.SavedModel.FromString((src / "saved_model.pb").read_bytes())
+    outputs = model.meta_graphs[0].signature_def["serving_default"].outputs
+    outputs["\x1b]0;pwned\x07\x1b[31mred"].CopyFrom(outputs["first"])
+    del outputs["first"]
+    (src / "saved_model.pb").write_bytes(model.SerializeToString())
+    shown = cli("inspect", src)
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+    assert "\\x1b]0;pwned\\x07\\x1b[31mred" in shown.output
+
+
 # --- a manifest is data -----------------------------------------------------------------------
 
 
