@@ -16,7 +16,7 @@ from exporter.core import manifest, model
 from exporter.java import planning, rendering, writing
 from exporter.java.naming import JAVA_KEYWORDS, camel, java_string, javadoc, pascal, unique
 from tests import models
-from tools.update_golden import CASES, GOLDEN, JAVA, render_golden
+from tools.update_golden import CASES, GOLDEN, HARNESS_NPY, JAVA, render_golden, render_harness_npy
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -26,6 +26,11 @@ def test_generated_java_matches_the_golden_files(name):
     for rel, text in rendered.items():
         golden = (JAVA / rel).read_text(encoding="utf-8")
         assert text == golden, f"{rel} differs from its golden file; run `make golden`"
+
+
+def test_the_harness_reads_npy_with_the_handoffs_reader():
+    """One .npy reader on the Java side: the harness's is the hand-off template's rendering."""
+    assert HARNESS_NPY.read_text(encoding="utf-8") == render_harness_npy(), "run `make golden`"
 
 
 @pytest.mark.parametrize(

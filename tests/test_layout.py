@@ -194,3 +194,23 @@ def test_the_manifest_schema_knows_every_target_and_dtype():
     assert set(artifact["format"]["enum"]) == set(targets.TARGETS)
     tensor = next(d for d in schema["$defs"].values() if "dtype" in d.get("properties", {}))
     assert set(tensor["properties"]["dtype"]["enum"]) == set(dtypes.DTYPES)
+
+
+def test_the_handoff_templates_use_exactly_their_declared_context():
+    """Every name a hand-off template reads is a field of ModuleContext, and every field is
+    read by some template: the context is declared in one place."""
+    from dataclasses import fields
+
+    from jinja2 import meta
+
+    from exporter.commands.handoff import HANDOFF_TEMPLATES, ModuleContext, environment
+
+    env = environment()
+    declared = {f.name for f in fields(ModuleContext)}
+    used = set()
+    for template, _ in HANDOFF_TEMPLATES:
+        source = env.loader.get_source(env, template)[0]
+        names = meta.find_undeclared_variables(env.parse(source))
+        assert names <= declared, (template, sorted(names - declared))
+        used |= names
+    assert used == declared, sorted(declared - used)

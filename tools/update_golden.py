@@ -1,7 +1,8 @@
 """Regenerates the golden files: `make golden` (or `python tests/update_golden.py`).
 
 For each golden model it exports the model, keeps its manifest under tests/golden/NAME/ and
-renders its Java into tests/golden/java/. Review the diff before committing it."""
+renders its Java into tests/golden/java/; it renders the harness's .npy reader from the
+hand-off's template (one reader on the Java side). Review the diff before committing it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from exporter.java import binding, planning, rendering  # noqa: E402
 from tests import models  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
+HARNESS_NPY = ROOT / "java-harness/src/main/java/org/tf2java/harness/GoldenNpy.java"
 JAVA = GOLDEN / "java"
 # name -> (build the source into a path, Java class base name)
 CASES = {
@@ -35,6 +37,15 @@ def render_golden(name: str) -> dict[Path, str]:
     data, sha = manifest.read(GOLDEN / name)
     classes = planning.plan(data, binding.DEFAULT_PACKAGE, CASES[name][1])
     return {Path(rel): text for rel, text in rendering.sources(classes, data, sha).items()}
+
+
+def render_harness_npy() -> str:
+    """The harness's .npy reader: the hand-off's GoldenNpy, in the harness's package."""
+    from exporter import GENERATOR, __version__
+    from exporter.commands.handoff import environment
+
+    template = environment().get_template("handoff/GoldenNpy.java.j2")
+    return template.render(generator=GENERATOR, version=__version__, package="org.tf2java.harness")
 
 
 def main() -> None:
@@ -51,6 +62,8 @@ def main() -> None:
             (JAVA / rel).parent.mkdir(parents=True, exist_ok=True)
             (JAVA / rel).write_text(text, encoding="utf-8")
             print(f"wrote {(JAVA / rel).relative_to(ROOT)}")
+    HARNESS_NPY.write_text(render_harness_npy(), encoding="utf-8")
+    print(f"wrote {HARNESS_NPY.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

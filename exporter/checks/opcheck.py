@@ -15,8 +15,9 @@ from tensorflow.core.framework import graph_pb2
 from exporter import targets
 from exporter.checks.registry import Registry, available, load, version_key
 from exporter.core.manifest import MANIFEST_NAME, read
+from exporter.core.report import Record, json_name
 from exporter.errors import IncompatibleModelError, ModelError
-from exporter.graph.graphs import select_meta_graph
+from exporter.graph.graphs import every_node, select_meta_graph
 from exporter.sources import LoadOptions, detect, load_source
 
 
@@ -32,7 +33,9 @@ class NodeUse:
 
 
 @dataclass
-class Finding:
+class Finding(Record):
+    """One reason a runtime may not load a graph: what, where, and the fix."""
+
     kind: str  # missing_op | unknown_attr | missing_attr | graph_version
     op: str | None
     nodes: list[str]
@@ -45,31 +48,15 @@ class Finding:
     def line(self) -> str:
         return f"{self.severity}: {self.message}; {self.fix}"
 
-    def to_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "severity": self.severity,
-            "op": self.op,
-            "nodes": self.nodes,
-            "message": self.message,
-            "fix": self.fix,
-        }
-
 
 @dataclass
-class Verdict:
+class Verdict(Record):
+    """Whether one TensorFlow Java runtime loads a graph, and the findings that say why."""
+
     runtime: str
-    core: str
+    core: str = json_name("tensorflow_core")
     loads: bool
     findings: list[Finding] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {
-            "runtime": self.runtime,
-            "tensorflow_core": self.core,
-            "loads": self.loads,
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 def usage(graph_def: graph_pb2.GraphDef) -> dict[str, list[NodeUse]]:
@@ -77,15 +64,9 @@ def usage(graph_def: graph_pb2.GraphDef) -> dict[str, list[NodeUse]]:
     library functions by name are not ops and are left out."""
     functions = {f.signature.name for f in graph_def.library.function}
     uses: dict[str, list[NodeUse]] = defaultdict(list)
-
-    def add(nodes, function):
-        for node in nodes:
-            if node.op not in functions:
-                uses[node.op].append(NodeUse(node.name, function, tuple(sorted(node.attr))))
-
-    add(graph_def.node, None)
-    for func in graph_def.library.function:
-        add(func.node_def, func.signature.name)
+    for node, function in every_node(graph_def):
+        if node.op not in functions:
+            uses[node.op].append(NodeUse(node.name, function, tuple(sorted(node.attr))))
     return dict(sorted(uses.items()))
 
 

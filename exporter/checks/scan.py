@@ -17,8 +17,9 @@ from exporter import targets
 from exporter.checks.opcheck import model_graphs
 from exporter.core.manifest import Manifest
 from exporter.core.model import Signature
+from exporter.core.report import Record, as_json
 from exporter.errors import UsageError
-from exporter.graph.graphs import GraphIndex
+from exporter.graph.graphs import GraphIndex, every_node
 from exporter.sources import Source
 from exporter.sources.keras_code import Carried, carried_code
 from exporter.sources.keras_model import is_h5, is_keras
@@ -103,7 +104,9 @@ _SAVER_FUNCTION = re.compile(r"_traced_(save|restore)|_saveable|save_fn|restore_
 
 
 @dataclass(frozen=True)
-class Touch:
+class Touch(Record):
+    """One op that reaches outside the model when it runs, and where it sits."""
+
     category: str
     op: str
     node: str
@@ -112,14 +115,6 @@ class Touch:
     def line(self) -> str:
         where = f" (function {self.function})" if self.function else ""
         return f"[{self.category}] {self.op}: node {self.node}{where}"
-
-    def to_json(self) -> dict:
-        return {
-            "category": self.category,
-            "op": self.op,
-            "node": self.node,
-            "function": self.function,
-        }
 
 
 # Rules over the registry (each op's OpDef): an attr that names where data goes, or a string
@@ -183,17 +178,10 @@ def touches(graph_def: graph_pb2.GraphDef, own_saver: bool = True) -> list[Touch
     graph, which carry a saver of their own) the saver's and restorer's nodes are left out;
     a frozen graph has no business with them."""
     found = []
-
-    def visit(nodes, function):
-        for node in nodes:
-            cat = category(node.op)
-            if cat is None or (own_saver and _saver_path(node, function)):
-                continue
+    for node, function in every_node(graph_def):
+        cat = category(node.op)
+        if cat is not None and not (own_saver and _saver_path(node, function)):
             found.append(Touch(cat, node.op, node.name, function))
-
-    visit(graph_def.node, None)
-    for func in graph_def.library.function:
-        visit(func.node_def, func.signature.name)
     return found
 
 
@@ -229,7 +217,7 @@ class ScanReport:
         return {
             "ok": self.ok,
             "found": sum(len(t) for t in self.graphs.values()),
-            "graphs": {k: [t.to_json() for t in v] for k, v in self.graphs.items()},
+            "graphs": as_json(self.graphs),
         }
 
 

@@ -20,7 +20,7 @@ from exporter.core.inputs import check_input, format_shape, read_arrays
 from exporter.core.model import Signature
 from exporter.errors import ModelError, UsageError
 from exporter.graph.graphs import ops_of, read_meta_graphs, select_signature, signatures_of
-from exporter.sources import LoadOptions, Source, detect, load_source
+from exporter.sources import LOADERS, LoadOptions, Source, detect, load_source
 
 
 def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
         }
         if source.notes:
             data["notes"] = source.notes
-        if show_all and source.format == "savedmodel":
+        if show_all and LOADERS[source.format].meta_graphs:
             data["meta_graphs"] = _every_meta_graph(src)
     return data
 

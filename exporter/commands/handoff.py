@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +26,9 @@ from exporter.core.fsutil import check_target, refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
 from exporter.java import binding, javaenv, planning, rendering, writing
-from exporter.java.naming import is_package, java_string, pascal
+from exporter.java.naming import is_package, pascal
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
-_ZERO = {
-    "float": "0f",
-    "double": "0.0",
-    "int": "0",
-    "long": "0L",
-    "byte": "(byte) 0",
-    "short": "(short) 0",
-    "boolean": "false",
-}
 
 
 @dataclass(frozen=True)
@@ -88,6 +79,83 @@ def java_runtime(jars: tuple[str, ...], core: str) -> Runtime:
     raise UsageError("no tensorflow-core-native jar with a platform classifier on the classpath")
 
 
+@dataclass(frozen=True)
+class Module:
+    """The Maven coordinates and Java package of a handed-off module."""
+
+    group: str
+    artifact: str
+    version: str
+    package: str
+
+    @property
+    def package_path(self) -> str:
+        return self.package.replace(".", "/")
+
+    @property
+    def model_root(self) -> str:
+        """Where the model files sit on the classpath."""
+        return f"/{self.package_path}/model"
+
+
+@dataclass
+class Golden:
+    """The golden vectors of a module: one test case per signature (inputs read from .npy
+    resources, outputs Python TensorFlow computed), one smoke call per signature for the jar's
+    main, and the signatures the test cannot carry."""
+
+    cases: list[dict] = field(default_factory=list)
+    smoke: list[dict] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModuleContext:
+    """Everything the hand-off templates (pom.xml, build.gradle, README.md, the golden test,
+    GoldenNpy and the Check main) are rendered with; each field is one name they use."""
+
+    generator: str
+    version: str
+    package: str
+    package_path: str
+    group: str
+    artifact: str
+    project_version: str
+    model_name: str
+    manifest: manifest_mod.Manifest
+    runtime: Runtime
+    junit_version: str
+    test_class: str
+    check_class: str
+    cases: list[dict]
+    smoke: list[dict]
+    atol: str
+    rtol: str
+    tensorflow_version: str
+    notes: str
+    label_files: list[str]
+    interface: str
+    classes: list[dict]
+    shape: Callable
+    parity: object
+    parity_lines: list[str]
+    left_out: list[str]
+    files: list[dict]
+
+    def names(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+HANDOFF_TEMPLATES = (  # template -> where it goes in the module
+    ("handoff/GoldenTest.java.j2", "src/test/java/{package_path}/{test_class}.java"),
+    ("handoff/GoldenNpy.java.j2", "src/test/java/{package_path}/GoldenNpy.java"),
+    ("handoff/Check.java.j2", "src/main/java/{package_path}/{check_class}.java"),
+    ("handoff/pom.xml.j2", "pom.xml"),
+    ("handoff/build.gradle.j2", "build.gradle"),
+    ("handoff/README.md.j2", "README.md"),
+)
+
+
 def handoff(
     export_dir: Path,
     dest: Path,
@@ -112,11 +180,40 @@ def handoff(
     it. `labels`: output key or name -> a labels file (one per line), shipped as a resource
     and compiled into a top-k method. Raises UsageError (names, labels, DEST), ModelError (the
     export), VerificationError."""
-
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
     refuse_overlap(dest, export_dir, "export", "DEST")
     check_target(dest, force)  # before parity runs; staged_dir checks again when it writes
+    module = _module(data, group, artifact, project_version, package)
+    notes_text = notes.read_text(encoding="utf-8") if notes else ""
+    labels = dict(labels or {})
+    label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
+    planning.plan(data, module.package, class_name, output_names=output_names, labels=label_lists)
+
+    report = _parity(export_dir, seed, batch, atol, rtol, echo)
+    runtime = java_runtime(javaenv.classpath(), report.tensorflow_java or "")
+    handed, text, sha = _handed_manifest(data, runtime)
+    classes = planning.plan(
+        handed,
+        module.package,
+        class_name,
+        output_names=output_names,
+        labels=label_lists,
+        meanings=notes_meanings(notes_text),
+    )
+    with staged_dir(dest, force) as stage:
+        label_files = _resources(stage, module, export_dir, data, text, labels)
+        writing.write_sources(classes, handed, sha, stage / "src/main/java")
+        golden = _golden_vectors(stage, module, export_dir, classes, batch, seed)
+        context = _context(
+            module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
+        )
+        _render_module(stage, context)
+    return dest
+
+
+def _module(data, group: str, artifact: str | None, version: str, package: str | None) -> Module:
+    """The module's coordinates and package, from the flags or the model's name; checked."""
     artifact = artifact or re.sub(r"[^a-z0-9]+", "-", data.name.lower()).strip("-") or "model"
     package = package or f"{group}.{re.sub(r'[^a-z0-9]', '', data.name.lower()) or 'model'}"
     if not is_package(package):
@@ -125,174 +222,189 @@ def handoff(
         r"[A-Za-z0-9_.-]+", artifact
     ):
         raise UsageError("--group and --artifact take letters, digits, '.', '-' and '_'")
-    notes_text = notes.read_text(encoding="utf-8") if notes else ""
-    meanings = notes_meanings(notes_text)
-    labels = dict(labels or {})
-    label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
-    planning.plan(data, package, class_name, output_names=output_names, labels=label_lists)
+    return Module(group, artifact, version, package)
 
+
+def _parity(export_dir: Path, seed: int, batch: int, atol: float, rtol: float, echo):
+    """Parity on the export; a failure hands nothing off."""
     echo("checking parity before the hand-off")
     report = parity(export_dir, seed=seed, batch=batch, atol=atol, rtol=rtol, echo=echo)
     if not report.ok:
         raise VerificationError(
             "parity failed, so nothing was handed off:\n" + "\n".join(report.lines())
         )
-    runtime = java_runtime(javaenv.classpath(), report.tensorflow_java or "")
+    return report
+
+
+def _handed_manifest(data, runtime: Runtime) -> tuple[manifest_mod.Manifest, str, str]:
+    """The manifest the module ships: the export's, with the TensorFlow Java parity ran on;
+    its text and that text's sha256."""
     handed = json.loads(data.dumps())
     handed["java_runtime"] = runtime.to_json()
     text = json.dumps(handed, indent=2) + "\n"
     manifest_mod.validate(handed)
-    handed_manifest = manifest_mod.Manifest.from_json(handed)
-    sha = hashlib.sha256(text.encode()).hexdigest()
+    return manifest_mod.Manifest.from_json(handed), text, hashlib.sha256(text.encode()).hexdigest()
 
-    package_path = package.replace(".", "/")
-    model_root = f"/{package_path}/model"
-    classes = planning.plan(
-        handed_manifest,
-        package,
-        class_name,
-        output_names=output_names,
-        labels=label_lists,
-        meanings=meanings,
-    )
-    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
-    test_class, check_class = f"{base}GoldenTest", f"{base}Check"
-    with staged_dir(dest, force) as stage:
-        resources = stage / "src/main/resources" / package_path / "model"
-        resources.mkdir(parents=True)
-        for art in data.artifacts:
-            if targets.get(art.format).runs_in_java:
-                source = export_dir / art.path
-                if source.is_dir():
-                    shutil.copytree(source, resources / art.path)
-                else:
-                    shutil.copy2(source, resources / art.path)
-        (resources / manifest_mod.MANIFEST_NAME).write_text(text)
-        label_files = []
-        for key, path in labels.items():
-            shipped = stage / "src/main/resources" / package_path / "labels" / f"{key}.txt"
-            shipped.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, shipped)
-            label_files.append(f"src/main/resources/{package_path}/labels/{key}.txt")
-        java_root = stage / "src/main/java"
-        writing.write_sources(classes, handed_manifest, sha, java_root)
 
-        cases, smoke, left_out = [], [], []
-        test_root = stage / "src/test/resources"
-        golden = test_root / package_path / "golden"
-        for cls in classes:
-            model_resource = f"{model_root}/{cls.artifact.path}"
-            run = targets.get(cls.artifact.format).runner(export_dir, cls.artifact)
-            calls = []
-            for jsig in cls.signatures:
-                label = f"{cls.artifact.format} {jsig.sig.key}"
-                if not all(_golden(t) for t in jsig.inputs + jsig.outputs):
-                    left_out.append(label)
-                    continue
-                feed = inputs_mod.generate(jsig.sig, batch=batch, seed=seed)
-                outputs = run(jsig.sig.key, feed)
-                where = golden / cls.artifact.format / jsig.method
-                where.mkdir(parents=True, exist_ok=True)
-                args = []
-                for t in jsig.inputs:
-                    np.save(where / f"in_{t.ident}.npy", _golden_array(feed[t.info.key], t))
-                    args.append(
-                        _input_expression(t, _resource(test_root, where / f"in_{t.ident}.npy"))
-                    )
-                outs = []
-                for t in jsig.outputs:
-                    np.save(where / f"out_{t.ident}.npy", _golden_array(outputs[t.info.key], t))
-                    outs.append(
-                        {
-                            "key": t.info.key,
-                            "getter": t.getter,
-                            "resource": _resource(test_root, where / f"out_{t.ident}.npy"),
-                            "top_k": t.top_k,
-                            "top_labels": _top_labels(outputs[t.info.key], t),
-                        }
-                    )
-                test = f"{cls.artifact.format}{pascal(jsig.method)}"
-                cases.append(
+def _resources(
+    stage: Path, module: Module, export_dir: Path, data, text: str, labels: dict[str, Path]
+) -> list[str]:
+    """Copies the model files TensorFlow Java runs, the manifest and the labels files into
+    the module's resources; returns the labels files' paths in the module."""
+    resources = stage / "src/main/resources" / module.package_path / "model"
+    resources.mkdir(parents=True)
+    for art in data.artifacts:
+        if targets.get(art.format).runs_in_java:
+            source = export_dir / art.path
+            if source.is_dir():
+                shutil.copytree(source, resources / art.path)
+            else:
+                shutil.copy2(source, resources / art.path)
+    (resources / manifest_mod.MANIFEST_NAME).write_text(text)
+    label_files = []
+    for key, path in labels.items():
+        shipped = stage / "src/main/resources" / module.package_path / "labels" / f"{key}.txt"
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, shipped)
+        label_files.append(f"src/main/resources/{module.package_path}/labels/{key}.txt")
+    return label_files
+
+
+def _golden_vectors(
+    stage: Path, module: Module, export_dir: Path, classes, batch: int, seed: int
+) -> Golden:
+    """Runs every signature of every class in Python TensorFlow on generated inputs and
+    writes inputs and outputs as .npy test resources, with the test case of each."""
+    golden = Golden()
+    test_root = stage / "src/test/resources"
+    root = test_root / module.package_path / "golden"
+    for cls in classes:
+        model_resource = f"{module.model_root}/{cls.artifact.path}"
+        run = targets.get(cls.artifact.format).runner(export_dir, cls.artifact)
+        calls = []
+        for jsig in cls.signatures:
+            label = f"{cls.artifact.format} {jsig.sig.key}"
+            if not all(t.golden for t in jsig.inputs + jsig.outputs):
+                golden.left_out.append(label)
+                continue
+            feed = inputs_mod.generate(jsig.sig, batch=batch, seed=seed)
+            outputs = run(jsig.sig.key, feed)
+            where = root / cls.artifact.format / jsig.method
+            where.mkdir(parents=True, exist_ok=True)
+            args = []
+            for t in jsig.inputs:
+                np.save(where / f"in_{t.ident}.npy", _golden_array(feed[t.info.key], t))
+                args.append(t.from_golden(_resource(test_root, where / f"in_{t.ident}.npy")))
+            outs = []
+            for t in jsig.outputs:
+                np.save(where / f"out_{t.ident}.npy", _golden_array(outputs[t.info.key], t))
+                outs.append(
                     {
-                        "test": test,
-                        "check": f"check{pascal(test)}",
-                        "cls": cls.name,
-                        "model_resource": model_resource,
-                        "method": jsig.method,
-                        "result": jsig.result_class,
-                        "args": args,
-                        "outputs": outs,
+                        "key": t.info.key,
+                        "getter": t.getter,
+                        "resource": _resource(test_root, where / f"out_{t.ident}.npy"),
+                        "top_k": t.top_k,
+                        "top_labels": _top_labels(outputs[t.info.key], t),
                     }
                 )
-                calls.append(
-                    {
-                        "method": jsig.method,
-                        "args": [_zeros(t) for t in jsig.inputs],
-                        "label": f"{label}: ok",
-                    }
-                )
-            smoke.append({"cls": cls.name, "model_resource": model_resource, "calls": calls})
-
-        env = rendering.environment()
-        env.filters["e"] = _xml
-        env.filters["cell"] = _cell
-        context = {
-            "generator": GENERATOR,
-            "version": __version__,
-            "package": package,
-            "package_path": package_path,
-            "group": group,
-            "artifact": artifact,
-            "project_version": project_version,
-            "model_name": data.name,
-            "manifest": data,
-            "runtime": runtime,
-            "junit_version": JUNIT_VERSION,
-            "test_class": test_class,
-            "check_class": check_class,
-            "cases": cases,
-            "smoke": smoke,
-            "atol": repr(float(atol)),
-            "rtol": repr(float(rtol)),
-            "tensorflow_version": data.tensorflow_version,
-            "notes": notes_text.strip(),
-            "label_files": label_files,
-            "interface": classes[0].interface,
-            "classes": [
+            test = f"{cls.artifact.format}{pascal(jsig.method)}"
+            golden.cases.append(
                 {
-                    "name": c.name,
-                    "format": c.artifact.format,
-                    "resource": f"{model_root}/{c.artifact.path}",
-                    "signatures": c.signatures,
+                    "test": test,
+                    "check": f"check{pascal(test)}",
+                    "cls": cls.name,
+                    "model_resource": model_resource,
+                    "method": jsig.method,
+                    "result": jsig.result_class,
+                    "args": args,
+                    "outputs": outs,
                 }
-                for c in classes
-            ],
-            "shape": format_shape,
-            "parity": report,
-            "parity_lines": [
-                f"{c.format} `{c.signature}`: "
-                + ("ok" if c.ok else "FAILED")
-                + (f", max abs diff {_max_diff(c):.2e}" if c.comparison else "")
-                for c in report.cases
-            ],
-            "left_out": left_out,
-            "files": [
-                f for a in data.artifacts if targets.get(a.format).runs_in_java for f in a.files
-            ],
-        }
-        test_java = stage / "src/test/java" / package_path
-        test_java.mkdir(parents=True)
-        for template, target in (
-            ("handoff/GoldenTest.java.j2", test_java / f"{test_class}.java"),
-            ("handoff/GoldenNpy.java.j2", test_java / "GoldenNpy.java"),
-            ("handoff/Check.java.j2", java_root / package_path / f"{check_class}.java"),
-            ("handoff/pom.xml.j2", stage / "pom.xml"),
-            ("handoff/build.gradle.j2", stage / "build.gradle"),
-            ("handoff/README.md.j2", stage / "README.md"),
-        ):
-            target.write_text(env.get_template(template).render(**context), encoding="utf-8")
-        (stage / "settings.gradle").write_text(f"rootProject.name = '{artifact}'\n")
-    return dest
+            )
+            calls.append(
+                {
+                    "method": jsig.method,
+                    "args": [t.zeros for t in jsig.inputs],
+                    "label": f"{label}: ok",
+                }
+            )
+        golden.smoke.append({"cls": cls.name, "model_resource": model_resource, "calls": calls})
+    return golden
+
+
+def _context(
+    module: Module,
+    data,
+    runtime: Runtime,
+    classes,
+    golden: Golden,
+    report,
+    notes: str,
+    label_files: list[str],
+    tolerances: tuple[float, float],
+) -> ModuleContext:
+    """The templates' names; `tolerances` (atol, rtol) become the golden test's literals."""
+    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
+    return ModuleContext(
+        generator=GENERATOR,
+        version=__version__,
+        package=module.package,
+        package_path=module.package_path,
+        group=module.group,
+        artifact=module.artifact,
+        project_version=module.version,
+        model_name=data.name,
+        manifest=data,
+        runtime=runtime,
+        junit_version=JUNIT_VERSION,
+        test_class=f"{base}GoldenTest",
+        check_class=f"{base}Check",
+        cases=golden.cases,
+        smoke=golden.smoke,
+        atol=repr(float(tolerances[0])),
+        rtol=repr(float(tolerances[1])),
+        tensorflow_version=data.tensorflow_version,
+        notes=notes.strip(),
+        label_files=label_files,
+        interface=classes[0].interface,
+        classes=[
+            {
+                "name": c.name,
+                "format": c.artifact.format,
+                "resource": f"{module.model_root}/{c.artifact.path}",
+                "signatures": c.signatures,
+            }
+            for c in classes
+        ],
+        shape=format_shape,
+        parity=report,
+        parity_lines=[
+            f"{c.format} `{c.signature}`: "
+            + ("ok" if c.ok else "FAILED")
+            + (f", max abs diff {_max_diff(c):.2e}" if c.comparison else "")
+            for c in report.cases
+        ],
+        left_out=golden.left_out,
+        files=[f for a in data.artifacts if targets.get(a.format).runs_in_java for f in a.files],
+    )
+
+
+def environment():
+    """The templates' environment, with the hand-off's filters: `e` (XML text) and `cell` (a
+    Markdown table cell)."""
+    env = rendering.environment()
+    env.filters["e"] = _xml
+    env.filters["cell"] = _cell
+    return env
+
+
+def _render_module(stage: Path, context: ModuleContext) -> None:
+    """Renders the module's build files, README, golden test and Check main into `stage`."""
+    env = environment()
+    for template, target in HANDOFF_TEMPLATES:
+        path = stage / target.format(**context.names())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(env.get_template(template).render(**context.names()), encoding="utf-8")
+    (stage / "settings.gradle").write_text(f"rootProject.name = '{context.artifact}'\n")
 
 
 def _cell(text: str) -> str:
@@ -305,36 +417,10 @@ def _resource(root: Path, path: Path) -> str:
     return "/" + path.relative_to(root).as_posix()
 
 
-def _golden(t: binding.JavaTensor) -> bool:
-    """A tensor the golden test carries: a number or bool of a rank a Java array has."""
-    dtype = dtypes.DTYPES.get(t.info.dtype)
-    golden = dtype is not None and dtype.in_java and dtype.kind != "string"
-    return golden and not t.nd and not t.bytes_strings
-
-
 def _golden_array(value, t: binding.JavaTensor) -> np.ndarray:
     """The values as the Java array of the generated API holds them (GoldenNpy reads them
     into that array): the same bits for unsigned integers, half floats widened."""
     return np.ascontiguousarray(dtypes.get(t.info.dtype).to_java(np.asarray(value)))
-
-
-def _input_expression(t: binding.JavaTensor, resource: str) -> str:
-    read = f"GoldenNpy.read({java_string(resource)})"
-    reader = f"{dtypes.get(t.info.dtype).java}s"  # GoldenNpy.floats(), .ints(), .booleans()...
-    if t.rank == 0:
-        element = t.java_type
-        if element == "boolean":
-            return f"{read}.values()[0] != 0"
-        return f"({element}) {read}.values()[0]"
-    return f"StdArrays.array{t.rank}dCopyOf({read}.{reader}())"
-
-
-def _zeros(t: binding.JavaTensor) -> str:
-    if t.rank == 0:
-        return _ZERO[t.java_type]
-    element = t.java_type.split("[")[0]
-    dims = "".join(f"[{1 if d < 0 else d}]" for d in t.info.shape)
-    return f"new {element}{dims}"
 
 
 def _max_diff(case) -> float:

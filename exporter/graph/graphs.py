@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -408,13 +409,20 @@ def select_signature(signatures: list[Signature], key: str | None, where: str) -
     )
 
 
+def every_node(graph_def: graph_pb2.GraphDef) -> Iterator[tuple[object, str | None]]:
+    """(node, function name) for every node of the graph (function None) and of every function
+    in its library: the one walk over all of a graph's nodes."""
+    for node in graph_def.node:
+        yield node, None
+    for func in graph_def.library.function:
+        for node in func.node_def:
+            yield node, func.signature.name
+
+
 def ops_of(graph_def: graph_pb2.GraphDef) -> list[str]:
     """Op types used by the graph and every function in its library, sorted."""
-    ops = {node.op for node in graph_def.node}
-    for func in graph_def.library.function:
-        ops.update(node.op for node in func.node_def)
     functions = {f.signature.name for f in graph_def.library.function}
-    return sorted(ops - functions)
+    return sorted({node.op for node, _ in every_node(graph_def)} - functions)
 
 
 def valid_node_name(name: str) -> str:

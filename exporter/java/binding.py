@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -52,6 +53,16 @@ SUPPORT = "Tf2JavaSupport"
 SUPPORT_TEMPLATE = "support.java.j2"
 BYTES_ND = ("NdArray<byte[]>", "NdArrays.ofObjects(byte[].class, shape)")
 ANY_RANK = -1  # JavaTensor.rank of a tensor passed as an NdArray: unknown rank, or above MAX_RANK
+# Zero of each Java element type, as a literal.
+ZERO = {
+    "float": "0f",
+    "double": "0.0",
+    "int": "0",
+    "long": "0L",
+    "byte": "(byte) 0",
+    "short": "(short) 0",
+    "boolean": "false",
+}
 # The java.nio buffer of a Java element type (booleans have none).
 NIO = {
     "float": "FloatBuffer",
@@ -61,6 +72,58 @@ NIO = {
     "byte": "ByteBuffer",
     "short": "ShortBuffer",
 }
+
+
+@dataclass(frozen=True)
+class View:
+    """One more getter a result offers for an output it holds as flat data, besides the nested
+    array: its name suffix, and for a tensor `t` its Java return type (None: not offered for
+    this element type), its Javadoc in the class and in the interface, the expression it
+    returns, and the imports it needs. Adding an output form is one View here."""
+
+    suffix: str
+    type: Callable[[JavaTensor], str | None]
+    doc: str  # str.format'ed with the tensor's doc, getter, ident
+    interface_doc: str
+    body: str
+    imports: Callable[[JavaTensor], set[str]] = lambda t: set()
+
+
+VIEWS = (
+    View(
+        "Flat",
+        lambda t: f"{t.element}[]",
+        "{doc}: its elements in row-major order (this result's own array, not a copy)",
+        "{doc}: its elements in row-major order",
+        "{ident}",
+    ),
+    View(
+        "Shape",
+        lambda t: "long[]",
+        "the shape of {{@link #{getter}()}}",
+        "the shape of {{@link #{getter}()}}",
+        "{ident}$shape.clone()",
+    ),
+    View(
+        "Nd",
+        lambda t: t.nd_view_type,
+        "{doc}, as a read-only NdArray over this result's own array",
+        "{doc}, as a read-only NdArray",
+        "NdArrays.wrap(Shape.of({ident}$shape), DataBuffers.of({ident}, true, false))",
+        lambda t: {f"org.tensorflow.ndarray.{t.nd_view_type}"},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ViewGetter:
+    """A `View` of one output, as the templates place it."""
+
+    name: str
+    type: str
+    doc: str
+    interface_doc: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -77,8 +140,8 @@ class JavaTensor:
     rank: int
     doc: str  # Javadoc text: key, dtype, shape
     bytes_strings: bool = False  # a DT_STRING tensor as byte[] elements, not String
-    # An output held as flat data: the names of its flat, shape and NdArray getters.
-    views: tuple[str, str, str] | None = None
+    # An output held as flat data: the names of its VIEWS' getters, in order.
+    views: tuple[str, ...] | None = None
     # A labelled output (--labels): its labels, the constant holding them, its top-k method.
     labels: tuple[str, ...] | None = None
     labels_const: str = ""
@@ -247,6 +310,34 @@ class JavaTensor:
         return (self.info.key, self.getter.removeprefix("get"), camel(self.getter[3:]))
 
     @property
+    def view_getters(self) -> list[ViewGetter]:
+        """The getters of the VIEWS this output offers (none unless it is held as flat data)."""
+        names = {"doc": self.doc, "getter": self.getter, "ident": self.ident}
+        names["nio"] = NIO.get(self.element, "")
+        return [
+            ViewGetter(
+                name,
+                view.type(self),
+                view.doc.format(**names),
+                view.interface_doc.format(**names),
+                view.body.format(**names),
+            )
+            for view, name in zip(VIEWS, self.views or ())
+            if view.type(self) is not None
+        ]
+
+    def view_imports(self) -> set[str]:
+        """The imports the getters of this output's views need."""
+        if not self.views:
+            return set()
+        return {i for view in VIEWS if view.type(self) is not None for i in view.imports(self)}
+
+    def view_name(self, suffix: str) -> str | None:
+        """The getter of this output's view of `suffix` ('Flat', 'Shape'...), if it has one."""
+        names = dict(zip((v.suffix for v in VIEWS), self.views or ()))
+        return names.get(suffix)
+
+    @property
     def nd_view_type(self) -> str:
         """The NdArray type of an output's view (FloatNdArray for float, ...)."""
         return JAVA_TYPES[self.info.dtype].nd_array
@@ -278,6 +369,33 @@ class JavaTensor:
         if self.bulk:
             return [f"{self.element}[] {self.ident}", f"long[] {self.ident}$shape"]
         return [f"{self.java_type} {self.ident}"]
+
+    @property
+    def golden(self) -> bool:
+        """Carried by the hand-off's golden test: a number or bool of a rank a Java array has
+        (its .npy read by GoldenNpy)."""
+        dtype = dtypes.DTYPES.get(self.info.dtype)
+        golden = dtype is not None and dtype.in_java and dtype.kind != "string"
+        return golden and not self.nd and not self.bytes_strings
+
+    def from_golden(self, resource: str) -> str:
+        """Java expression: this input read from a golden .npy on the classpath."""
+        read = f"GoldenNpy.read({java_string(resource)})"
+        reader = f"{dtypes.get(self.info.dtype).java}s"  # GoldenNpy.floats(), .ints()...
+        if self.rank == 0:
+            if self.java_type == "boolean":
+                return f"{read}.values()[0] != 0"
+            return f"({self.java_type}) {read}.values()[0]"
+        return f"StdArrays.array{self.rank}dCopyOf({read}.{reader}())"
+
+    @property
+    def zeros(self) -> str:
+        """Java expression: a value of this input's type and shape (unknown dimensions 1),
+        all zeros."""
+        if self.rank == 0:
+            return ZERO[self.java_type]
+        dims = "".join(f"[{1 if d < 0 else d}]" for d in self.info.shape)
+        return f"new {self.element}{dims}"
 
     def from_tensor(self, tensor: str) -> str:
         """Java expression: the fetched tensor as a Java array (one bulk copy)."""
@@ -624,7 +742,8 @@ class Crossing:
 
     @classmethod
     def of(cls, t: JavaTensor, output: bool = False) -> Crossing:
-        extra = {"getter": t.getter, "flat": t.views[:2] if t.views else None} if output else {}
+        flat = (t.view_name("Flat"), t.view_name("Shape")) if t.views else None
+        extra = {"getter": t.getter, "flat": flat} if output else {}
         return cls(t.info.key, t.info.dtype, t.rank, t.bytes_strings, **extra)
 
 

@@ -18,6 +18,7 @@ from exporter.java.binding import (
     DEFAULT_PACKAGE,
     JAVA_TYPES,
     MAX_RANK,
+    VIEWS,
     JavaClass,
     JavaSignature,
     JavaTensor,
@@ -226,10 +227,10 @@ def _signature(
     outputs = [tensor(t, f, g) for t, f, g in zip(sig.outputs, fields, getters)]
     bulk = [t for t in outputs if t.bulk]
     views = unique(
-        getters + [bounded(t.getter + s) for t in bulk for s in ("Flat", "Shape", "Nd")],
-        OBJECT_METHODS,
+        getters + [bounded(t.getter + v.suffix) for t in bulk for v in VIEWS], OBJECT_METHODS
     )[len(getters) :]
-    views_of = {id(t): tuple(views[3 * i : 3 * i + 3]) for i, t in enumerate(bulk)}
+    n = len(VIEWS)
+    views_of = {id(t): tuple(views[n * i : n * i + n]) for i, t in enumerate(bulk)}
     return JavaSignature(
         sig=sig,
         method=method,

@@ -201,14 +201,16 @@ def imports(cls: JavaClass, declared: Contract) -> list[str]:
 
 def _api_imports(signatures) -> set[str]:
     """The types the signatures' methods and results name, besides tensors: NdArray
-    parameters and outputs, outputs' NdArray views, java.nio buffers."""
+    parameters and outputs, what outputs' views return, java.nio buffers."""
     params = [t for s in signatures for o in s.overloads for t in o.inputs]
     outputs = [t for s in signatures for t in s.outputs]
     nd = {t.java_type.split("<")[0] for t in params + outputs if t.nd}
-    nd |= {t.nd_view_type for t in outputs if t.views}
-    return {f"org.tensorflow.ndarray.{n}" for n in nd} | {
-        f"java.nio.{t.java_type}" for t in params if t.form == "nio"
-    }
+    views = {i for t in outputs for i in t.view_imports()}
+    return (
+        {f"org.tensorflow.ndarray.{n}" for n in nd}
+        | views
+        | {f"java.nio.{t.java_type}" for t in params if t.form == "nio"}
+    )
 
 
 def nd_copies(cls: JavaClass) -> list[dict[str, str]]:

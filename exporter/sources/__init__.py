@@ -96,7 +96,7 @@ class Loader:
     `graph(path)`, where the format is a graph on disk, reads the GraphDef that `scan` and
     `ops` look at without loading the model; `own_saver` says whether that graph carries a
     saver of its own (a checkpoint's, a SavedModel's), whose Save/Restore ops are not the
-    model's."""
+    model's. `meta_graphs`: the source holds MetaGraphs that `inspect --all` lists."""
 
     format: str
     description: str
@@ -104,6 +104,7 @@ class Loader:
     load: Callable[[Path, LoadOptions, Path], Source]
     graph: Callable[[Path], object] | None = None
     own_saver: bool = True
+    meta_graphs: bool = False
 
 
 LOADERS: dict[str, Loader] = {}

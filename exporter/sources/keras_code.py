@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from exporter.core.report import Record
 from exporter.errors import ModelError, UsageError
 
 TRUST_FLAG = "--trust-model-code"
@@ -37,18 +38,16 @@ _BUILTIN_FAMILIES = (
 
 
 @dataclass(frozen=True)
-class Carried:
+class Carried(Record):
     """One thing a model file carries that would run as code: where it is, and what it is."""
 
     kind: str  # bytecode | pickle | import | archive
     where: str
     what: str
+    category: str = "model code"
 
     def line(self) -> str:
-        return f"[model code] {self.where}: {self.what}"
-
-    def to_json(self) -> dict:
-        return {"category": "model code", "kind": self.kind, "where": self.where, "what": self.what}
+        return f"[{self.category}] {self.where}: {self.what}"
 
 
 def carried_code(path: Path, custom: Iterable[str] = ()) -> list[Carried]:

@@ -257,5 +257,6 @@ register(
         "a directory with saved_model.pb, or TensorFlow Serving's MODEL/<version>/ folders",
         is_saved_model,
         load,
+        meta_graphs=True,
     )
 )

@@ -39,10 +39,10 @@ public class GeneratedDemoTest {
     String dir = System.getProperty("tf2java.fixtures");
     assumeTrue("needs -Ptf2java.fixtures=DIR, which tests/test_java_gradle.py gives", dir != null);
     fixtures = Paths.get(dir);
-    inputIds = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("input_ids.npy")).ints());
-    inputMask = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("input_mask.npy")).ints());
-    segmentIds = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("segment_ids.npy")).ints());
-    expected = StdArrays.array2dCopyOf(Npy.read(fixtures.resolve("pred_prob.npy")).floats());
+    inputIds = StdArrays.array2dCopyOf(GoldenNpy.read(fixtures.resolve("input_ids.npy")).ints());
+    inputMask = StdArrays.array2dCopyOf(GoldenNpy.read(fixtures.resolve("input_mask.npy")).ints());
+    segmentIds = StdArrays.array2dCopyOf(GoldenNpy.read(fixtures.resolve("segment_ids.npy")).ints());
+    expected = StdArrays.array2dCopyOf(GoldenNpy.read(fixtures.resolve("pred_prob.npy")).floats());
   }
 
   private static void assertMatchesPython(float[][] actual) {

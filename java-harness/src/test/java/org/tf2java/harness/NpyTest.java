@@ -39,7 +39,7 @@ public class NpyTest {
       payload.putFloat(i * 0.5f);
     }
     payload.flip();
-    Npy array = Npy.read(npy("<f4", "(2, 3)", payload));
+    GoldenNpy array = GoldenNpy.read(npy("<f4", "(2, 3)", payload));
     assertEquals("f4", array.dtype());
     assertArrayEquals(new long[] {2, 3}, array.shape().asArray());
     float[][] values = StdArrays.array2dCopyOf(array.floats());
@@ -50,7 +50,7 @@ public class NpyTest {
   public void readsLongVector() throws Exception {
     ByteBuffer payload = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
     payload.putLong(-1L).putLong(1L << 40).putLong(7L).flip();
-    Npy array = Npy.read(npy("<i8", "(3,)", payload));
+    GoldenNpy array = GoldenNpy.read(npy("<i8", "(3,)", payload));
     assertArrayEquals(new long[] {-1L, 1L << 40, 7L}, StdArrays.array1dCopyOf(array.longs()));
   }
 
@@ -58,6 +58,6 @@ public class NpyTest {
   public void refusesTheWrongType() throws Exception {
     ByteBuffer payload = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
     payload.putInt(3).flip();
-    Npy.read(npy("<i4", "(1,)", payload)).floats();
+    GoldenNpy.read(npy("<i4", "(1,)", payload)).floats();
   }
 }
