@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,19 +19,14 @@ from exporter.cli import main
 from exporter.commands.parity import parity
 from exporter.core import manifest
 from exporter.errors import EXIT_MISMATCH
+from tests import procs
 
 pytestmark = pytest.mark.jvm
 
 
 def _workers() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and b"exporter.java.worker" in (entry / "cmdline").read_bytes():
-                pids.add(int(entry.name))
-        except OSError:
-            continue
-    return pids
+    """The Java workers this test process started that still run."""
+    return procs.workers_of(os.getpid())
 
 
 def test_nan_inf_empty_scalars_and_strings(edges_export, tmp_path):

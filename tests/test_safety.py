@@ -25,7 +25,7 @@ from exporter.checks.scan import registry_touches, scan
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL, EXIT_USAGE
 from exporter.sources import keras_code
-from tests import carried_code, models, wild
+from tests import carried_code, models, procs, wild
 
 
 def cli(*args):
@@ -457,11 +457,6 @@ def test_a_class_that_does_not_compile_names_its_signature(split_export, tmp_pat
 # --- no orphans ------------------------------------------------------------------------------
 
 
-def _workers() -> list[str]:
-    found = subprocess.run(["pgrep", "-f", "exporter.java.worker"], capture_output=True, text=True)
-    return found.stdout.split()
-
-
 @pytest.mark.jvm
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -475,14 +470,16 @@ def test_stopping_parity_stops_its_worker(sig, code, split_export, tmp_path):
         env=env,
     )
     deadline = time.monotonic() + 120
-    while not _workers() and time.monotonic() < deadline and proc.poll() is None:
+    workers: set[int] = set()
+    while not workers and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    assert _workers(), "the Java worker never started"
+        workers = procs.workers_of(proc.pid)  # this parity's own, never another's
+    assert workers, "the Java worker never started"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     time.sleep(0.5)
-    assert _workers() == []
+    assert not [pid for pid in workers if procs.alive(pid)]
     assert not list(tmp_path.glob("tf2java-parity-*"))
 
 
