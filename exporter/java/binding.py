@@ -112,6 +112,14 @@ VIEWS = (
         "NdArrays.wrap(Shape.of({ident}$shape), DataBuffers.of({ident}, true, false))",
         lambda t: {f"org.tensorflow.ndarray.{t.nd_view_type}"},
     ),
+    View(
+        "Buffer",
+        lambda t: NIO.get(t.element),  # booleans have no java.nio buffer
+        "{doc}, as a read-only java.nio buffer over this result's own array (no copy)",
+        "{doc}, as a read-only java.nio buffer",
+        "{nio}.wrap({ident}).asReadOnlyBuffer()",
+        lambda t: {f"java.nio.{NIO[t.element]}"},
+    ),
 )
 
 

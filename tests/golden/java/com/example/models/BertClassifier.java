@@ -4,6 +4,7 @@
 package com.example.models;
 
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.util.List;
 import javax.annotation.processing.Generated;
@@ -56,6 +57,9 @@ public interface BertClassifier extends AutoCloseable {
 
     /** @return 'loss/pred_prob', float32 (?, 7), as a read-only NdArray */
     FloatNdArray getLossPredProbNd();
+
+    /** @return 'loss/pred_prob', float32 (?, 7), as a read-only java.nio buffer */
+    FloatBuffer getLossPredProbBuffer();
   }
 
   /**

@@ -7,6 +7,7 @@ package com.example.models;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
+import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -469,6 +470,11 @@ public final class BertClassifierSavedModel implements BertClassifier {
     /** @return 'loss/pred_prob', float32 (?, 7), as a read-only NdArray over this result's own array */
     public FloatNdArray getLossPredProbNd() {
       return NdArrays.wrap(Shape.of(lossPredProb$shape), DataBuffers.of(lossPredProb, true, false));
+    }
+
+    /** @return 'loss/pred_prob', float32 (?, 7), as a read-only java.nio buffer over this result's own array (no copy) */
+    public FloatBuffer getLossPredProbBuffer() {
+      return FloatBuffer.wrap(lossPredProb).asReadOnlyBuffer();
     }
   }
 

@@ -75,6 +75,9 @@ public interface MultiDtype extends AutoCloseable {
 
     /** @return 'scaled', float32 (?, 4), as a read-only NdArray */
     FloatNdArray getScaledNd();
+
+    /** @return 'scaled', float32 (?, 4), as a read-only java.nio buffer */
+    FloatBuffer getScaledBuffer();
     /** @return 'total', int64 (?) */
     long[] getTotal();
 
@@ -86,6 +89,9 @@ public interface MultiDtype extends AutoCloseable {
 
     /** @return 'total', int64 (?), as a read-only NdArray */
     LongNdArray getTotalNd();
+
+    /** @return 'total', int64 (?), as a read-only java.nio buffer */
+    LongBuffer getTotalBuffer();
   }
 
   /**

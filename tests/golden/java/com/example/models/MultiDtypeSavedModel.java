@@ -532,6 +532,11 @@ public final class MultiDtypeSavedModel implements MultiDtype {
       return NdArrays.wrap(Shape.of(scaled$shape), DataBuffers.of(scaled, true, false));
     }
 
+    /** @return 'scaled', float32 (?, 4), as a read-only java.nio buffer over this result's own array (no copy) */
+    public FloatBuffer getScaledBuffer() {
+      return FloatBuffer.wrap(scaled).asReadOnlyBuffer();
+    }
+
     /** @return 'total', int64 (?), as a new nested array on each call */
     public long[] getTotal() {
       return (long[]) Tf2JavaSupport.nested(total, total$shape, long.class);
@@ -550,6 +555,11 @@ public final class MultiDtypeSavedModel implements MultiDtype {
     /** @return 'total', int64 (?), as a read-only NdArray over this result's own array */
     public LongNdArray getTotalNd() {
       return NdArrays.wrap(Shape.of(total$shape), DataBuffers.of(total, true, false));
+    }
+
+    /** @return 'total', int64 (?), as a read-only java.nio buffer over this result's own array (no copy) */
+    public LongBuffer getTotalBuffer() {
+      return LongBuffer.wrap(total).asReadOnlyBuffer();
     }
   }
 

@@ -77,6 +77,10 @@ public class GeneratedDemoTest {
         float[] flat = result.getLossPredProbFlat();
         assertEquals(expected[1][3], flat[expected[0].length + 3], ATOL);
         assertEquals(expected[1][3], result.getLossPredProbNd().getFloat(1, 3), ATOL);
+        java.nio.FloatBuffer buffer = result.getLossPredProbBuffer();
+        assertTrue(buffer.isReadOnly());
+        assertEquals(flat.length, buffer.remaining());
+        assertEquals(expected[1][3], buffer.get(expected[0].length + 3), ATOL);
       }
     }
   }
