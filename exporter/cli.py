@@ -622,8 +622,12 @@ def parity(
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
+    from exporter.commands.parity import check_report_target
     from exporter.commands.parity import parity as run_parity
 
+    for path, flag in ((report, "--report"), (junit, "--junit")):
+        if path:  # before anything runs
+            check_report_target(path, force, out, flag)
     result = run_parity(
         out,
         inputs_npz=inputs_npz,

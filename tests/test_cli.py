@@ -108,14 +108,23 @@ def test_java_generation_and_its_errors(run, tmp_path, split_export):
     )
     assert again.exit_code == 0, again.output
     assert (out / files[0]).read_bytes() == first
-    # a generated file edited by hand is generated again (it says "do not edit")
+    # a generated file edited by hand is no longer tf2java's: replaced only with --force
     (out / files[0]).write_text("// mine\n")
     (out / "org/acme/ml/Helper.java").write_text("// mine too\n")
-    mine = run(
-        "java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"
-    )
+    args = ["java", split_export, "--out", out, "--package", "org.acme.ml", "--class", "Splitter"]
+    edited = run(*args)
+    assert edited.exit_code == EXIT_USAGE and "--force" in _one_error_line(edited)
+    assert (out / files[0]).read_text() == "// mine\n"
+    mine = run(*args, "--force")
     assert mine.exit_code == 0, mine.output
     assert (out / files[0]).read_bytes() == first
+    # a stamp edited to claim a hand-written file does not make it tf2java's to delete
+    stamp = json.loads((out / ".tf2java-generated.json").read_text())
+    (claimed,) = stamp["generated"].values()
+    claimed["org/acme/ml/Helper.java"] = "0" * 64
+    (out / ".tf2java-generated.json").write_text(json.dumps(stamp))
+    assert run(*args).exit_code == 0
+    assert (out / "org/acme/ml/Helper.java").read_text() == "// mine too\n"
     # a file tf2java has no record of writing is never replaced without --force
     (out / ".tf2java-generated.json").unlink()
     (out / files[0]).write_text("// mine\n")

@@ -392,6 +392,135 @@ def test_reports_replace_only_their_own_files(split_export, tmp_path):
     assert cli("parity", split_export, "--report", mine, "--force").exit_code == 0
 
 
+def test_a_report_never_goes_into_the_export(split_export, tmp_path):
+    """--force replaces a previous report, never a file of the export: refused before
+    anything runs, the export untouched and still loading."""
+    export = tmp_path / "export"
+    shutil.copytree(split_export, export)
+    before = _tree(export)
+    for flag, target in (
+        ("--report", export / "manifest.json"),
+        ("--junit", export / "frozen.pb"),
+        ("--report", export / "saved_model" / "saved_model.pb"),
+        ("--junit", export / "parity.xml"),
+    ):
+        line = one_error(cli("parity", export, flag, target, "--force"), EXIT_USAGE)
+        assert f"{flag} {target}: is inside the export" in line, line
+        assert "running" not in line
+    assert _tree(export) == before
+    assert cli("inspect", export).exit_code == 0
+
+
+def test_outputs_follow_the_umask(split_source, tmp_path):
+    """Staging folders and files are private while written (mkdtemp, mkstemp); what lands
+    has the modes the user's umask gives, like any other tool's output."""
+    out = tmp_path / "out"
+    old = os.umask(0o027)
+    try:
+        assert cli("export", split_source, out).exit_code == 0
+        assert cli("java", out, "--out", tmp_path / "java").exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o750
+    assert (out / "manifest.json").stat().st_mode & 0o777 == 0o640
+    stamp = tmp_path / "java" / ".tf2java-generated.json"
+    assert stamp.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_force_onto_a_file_or_a_link_leaves_nothing_beside_it(kind, split_source, tmp_path):
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("old")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (tmp_path / "elsewhere" / "keep.txt").write_text("kept")
+        out.symlink_to(tmp_path / "elsewhere")
+    assert "--force" in one_error(cli("export", split_source, out), EXIT_USAGE)
+    result = cli("export", split_source, out, "--force")
+    assert result.exit_code == 0, result.output
+    assert out.is_dir() and not out.is_symlink() and (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["out"] if kind == "file" else ["elsewhere", "out"]
+    )
+    if kind == "link":  # the link is replaced, never what it pointed to
+        assert (tmp_path / "elsewhere" / "keep.txt").read_text() == "kept"
+
+
+def test_a_manifest_naming_a_missing_tensor_is_refused_before_parity_runs(split_export, tmp_path):
+    export = _tampered(
+        split_export,
+        tmp_path,
+        lambda data, out: data["artifacts"][0]["signatures"][0]["outputs"][0].update(name="ghost"),
+    )
+    line = one_error(cli("parity", export), EXIT_MODEL)
+    assert "names tensor ghost:0 that the graph does not have" in line
+
+
+def test_notes_that_are_not_utf8(split_export, tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_bytes(b"\xff\xfe model notes")
+    line = one_error(cli("handoff", split_export, tmp_path / "module", "--notes", notes), 2)
+    assert "--notes" in line and "not UTF-8" in line
+    assert not (tmp_path / "module").exists()
+
+
+def test_an_empty_batch_compares_nothing_and_fails(split_export, tmp_path):
+    np.savez(tmp_path / "in.npz", x=np.zeros((0, 3), np.float32))
+    result = cli("parity", split_export, "--inputs", tmp_path / "in.npz")
+    assert result.exit_code == 1, result.output
+    assert "0 values compared: every output is empty" in result.output
+
+
+@pytest.fixture(scope="module")
+def keras_tflite(built, tmp_path_factory) -> Path:
+    from exporter.commands.export import export
+
+    src = models.save_keras(built / "tflite_source.keras")
+    out = tmp_path_factory.mktemp("tflite") / "keras"
+    export(src, out, formats=("tflite",), name="keras")
+    return out / "model.tflite"
+
+
+def test_tflite_refusing_its_inputs_is_one_line(keras_tflite):
+    ids = json.dumps([[99, 0, 0, 0, 0]])
+    result = cli(
+        "run",
+        keras_tflite,
+        "--input-json",
+        f"tokens={ids}",
+        "--input-json",
+        f"features={json.dumps([[0.0] * 8])}",
+    )
+    line = one_error(result, EXIT_MODEL)
+    assert "failed in the TFLite interpreter" in line and "gather index out of bounds" in line
+
+
+class _HostileKeys(tf.Module):
+    """Scores under an output key that is a path out of any folder."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 3), tf.float32, name="x")])
+    def serve(self, x):
+        return {"../../escaped": tf.nn.softmax(x)}
+
+
+@pytest.mark.slow
+@pytest.mark.jvm
+def test_labels_of_an_output_keyed_like_a_path_stay_inside_the_module(built, tmp_path):
+    src = models.save_module(_HostileKeys(), built / "hostile_keys")
+    assert cli("export", src, tmp_path / "out").exit_code == 0
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n")
+    dest = tmp_path / "deep" / "module"
+    result = cli("handoff", tmp_path / "out", dest, "--labels", f"../../escaped={labels}")
+    assert result.exit_code == 0, result.output
+    (shipped,) = dest.rglob("labels/*.txt")
+    assert shipped.name == "escaped.txt" and shipped.read_text() == "a\nb\nc\n"
+    assert dest in shipped.parents
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "labels.txt", "out"]
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["module"]
+
+
 # --- generated Java always compiles, and `java` proves it -------------------------------------
 
 

@@ -53,6 +53,12 @@ def _top_labels(value: np.ndarray, t: binding.JavaTensor) -> list[str]:
     TensorFlow computed it."""
     if not t.labels:
         return []
+    classes = np.shape(value)[-1] if np.ndim(value) else 0
+    if classes != len(t.labels):
+        raise UsageError(
+            f"--labels {t.info.key}: the file has {len(t.labels)} labels, but the model gives "
+            f"{classes} classes for output '{t.info.key}'"
+        )
     scores = np.asarray(value, dtype=np.float64).reshape(-1, len(t.labels))
     return [t.labels[i] for i in np.argmax(scores, axis=1)]
 
@@ -185,7 +191,7 @@ def handoff(
     refuse_overlap(dest, export_dir, "export", "DEST")
     check_target(dest, force)  # before parity runs; staged_dir checks again when it writes
     module = _module(data, group, artifact, project_version, package)
-    notes_text = notes.read_text(encoding="utf-8") if notes else ""
+    notes_text = _read_notes(notes) if notes else ""
     labels = dict(labels or {})
     label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
     planning.plan(data, module.package, class_name, output_names=output_names, labels=label_lists)
@@ -210,6 +216,15 @@ def handoff(
         )
         _render_module(stage, context)
     return dest
+
+
+def _read_notes(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"--notes {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def _module(data, group: str, artifact: str | None, version: str, package: str | None) -> Module:
@@ -261,12 +276,18 @@ def _resources(
             else:
                 shutil.copy2(source, resources / art.path)
     (resources / manifest_mod.MANIFEST_NAME).write_text(text)
-    label_files = []
+    label_files: list[str] = []
     for key, path in labels.items():
-        shipped = stage / "src/main/resources" / module.package_path / "labels" / f"{key}.txt"
-        shipped.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, shipped)
-        label_files.append(f"src/main/resources/{module.package_path}/labels/{key}.txt")
+        # a file name of the key's letters alone: an output key is the model's to choose
+        # ('../../x', '/etc/y'), and no key may place a file outside the module
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("._") or "labels"
+        rel = f"src/main/resources/{module.package_path}/labels/{name}.txt"
+        while rel in label_files:
+            name += "_"
+            rel = f"src/main/resources/{module.package_path}/labels/{name}.txt"
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stage / rel)
+        label_files.append(rel)
     return label_files
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from exporter import targets
+from exporter.core import fsutil
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.java import binding, javaenv, planning, writing
@@ -71,7 +72,7 @@ def prepare(
             )
     strings = "bytes" if any(_binary(v) for f in feeds.values() for v in f.values()) else "text"
     classes = planning.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
-    scratch = tempfile.TemporaryDirectory(prefix="tf2java-parity-")
+    scratch = fsutil.scratch("parity")
     try:
         work = Path(scratch.name)
         sources = writing.write_sources(classes, manifest, sha, work / "src")

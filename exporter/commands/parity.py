@@ -25,6 +25,7 @@ from exporter.errors import (
     JavaWorkerError,
     ModelError,
     OutputExistsError,
+    UsageError,
     first_line,
 )
 from exporter.java import javaenv
@@ -181,10 +182,9 @@ def parity(
 
         manifest = java.manifest
         # Nothing runs on either side before these checks pass: the worker is held.
-        graphs = [
-            (f"{a.format} ({a.path})", g)
-            for a, g in artifact_graphs(export_dir, manifest.artifacts)
-        ]
+        arts = artifact_graphs(export_dir, manifest.artifacts)
+        _require_tensors(export_dir, arts)
+        graphs = [(f"{a.format} ({a.path})", g) for a, g in arts]
         opcheck.require(
             graphs, javaenv.runtime_version(), echo=echo, extra_ops=library_ops(list(op_libraries))
         )
@@ -237,6 +237,21 @@ def parity(
     return report
 
 
+def _require_tensors(export_dir: Path, arts) -> None:
+    """Every tensor the manifest names is in its artifact's graph: a manifest that does not
+    fit its model is refused before anything runs."""
+    for art, graph_def in arts:
+        nodes = {n.name for n in graph_def.node}
+        for sig in art.signatures:
+            for t in (*sig.inputs, *sig.outputs):
+                if t.name not in nodes:
+                    raise ModelError(
+                        f"{export_dir / art.path}: signature '{sig.key}' names tensor "
+                        f"{t.tensor_name} that the graph does not have; the manifest does not "
+                        "fit the model: export it again"
+                    )
+
+
 def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int, dict]:
     """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
     every artifact loaded once, a stateful signature on a fresh load."""
@@ -264,26 +279,38 @@ def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int
 def write_report(report: ParityReport, path: Path, force: bool = False) -> None:
     """Writes the JSON report; an existing file is replaced only when tf2java wrote it (a
     previous report) or with `force`."""
-    _check_report_target(path, force, lambda text: '"manifest_sha256"' in text)
+    check_report_target(path, force, Path(report.export_dir), "--report")
     with staged_file(path, True) as stage:
         stage.write_text(json.dumps(report.to_json(), indent=2) + "\n")
 
 
 def write_junit(report: ParityReport, path: Path, force: bool = False) -> None:
     """Writes the JUnit XML report, under the same rule as `write_report`."""
-    _check_report_target(path, force, lambda text: 'name="tf2java.parity"' in text)
+    check_report_target(path, force, Path(report.export_dir), "--junit")
     with staged_file(path, True) as stage:
         stage.write_text(report.junit_xml())
 
 
-def _check_report_target(path: Path, force: bool, ours: Callable[[str], bool]) -> None:
+# What a report of each kind holds, to tell it from any other file.
+_REPORT_MARK = {"--report": '"manifest_sha256"', "--junit": 'name="tf2java.parity"'}
+
+
+def check_report_target(path: Path, force: bool, export_dir: Path, flag: str) -> None:
+    """A report replaces a previous report of tf2java's (any other file only with `force`),
+    and never goes into the export it checks, `force` or not: a file there would be the
+    model's own, or one the export's tamper check refuses."""
+    export, where = export_dir.resolve(), path.resolve()
+    if where == export or export in where.parents:
+        raise UsageError(
+            f"{flag} {path}: is inside the export {export_dir}; write the report elsewhere"
+        )
     if force or not path.exists():
         return
     try:
         head = path.read_text(errors="replace")[:4096] if path.is_file() else ""
     except OSError:
         head = ""
-    if not ours(head):
+    if _REPORT_MARK[flag] not in head:
         raise OutputExistsError(
             f"{path}: already exists and is not a tf2java report; pass --force to replace it"
         )

@@ -11,6 +11,7 @@ import numpy as np
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
+NOTHING_COMPARED = "(all outputs)"  # the check a comparison of no values fails
 
 
 @dataclass
@@ -79,6 +80,16 @@ def compare(
             checks.append(
                 _compare_one(key, np.asarray(expected[key]), np.asarray(actual[key]), atol, rtol)
             )
+    compared = sum(int(np.asarray(expected[c.key]).size) for c in checks if c.ok)
+    if checks and all(c.ok for c in checks) and compared == 0:
+        # every output empty (a batch of 0): a pass here would prove nothing
+        checks.append(
+            OutputCheck(
+                NOTHING_COMPARED,
+                False,
+                ["0 values compared: every output is empty; give inputs with at least one example"],
+            )
+        )
     return Comparison(label, atol, rtol, checks)
 
 

@@ -15,7 +15,7 @@ from exporter.errors import OutputExistsError, UsageError
 
 
 def check_target(target: Path, force: bool, flag: str = "--force") -> None:
-    if target.exists() and not force:
+    if (target.exists() or target.is_symlink()) and not force:
         raise OutputExistsError(f"{target}: already exists; pass {flag} to replace it")
     parent = target.parent if str(target.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
@@ -39,12 +39,25 @@ def _stage_prefix(target: Path) -> str:
 
 def remove_stale_stages(target: Path) -> None:
     """Staging directories of runs that were killed (their process is gone) are removed."""
-    if not target.parent.is_dir():
+    remove_dead(target.parent, _stage_prefix(target))
+
+
+def scratch(kind: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder `tf2java-KIND-PID-...` for this process; the ones of runs that were
+    killed (SIGKILL leaves no time to clean up) are removed first."""
+    prefix = f"tf2java-{kind}-"
+    remove_dead(Path(tempfile.gettempdir()), prefix)
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
+
+
+def remove_dead(folder: Path, prefix: str) -> None:
+    """Removes the entries `PREFIX<pid>-...` of `folder` whose process is gone."""
+    if not folder.is_dir():
         return
-    for stage in target.parent.glob(_stage_prefix(target) + "*"):
-        pid = stage.name[len(_stage_prefix(target)) :].split("-")[0]
+    for stale in folder.glob(prefix + "*"):
+        pid = stale.name[len(prefix) :].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stage, ignore_errors=True) if stage.is_dir() else stage.unlink()
+            remove(stale)
 
 
 def _alive(pid: int) -> bool:
@@ -68,6 +81,7 @@ def staged_dir(target: Path, force: bool) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix))
     try:
         yield stage
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp's 0700 was for the stage only
         replace(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -83,7 +97,11 @@ def staged_file(target: Path, force: bool) -> Iterator[Path]:
     stage = Path(name)
     try:
         yield stage
-        os.replace(stage, target)
+        os.chmod(stage, 0o666 & ~_umask())  # mkstemp's 0600 was for the stage only
+        if target.is_dir() and not target.is_symlink():
+            replace(stage, target)  # a folder where the file goes: swapped out, then removed
+        else:
+            os.replace(stage, target)
     finally:
         stage.unlink(missing_ok=True)
 
@@ -92,11 +110,12 @@ def replace(stage: Path, target: Path) -> None:
     """Moves a staged directory onto `target`. An existing target is swapped with the stage
     in one atomic step (Linux renameat2 RENAME_EXCHANGE), so there is no moment without
     either the old or the new output; elsewhere the old one is moved aside first."""
-    if target.exists() and _exchange(stage, target):
-        shutil.rmtree(stage, ignore_errors=True)  # now holds the previous output
+    present = target.exists() or target.is_symlink()
+    if present and _exchange(stage, target):
+        remove(stage)  # now holds the previous output: a folder, a file or a link
         return
     old = None
-    if target.exists():
+    if present:
         old = Path(
             tempfile.mkdtemp(dir=target.parent, prefix=f"{_stage_prefix(target)}{os.getpid()}-old-")
         )
@@ -104,6 +123,20 @@ def replace(stage: Path, target: Path) -> None:
     os.replace(stage, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def remove(path: Path) -> None:
+    """Removes a file, a link (not what it points to) or a folder with what it holds."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 _RENAME_EXCHANGE = 2

@@ -17,7 +17,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from exporter.core.fsutil import project_root
+from exporter.core.fsutil import project_root, remove_dead
 from exporter.errors import EnvironmentError_, JavaWorkerError
 from exporter.java import worker as worker_module
 from exporter.java.binding import WorkerJob
@@ -135,7 +135,8 @@ def compile_cached(sources: list[Path]) -> Path:
     if (target / ".complete").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    remove_dead(target.parent, ".tmp-")  # left by a compile that was killed
+    stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{os.getpid()}-"))
     try:
         compile_sources(sources, stage)
         (stage / ".complete").write_text("")

@@ -70,8 +70,18 @@ def run_interpreter(
     content: bytes, key: str, feed: dict[str, np.ndarray], where: str
 ) -> dict[str, np.ndarray]:
     """Runs signature `key` of the flatbuffer `content` on `feed` in a fresh interpreter; returns
-    its outputs by key."""
-    interp = interpreter(content, where)
+    its outputs by key. What the interpreter refuses while it runs (an index outside an
+    embedding: "gather index out of bounds") is a ModelError naming the signature."""
+    try:
+        return _run(interpreter(content, where), key, feed)
+    except RuntimeError as exc:  # TFLite's kernels fail with RuntimeError, several lines long
+        reason = " ".join(str(exc).split()).replace("boundsNode", "bounds; node")
+        raise ModelError(
+            f"{where}: signature '{key}' failed in the TFLite interpreter: {reason}"
+        ) from exc
+
+
+def _run(interp, key: str, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if key != NO_SIGNATURE:
         return dict(interp.get_signature_runner(key)(**feed))
     for detail in interp.get_input_details():
