@@ -111,14 +111,14 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     assert "assertBest(" in golden_test
 
     env = dict(os.environ, PATH=_no_python_path(tmp_path))
-    for module, cases in ((dest, 5), (image_dest, 7)):  # Keras adds signature 'serve'
+    # each signature of each format, from the classpath and from a path (verified), a changed
+    # frozen.pb refused, and every model file loaded and verified (one test)
+    for module, cases in ((dest, 6), (image_dest, 8)):  # Keras adds signature 'serve'
         for command in (["mvn", "-q", "test"], ["gradle", "test", "--no-daemon", "-q"]):
             proc = subprocess.run(command, cwd=module, env=env, capture_output=True, text=True)
             assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
         reports = list((module / "target/surefire-reports").glob("*.xml"))
         assert reports and 'failures="0"' in reports[0].read_text()
-        # each signature of each format, from the classpath and from a path (verified), and
-        # a changed frozen.pb refused
         assert f'tests="{cases}"' in reports[0].read_text()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

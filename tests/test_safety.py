@@ -521,6 +521,49 @@ def test_labels_of_an_output_keyed_like_a_path_stay_inside_the_module(built, tmp
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["module"]
 
 
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--group", "../../evil"], "--group '../../evil' is not a Maven groupId"),
+        (["--group", "com.acme\n"], "--group 'com.acme\\n' is not a Maven groupId"),
+        (["--artifact", "my model"], "--artifact 'my model' is not a Maven artifactId"),
+        (["--version", ""], "--version '' is not a Maven version"),
+        (["--version", "1.0'\nprintln 'x"], "is not a Maven version"),
+        (["--package", "java.models"], "the JVM prohibits packages under java."),
+        (["--package", "com.acme\n"], "--package 'com.acme\\n': not a Java package name"),
+        (["--group", "com.class"], "--group 'com.class.split': not a Java package name"),
+    ],
+)
+def test_handoff_flags_are_checked_against_their_grammars(args, needle, split_export, tmp_path):
+    line = one_error(cli("handoff", split_export, tmp_path / "module", *args), EXIT_USAGE)
+    assert needle in line, line
+    assert not (tmp_path / "module").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.jvm
+def test_a_hostile_model_name_and_class_never_become_code(split_source, tmp_path):
+    """A model name that closes the build file's comment (Groovy breaks lines at \\r) and
+    runs code when the team runs `gradle help`, and a --class that clashes with the module's
+    own helper: nothing runs, and what cannot compile is never handed off."""
+    marker = tmp_path / "ran"
+    name = f"m\rnew File('{marker}').text = 'ran'\r//\u2028x"
+    out = tmp_path / "out"
+    assert cli("export", split_source, out, "--name", name).exit_code == 0
+    clash = cli("handoff", out, tmp_path / "clash", "--class", "GoldenNpy")
+    assert "GoldenNpy" in one_error(clash, EXIT_USAGE)
+    assert not (tmp_path / "clash").exists()
+    module = tmp_path / "module"
+    result = cli("handoff", out, module, "--package", "com.acme.hostile")
+    assert result.exit_code == 0, result.output
+    gradle = (module / "build.gradle").read_text()
+    assert "\r" not in gradle and "\u2028" not in gradle
+    for command in (["gradle", "--no-daemon", "-q", "help"], ["mvn", "-q", "-o", "validate"]):
+        done = subprocess.run(command, cwd=module, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr  # the build file was read
+        assert not marker.exists(), command
+
+
 # --- generated Java always compiles, and `java` proves it -------------------------------------
 
 

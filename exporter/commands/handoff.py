@@ -22,7 +22,7 @@ from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from exporter.core.fsutil import check_target, refuse_overlap, staged_dir
+from exporter.core.fsutil import check_target, refuse_overlap, scratch, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
 from exporter.java import binding, javaenv, planning, rendering, writing
@@ -207,6 +207,7 @@ def handoff(
         labels=label_lists,
         meanings=notes_meanings(notes_text),
     )
+    _refuse_clashes(classes, class_name)
     with staged_dir(dest, force) as stage:
         label_files = _resources(stage, module, export_dir, data, text, labels)
         writing.write_sources(classes, handed, sha, stage / "src/main/java")
@@ -215,6 +216,8 @@ def handoff(
             module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
         )
         _render_module(stage, context)
+        echo("compiling the module's classes with javac")
+        _compile_module(stage, context)
     return dest
 
 
@@ -227,16 +230,39 @@ def _read_notes(path: Path) -> str:
         ) from None
 
 
+# Maven coordinates: what Maven and Gradle accept, and nothing a build file would read as code.
+_COORDINATE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
 def _module(data, group: str, artifact: str | None, version: str, package: str | None) -> Module:
-    """The module's coordinates and package, from the flags or the model's name; checked."""
+    """The module's coordinates and package, from the flags or the model's name; each checked
+    whole against its grammar, and a problem named by the flag the user gave."""
+    if not _COORDINATE.fullmatch(group):
+        raise UsageError(
+            f"--group {group!r} is not a Maven groupId: letters, digits, '.', '-' and '_'"
+        )
+    if artifact is not None and not _COORDINATE.fullmatch(artifact):
+        raise UsageError(
+            f"--artifact {artifact!r} is not a Maven artifactId: letters, digits, '.', '-' and '_'"
+        )
+    if not _VERSION.fullmatch(version):
+        raise UsageError(
+            f"--version {version!r} is not a Maven version: letters, digits, '.', '-', '+' and "
+            "'_', starting with a letter or digit (1.0.0, 2.1.0-SNAPSHOT)"
+        )
     artifact = artifact or re.sub(r"[^a-z0-9]+", "-", data.name.lower()).strip("-") or "model"
+    flag = "--package" if package else "--group"
     package = package or f"{group}.{re.sub(r'[^a-z0-9]', '', data.name.lower()) or 'model'}"
     if not is_package(package):
-        raise UsageError(f"--package '{package}' is not a Java package name")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", group) or not re.fullmatch(
-        r"[A-Za-z0-9_.-]+", artifact
-    ):
-        raise UsageError("--group and --artifact take letters, digits, '.', '-' and '_'")
+        raise UsageError(
+            f"{flag} {package!r}: not a Java package name (dot-separated identifiers, no "
+            "keywords)" + ("" if flag == "--package" else "; give one with --package")
+        )
+    if package == "java" or package.startswith("java."):
+        raise UsageError(
+            f"{flag} {package!r}: the JVM prohibits packages under java.; choose another"
+        )
     return Module(group, artifact, version, package)
 
 
@@ -415,7 +441,42 @@ def environment():
     env = rendering.environment()
     env.filters["e"] = _xml
     env.filters["cell"] = _cell
+    env.filters["line"] = one_line
+    env.filters["groovy"] = _groovy
     return env
+
+
+def _helper_names(base: str) -> set[str]:
+    """The classes the hand-off adds beside the generated ones: the golden test, its .npy
+    reader and the jar's main."""
+    return {f"{base}GoldenTest", "GoldenNpy", f"{base}Check"}
+
+
+def _refuse_clashes(classes, class_name: str | None) -> None:
+    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
+    generated = {c.name for c in classes} | {classes[0].interface, binding.SUPPORT}
+    clash = sorted(generated & _helper_names(base))
+    if clash:
+        flag = f"--class {class_name}" if class_name else "the model's name"
+        raise UsageError(
+            f"{flag} gives a class named {clash[0]}, which the hand-off module has already; "
+            "choose another --class"
+        )
+
+
+def _compile_module(stage: Path, context: ModuleContext) -> None:
+    """javac over the module's classes and the golden test's reader, so that a module that
+    does not compile (a method too large, a name clash) is never handed off."""
+    sources = sorted((stage / "src/main/java").rglob("*.java"))
+    sources.append(stage / "src/test/java" / context.package_path / "GoldenNpy.java")
+    with scratch("javac") as tmp:
+        try:
+            javaenv.compile_sources(sources, Path(tmp))
+        except javaenv.CompileError as exc:
+            where = "; ".join(f"{p.name}:{line}: {msg}" for p, line, msg in exc.errors[:3])
+            raise VerificationError(
+                f"the module does not compile, so nothing was handed off ({where or exc})"
+            ) from None
 
 
 def _render_module(stage: Path, context: ModuleContext) -> None:
@@ -426,6 +487,17 @@ def _render_module(stage: Path, context: ModuleContext) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(env.get_template(template).render(**context.names()), encoding="utf-8")
     (stage / "settings.gradle").write_text(f"rootProject.name = '{context.artifact}'\n")
+
+
+def one_line(text) -> str:
+    """Text on one line: every line terminator (\\r, \\n, U+2028...) and control character a
+    space, so that a value inside a comment cannot end it."""
+    return "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in str(text))
+
+
+def _groovy(text) -> str:
+    """Text safe inside a single-quoted Groovy string (and a // comment, with `line`)."""
+    return one_line(text).replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _cell(text: str) -> str:

@@ -18,7 +18,7 @@ from exporter.errors import ModelError, UsageError, first_line
 
 DEFAULT_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
-_NODE_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
+_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
 
 
 def dtype_name(enum: int) -> str:
@@ -427,7 +427,7 @@ def ops_of(graph_def: graph_pb2.GraphDef) -> list[str]:
 
 def valid_node_name(name: str) -> str:
     """A node name TensorFlow accepts, as close to `name` as it can be."""
-    if _NODE_NAME.match(name):
+    if _NODE_NAME.fullmatch(name):
         return name
     cleaned = re.sub(r"[^A-Za-z0-9_.\-/>]", "_", name)
     if not cleaned or not re.match(r"[A-Za-z0-9.]", cleaned[0]):

@@ -35,8 +35,9 @@ yield sealed permits non-sealed _
 """.split()
 )
 
-_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+# Matched whole (fullmatch): a pattern ending in $ would also take a trailing newline.
+_PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
 def words(name: str) -> list[str]:
@@ -149,9 +150,11 @@ def javadoc(text: str) -> str:
 
 def is_package(name: str) -> bool:
     """Whether `name` is a Java package name: dot-separated identifiers, no keywords."""
-    return bool(_PACKAGE.match(name)) and not any(part in JAVA_KEYWORDS for part in name.split("."))
+    return bool(_PACKAGE.fullmatch(name)) and not any(
+        part in JAVA_KEYWORDS for part in name.split(".")
+    )
 
 
 def is_identifier(name: str) -> bool:
     """Whether `name` is a Java identifier that is not a keyword."""
-    return bool(_IDENTIFIER.match(name)) and name not in JAVA_KEYWORDS
+    return bool(_IDENTIFIER.fullmatch(name)) and name not in JAVA_KEYWORDS
