@@ -213,6 +213,11 @@ class JavaTensor:
                 f"long[] shape${i} = {SUPPORT}.arrayShape({self.key_literal}, {self.ident}, "
                 f"{expected});"
             )
+        if self.nd and self.info.shape:  # of known rank: its batch is checked with the rest
+            return (
+                f"long[] shape${i} = {SUPPORT}.ndShape({self.key_literal}, {expected}, "
+                f"{self.ident} == null ? null : {self.shape_of});"
+            )
         if self.nullable:
             return (
                 f"{SUPPORT}.requireShape({self.key_literal}, {expected}, "
@@ -568,7 +573,7 @@ class JavaSignature:
         return [
             (i, t)
             for i, t in enumerate(inputs)
-            if t.shaped and t.info.shape and t.info.shape[0] < 0
+            if (t.shaped or t.nd) and t.info.shape and t.info.shape[0] < 0
         ]
 
 

@@ -300,9 +300,12 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(IntNdArray inputIds, IntNdArray inputMask, IntNdArray segmentIds) {
-    Tf2JavaSupport.requireShape("input_ids", new long[] {-1L, 128L}, inputIds == null ? null : inputIds.shape());
-    Tf2JavaSupport.requireShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
-    Tf2JavaSupport.requireShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
+    long[] shape$0 = Tf2JavaSupport.ndShape("input_ids", new long[] {-1L, 128L}, inputIds == null ? null : inputIds.shape());
+    long[] shape$1 = Tf2JavaSupport.ndShape("input_mask", new long[] {-1L, 128L}, inputMask == null ? null : inputMask.shape());
+    long[] shape$2 = Tf2JavaSupport.ndShape("segment_ids", new long[] {-1L, 128L}, segmentIds == null ? null : segmentIds.shape());
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"input_ids", "input_mask", "segment_ids"},
+        new long[] {shape$0[0], shape$1[0], shape$2[0]});
     try (TInt32 input$0 = inputIds instanceof TInt32 ? null : TInt32.tensorOf(inputIds);
          TInt32 input$1 = inputMask instanceof TInt32 ? null : TInt32.tensorOf(inputMask);
          TInt32 input$2 = segmentIds instanceof TInt32 ? null : TInt32.tensorOf(segmentIds)) {

@@ -269,10 +269,13 @@ public final class MultiDtypeFrozen implements MultiDtype {
    */
   public ServingDefaultResult servingDefault(IntNdArray count, BooleanNdArray flags, LongNdArray ids, FloatNdArray scale, NdArray<String> words) {
     Tf2JavaSupport.requireShape("count", new long[] {}, count == null ? null : count.shape());
-    Tf2JavaSupport.requireShape("flags", new long[] {-1L, 3L}, flags == null ? null : flags.shape());
-    Tf2JavaSupport.requireShape("ids", new long[] {-1L, 4L}, ids == null ? null : ids.shape());
-    Tf2JavaSupport.requireShape("scale", new long[] {-1L}, scale == null ? null : scale.shape());
-    Tf2JavaSupport.requireShape("words", new long[] {-1L}, words == null ? null : words.shape());
+    long[] shape$1 = Tf2JavaSupport.ndShape("flags", new long[] {-1L, 3L}, flags == null ? null : flags.shape());
+    long[] shape$2 = Tf2JavaSupport.ndShape("ids", new long[] {-1L, 4L}, ids == null ? null : ids.shape());
+    long[] shape$3 = Tf2JavaSupport.ndShape("scale", new long[] {-1L}, scale == null ? null : scale.shape());
+    long[] shape$4 = Tf2JavaSupport.ndShape("words", new long[] {-1L}, words == null ? null : words.shape());
+    Tf2JavaSupport.requireOneBatch(
+        new String[] {"flags", "ids", "scale", "words"},
+        new long[] {shape$1[0], shape$2[0], shape$3[0], shape$4[0]});
     try (TInt32 input$0 = count instanceof TInt32 ? null : TInt32.tensorOf(count);
          TBool input$1 = flags instanceof TBool ? null : TBool.tensorOf(flags);
          TInt64 input$2 = ids instanceof TInt64 ? null : TInt64.tensorOf(ids);

@@ -74,6 +74,12 @@ final class Tf2JavaSupport {
   }
 
 
+  /** The shape of an NdArray input (checked as `requireShape` does), for the batch check. */
+  static long[] ndShape(String input, long[] expected, Shape actual) {
+    requireShape(input, expected, actual);
+    return actual.asArray();
+  }
+
   /** The shape of a nested array input: checks its rank, nulls and the model's dimensions. */
   static long[] arrayShape(String input, Object array, long[] expected) {
     long[] shape = new long[expected.length];
@@ -114,7 +120,14 @@ final class Tf2JavaSupport {
         throw new IllegalArgumentException("input '" + input + "': shape " + shapeText(dims)
             + " has an unknown dimension; give each dimension's size");
       }
-      holds *= d;
+    }
+    for (long d : dims) {
+      try {
+        holds = Math.multiplyExact(holds, d); // a product past long would wrap to any value
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("input '" + input + "': shape " + shapeText(dims)
+            + " holds more elements than a tensor can");
+      }
     }
     requireShape(input, expected, Shape.of(dims));
     if (holds != size) {
@@ -137,8 +150,12 @@ final class Tf2JavaSupport {
 
   static int size(String input, long[] shape) {
     long size = 1;
-    for (long d : shape) {
-      size *= d;
+    try {
+      for (long d : shape) {
+        size = Math.multiplyExact(size, d);
+      }
+    } catch (ArithmeticException e) {
+      size = Long.MAX_VALUE;
     }
     if (size > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException("input '" + input + "' has " + size + " elements, more than a Java array holds");

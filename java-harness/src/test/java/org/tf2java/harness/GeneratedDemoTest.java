@@ -290,6 +290,51 @@ public class GeneratedDemoTest {
   }
 
   @Test
+  public void shapesPastWhatATensorHoldsAreRefusedNotAborted() throws Exception {
+    long[] shape = {inputIds.length, 128};
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      // 2^57 x 128 wraps a long to 0: an empty array would "fit", and TensorFlow aborts the JVM
+      long[][] huge = {{1L << 57, 128}, {Long.MAX_VALUE, 128}};
+      for (long[] dims : huge) {
+        try {
+          model.servingDefault(new int[0], dims, flat(inputMask), shape, flat(segmentIds), shape);
+          fail("shape (" + dims[0] + ", 128) was accepted");
+        } catch (IllegalArgumentException e) {
+          assertTrue(e.getMessage(), e.getMessage().startsWith("input 'input_ids': shape ("));
+          assertTrue(e.getMessage(), e.getMessage().endsWith("holds more elements than a tensor can"));
+        }
+        try {
+          model.servingDefault(java.nio.IntBuffer.allocate(0), dims,
+              java.nio.IntBuffer.wrap(flat(inputMask)), shape,
+              java.nio.IntBuffer.wrap(flat(segmentIds)), shape);
+          fail("shape (" + dims[0] + ", 128) was accepted by the buffer overload");
+        } catch (IllegalArgumentException e) {
+          assertTrue(e.getMessage(), e.getMessage().endsWith("holds more elements than a tensor can"));
+        }
+      }
+      try {
+        model.servingDefault(new int[0], new long[] {-2, 128}, flat(inputMask), shape, flat(segmentIds), shape);
+        fail("a negative dimension was accepted");
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage(), e.getMessage().contains("'input_ids'"));
+      }
+    }
+  }
+
+  @Test
+  public void theNdArrayOverloadChecksOneBatchToo() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      try {
+        model.servingDefault(StdArrays.ndCopyOf(inputIds),
+            StdArrays.ndCopyOf(java.util.Arrays.copyOf(inputMask, 1)), StdArrays.ndCopyOf(segmentIds));
+        fail("NdArrays of batch " + inputIds.length + " and 1 were broadcast");
+      } catch (IllegalArgumentException e) {
+        assertTrue(e.getMessage(), e.getMessage().contains("'input_ids' and 'input_mask'"));
+      }
+    }
+  }
+
+  @Test
   public void anEmptyBatchKeepsItsInnerShape() throws Exception {
     try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
       int[][] none = new int[0][];
