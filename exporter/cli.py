@@ -203,7 +203,8 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     if threading.current_thread() is threading.main_thread():
         previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
         ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous_term))
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        current = signal.getsignal(signal.SIGINT)
+        if current is signal.default_int_handler or getattr(current, "tf2java_startup", False):
             previous_int = signal.signal(signal.SIGINT, _on_sigint)
             ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous_int))
 

@@ -74,5 +74,11 @@ def test_strings_and_bools_compare_exactly():
 
 
 def test_empty_tensors_and_scalars():
-    assert compare({"e": np.zeros((0, 4), np.float32)}, {"e": np.zeros((0, 4), np.float32)}).ok
+    empty, scalar = np.zeros((0, 4), np.float32), np.array(1.5, np.float32)
+    assert compare({"e": empty, "s": scalar}, {"e": empty.copy(), "s": scalar.copy()}).ok
+    # nothing but empty outputs: no value was compared, so nothing was proven
+    nothing = compare({"e": empty}, {"e": empty.copy()})
+    assert not nothing.ok
+    assert [c.key for c in nothing.checks if not c.ok] == ["(all outputs)"]
+    assert "0 values compared" in nothing.lines()[-1]
     assert not compare({"s": np.array(3, np.int32)}, {"s": np.array(4, np.int32)}).ok

@@ -655,6 +655,25 @@ def test_stopping_parity_stops_its_worker(sig, code, split_export, tmp_path):
     assert not list(tmp_path.glob("tf2java-parity-*"))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0, 1.4])
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line_and_130(delay, split_source):
+    """SIGINT while Python imports the command line, click, numpy or TensorFlow."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "inspect", str(split_source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip(f"inspect finished within {delay} s, before the signal")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "error: interrupted", err
+
+
 def test_an_unreadable_graph_def_frozen_is_still_one_line(tmp_path):
     graph_def = graph_pb2.GraphDef()
     graph_def.node.add(name="x", op="NoSuchOp")
