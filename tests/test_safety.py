@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -672,6 +673,23 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line_and_130(delay, split_sourc
         pytest.skip(f"inspect finished within {delay} s, before the signal")
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "error: interrupted", err
+
+
+@pytest.mark.jvm
+def test_the_next_run_removes_what_a_killed_run_left(split_export, tmp_path, monkeypatch):
+    """SIGKILL leaves a run's temporary folder behind; the next run removes the ones whose
+    process is gone, and leaves those of running processes alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = [tmp_path / f"tf2java-{kind}-{dead.pid}-abc" for kind in ("javac", "parity")]
+    alive = tmp_path / f"tf2java-javac-{os.getppid()}-abc"
+    for folder in (*stale, alive):
+        (folder / "src").mkdir(parents=True)
+    assert cli("java", split_export, "--out", tmp_path / "java").exit_code == 0
+    assert not stale[0].exists() and alive.exists()
+    assert cli("parity", split_export).exit_code == 0
+    assert not stale[1].exists() and alive.exists()
 
 
 def test_an_unreadable_graph_def_frozen_is_still_one_line(tmp_path):
