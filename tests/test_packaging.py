@@ -46,3 +46,18 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "exporter").rglob("*.py")}
     assert "exporter/sources/tf1.py" in modules and "exporter/cli.py" in modules
     assert modules <= names, sorted(modules - names)
+
+
+def test_one_tensorflow_and_the_keras_2_that_goes_with_it():
+    """tf_keras is installed without the `tensorflow` it declares: tensorflow-cpu stays the
+    only TensorFlow, at the version tf_keras was released with."""
+    from importlib import metadata
+
+    import tomllib
+
+    names = {d.metadata["Name"].lower().replace("_", "-") for d in metadata.distributions()}
+    assert "tensorflow-cpu" in names and "tensorflow" not in names
+    (pin,) = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tf2java"]["no-deps"]
+    assert metadata.version("tf_keras") == pin.split("==")[1]
+    major_minor = ".".join(metadata.version("tensorflow-cpu").split(".")[:2])
+    assert metadata.version("tf_keras").startswith(major_minor)

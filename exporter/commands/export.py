@@ -128,6 +128,7 @@ def export(
             keras_version=_keras_version(),
             artifacts=artifacts,
             pinned=dict(source.pinned),
+            keras=source.details.get("keras"),
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)

@@ -34,6 +34,8 @@ class Manifest:
     artifacts: list[Artifact]
     generator_version: str = __version__
     pinned: dict[str, Any] = field(default_factory=dict)  # placeholder -> value (--set)
+    # A Keras file's readers: {"read_by": "tf_keras 2.18.0", "written_by": "2.15.0" | None}
+    keras: dict[str, Any] | None = None
 
     def artifact(self, fmt: str) -> Artifact:
         for art in self.artifacts:
@@ -51,6 +53,7 @@ class Manifest:
                 "source_format": self.source_format,
                 "source_name": self.source_name,
                 **({"pinned": self.pinned} if self.pinned else {}),
+                **({"keras": self.keras} if self.keras else {}),
             },
             "tensorflow": {"version": self.tensorflow_version, "keras_version": self.keras_version},
             "artifacts": [a.to_json() for a in self.artifacts],
@@ -70,6 +73,7 @@ class Manifest:
             artifacts=[Artifact.from_json(a) for a in data["artifacts"]],
             generator_version=data["generator"]["version"],
             pinned=dict(data["model"].get("pinned", {})),
+            keras=data["model"].get("keras"),
         )
 
 

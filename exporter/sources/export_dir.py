@@ -39,6 +39,8 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     }
     if manifest.pinned:
         details["pinned"] = manifest.pinned
+    if manifest.keras:
+        details["keras"] = manifest.keras
     formats = {art.format: art for art in manifest.artifacts}
     if "savedmodel" in formats:
         art = formats["savedmodel"]

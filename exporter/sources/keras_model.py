@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
+import json
 import os
+import re
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,12 +62,38 @@ def h5_kind(path: Path) -> str:
     return "other"
 
 
+def written_by(path: Path) -> str | None:
+    """The Keras version that wrote a .keras, .h5 or architecture .json file, as the file says
+    it (None: it does not say, as Keras 1 and early Keras 2 files do not)."""
+    try:
+        if path.suffix == ".keras":
+            with zipfile.ZipFile(path) as zf:
+                version = json.loads(zf.read("metadata.json")).get("keras_version")
+        elif path.suffix == ".json":
+            version = json.loads(path.read_text()).get("keras_version")
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                version = f.attrs.get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, AttributeError):
+        return None
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    return str(version) if version else None
+
+
+def keras_2(path: Path) -> bool:
+    """Whether Keras 2 (or 1) wrote the file: tf_keras reads it as it was written."""
+    version = written_by(path)
+    return path.suffix != ".keras" and (version is None or not version.startswith("3"))
+
+
 def load_keras_model(path: Path, options: LoadOptions):
     """The Keras model of a .keras or .h5 file (an .h5 of weights with `options.architecture`),
-    compile=False. Raises UsageError (architecture missing or misplaced, or code the file
-    carries that the user did not trust) or ModelError naming what Keras refused."""
-    import keras
-
+    compile=False: with tf_keras (Keras 2) for a file Keras 2 wrote, or one Keras 3 cannot
+    read, else with Keras 3. Raises UsageError (architecture missing or misplaced, or code the
+    file carries that the user did not trust) or ModelError naming what Keras refused."""
     objects = custom_objects(options.custom_objects)
     refuse_carried(path, carried_code(path, objects), options.trust_code)
     if path.suffix in (".h5", ".hdf5") and h5_kind(path) == "weights":
@@ -86,18 +116,76 @@ def load_keras_model(path: Path, options: LoadOptions):
         return model
     if options.architecture is not None:
         raise UsageError(f"{path}: --architecture goes with a weights-only .h5 file")
+    if keras_2(path):
+        return _load_legacy(path, objects, options.trust_code)
+    import keras
+
     try:
         with _safe_mode(options.trust_code):
             return keras.models.load_model(
                 path, compile=False, custom_objects=objects, safe_mode=not options.trust_code
             )
     except Exception as exc:  # zip, json and deserialization errors alike
-        text = str(exc)
-        custom = any(w in text for w in ("Unknown", "custom", "deserializ", "Could not locate"))
-        hint = (
-            "; a custom layer or function? name its module with --custom-objects" if custom else ""
+        if path.suffix != ".keras" and tf_keras_available():
+            try:  # an .h5 that Keras 3 cannot read: Keras 2 may
+                return _load_legacy(path, objects, options.trust_code)
+            except ModelError:
+                pass
+        raise ModelError(
+            f"{path}: cannot load the Keras model ({first_line(exc)}){_hint(exc)}"
+        ) from exc
+
+
+def tf_keras_available() -> bool:
+    return importlib.util.find_spec("tf_keras") is not None
+
+
+def _load_legacy(path: Path, objects: dict[str, object], trusted: bool):
+    """A Keras 2 file, read by tf_keras as Keras 2 wrote it (input shapes included)."""
+    if not tf_keras_available():
+        raise ModelError(
+            f"{path}: written by Keras {written_by(path) or '2 or older'}, which tf_keras reads; "
+            "install it (`make setup` does: pip install --no-deps tf_keras, see pyproject.toml)"
         )
-        raise ModelError(f"{path}: cannot load the Keras model ({first_line(exc)}){hint}") from exc
+    import tf_keras
+
+    try:
+        if path.suffix == ".json":
+            return tf_keras.models.model_from_json(path.read_text(), custom_objects=objects)
+        return tf_keras.models.load_model(
+            path, compile=False, custom_objects=objects, safe_mode=not trusted
+        )
+    except Exception as exc:  # h5py, json and deserialization errors alike
+        raise ModelError(
+            f"{path}: cannot load the Keras 2 model with tf_keras ({first_line(exc)})"
+            f"{_hint(exc)}"
+        ) from exc
+
+
+_UNKNOWN = re.compile(r"(?:Could not locate (?:class|function)|Unknown \w+:?) '?([\w.>]+)'?")
+
+
+def _hint(exc: Exception) -> str:
+    """The fix for a class or function Keras could not find: --custom-objects, unless the
+    name is built into Keras 3 or Keras 2 (then the file is of the other Keras)."""
+    match = _UNKNOWN.search(str(exc))
+    if not match:
+        return ""
+    name = match.group(1).split(">")[-1].split(".")[-1]
+    if _built_in(name):
+        return f"; '{name}' is built into Keras: the file may be of another Keras version"
+    return f"; '{name}' is a custom layer or function? name its module with --custom-objects"
+
+
+def _built_in(name: str) -> bool:
+    import keras
+
+    families = [keras.layers, keras.models, keras.activations, keras.initializers]
+    if tf_keras_available():
+        import tf_keras
+
+        families += [tf_keras.layers, tf_keras.models, tf_keras.activations]
+    return any(hasattr(f, name) for f in families)
 
 
 def _safe_mode(trusted: bool):
@@ -114,6 +202,8 @@ def _architecture(path: Path, objects: dict[str, object], trusted: bool):
     if not path.is_file():
         raise UsageError(f"--architecture {path}: no such file")
     refuse_carried(path, carried_code(path, objects), trusted)
+    if keras_2(path):
+        return _load_legacy(path, objects, trusted)
     try:
         with _safe_mode(trusted):
             if path.suffix == ".json":
@@ -195,6 +285,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         "inputs": [f"{t.name} {tuple(t.shape)} {t.dtype}" for t in model.inputs],
         "outputs": [f"{t.name} {tuple(t.shape)} {t.dtype}" for t in model.outputs],
         "weights_only": fmt == "h5" and h5_kind(path) == "weights",
+        "keras": {"read_by": read_by(model), "written_by": written_by(path)},
     }
     return Source(
         path=path,
@@ -208,7 +299,36 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     )
 
 
+def read_by(model) -> str:
+    """Which Keras holds the model: 'keras 3.8.0' or 'tf_keras 2.18.0'."""
+    package = type(model).__module__.split(".")[0]
+    return f"{package} {importlib.import_module(package).__version__}"
+
+
 def export_saved_model(model, path: Path) -> None:
+    """A SavedModel of the model's forward pass, `serving_default` with outputs output_0,
+    output_1, ... whichever Keras holds it."""
+    if type(model).__module__.startswith("tf_keras"):
+        _export_tf_keras(model, path)
+    else:
+        _export_keras_3(model, path)
+
+
+def _export_tf_keras(model, path: Path) -> None:
+    """A Keras 2 model's forward pass, with the inputs as the file declared them."""
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=t.name.split(":")[0]) for t in model.inputs]
+
+    @tf.function(input_signature=specs)
+    def serve(*inputs):
+        outputs = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+        return {f"output_{i}": v for i, v in enumerate(tf.nest.flatten(outputs))}
+
+    module = tf.Module()
+    module.model, module.serve = model, serve
+    tf.saved_model.save(module, str(path), signatures={"serving_default": serve})
+
+
+def _export_keras_3(model, path: Path) -> None:
     """What `model.export(path, format="tf_saved_model")` writes, with each weight once.
 
     On the TensorFlow backend, Keras tracks its Variable wrappers under `variables` while the
@@ -238,7 +358,9 @@ def _output_layers(model) -> dict[str, str]:
     """Signature output key -> the Keras layer that produced it (model.export names list
     outputs output_0, output_1, ...)."""
     try:
-        names = [t._keras_history.operation.name for t in model.outputs]
+        histories = [t._keras_history for t in model.outputs]
+        names = [getattr(h, "operation", None) or h.layer for h in histories]  # Keras 3, 2
+        names = [n.name for n in names]
     except (AttributeError, TypeError):
         return {}
     return {f"output_{i}": name for i, name in enumerate(names)}
