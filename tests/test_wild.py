@@ -119,6 +119,31 @@ def test_a_graph_transform_output_with_dropout_and_unknown_rank(tf1, images_ids,
 
 
 @pytest.mark.jvm
+def test_freeze_graph_with_large_weights_colocated_with_their_read(tf1, tmp_path):
+    """freeze_graph keeps `_class: loc:@big/kernel` on `big/kernel/read`; the 128 KiB kernel
+    is read as a variable, and the colocation follows it."""
+    from tensorflow.core.framework import graph_pb2
+
+    src = tf1 / "freeze_graph_large.pb"
+    nodes = {n.name: n for n in graph_pb2.GraphDef.FromString(src.read_bytes()).node}
+    assert list(nodes["big/kernel/read"].attr["_class"].list.s) == [b"loc:@big/kernel"]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["export", str(src), str(out), "--input", "x=xb", "--output", "y=big/out"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 constant(s) of 64 KiB and up became variables" in result.output
+    x = np.linspace(-2, 2, 2 * 256, dtype=np.float32).reshape(2, 256)
+    kernel = np.linspace(-1, 1, 256 * 128, dtype=np.float32).reshape(256, 128)
+    np.save(tmp_path / "x.npy", x)
+    ran = CliRunner().invoke(
+        main,
+        ["run", str(out), "--inputs", f"x={tmp_path / 'x.npy'}", "--outdir", str(tmp_path / "y")],
+    )
+    assert ran.exit_code == 0, ran.output
+    np.testing.assert_allclose(np.load(tmp_path / "y" / "y.npy"), np.maximum(x @ kernel, 0), 1e-5)
+
+
 def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images_ids, tmp_path):
     """No --shape: the export checks with the user's inputs (--inputs), the Java method takes
     and returns NdArrays, and parity runs it."""

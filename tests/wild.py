@@ -142,12 +142,34 @@ TF1_WILD = textwrap.dedent("""
     with open(pb, "wb") as f:
         f.write(model.SerializeToString())
     shutil.copytree(target, os.path.join(out, "half_plus_two", "00000007"))
+
+    # freeze_graph of a layer with 128 KiB of weights, as real files hold them: the `read`
+    # Identity keeps `_class: loc:@big/kernel`, and a constant that large is read as a variable.
+    graph = tf.Graph()
+    with graph.as_default():
+        xb = tf.placeholder(tf.float32, (None, 256), name="xb")
+        big = np.linspace(-1, 1, 256 * 128, dtype=np.float32).reshape(256, 128)
+        kernel = tf.Variable(big, name="big/kernel")
+        tf.nn.relu(tf.matmul(xb, kernel), name="big/out")
+        saver = tf.train.Saver()
+        os.makedirs(os.path.join(out, "big_ckpt"))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            big_prefix = saver.save(sess, os.path.join(out, "big_ckpt", "model.ckpt"))
+        big_def = graph.as_graph_def()
+    freeze_graph.freeze_graph_with_def_protos(
+        input_graph_def=big_def, input_saver_def=None, input_checkpoint=big_prefix,
+        output_node_names="big/out", restore_op_name=None, filename_tensor_name=None,
+        output_graph=os.path.join(out, "freeze_graph_large.pb"), clear_devices=True,
+        initializer_nodes="")
 """)
 
 
 def save_tf1_wild(out: Path) -> Path:
     """`freeze_graph.pb` and `folded.pb` (variables folded by a graph transform, colocation
-    attrs naming nodes that are gone); `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
+    attrs naming nodes that are gone); `freeze_graph_large.pb` (a 256x128 kernel = linspace(-1,
+    1) whose `read` is colocated with it, input `xb`, output `big/out` = relu(xb @ kernel));
+    `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
     (and an older `00000007`). Weights: kernel = linspace(-1, 1, 12).reshape(4, 3),
     bias = [0.1, 0, -0.1], embedding = arange(15).reshape(5, 3) / 10."""
     out.mkdir(parents=True, exist_ok=True)

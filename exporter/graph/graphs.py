@@ -436,7 +436,9 @@ def valid_node_name(name: str) -> str:
 
 
 def rename_node(graph_def: graph_pb2.GraphDef, old: str, new: str) -> None:
-    """Renames a node of the main graph and every reference to it."""
+    """Renames a node of the main graph and every reference to it: inputs, and colocation
+    constraints (`_class: loc:@old`, which `freeze_graph` leaves on `.../read` nodes)."""
+    colocated = b"loc:@" + old.encode()
     for node in graph_def.node:
         if node.name == old:
             node.name = new
@@ -446,6 +448,13 @@ def rename_node(graph_def: graph_pb2.GraphDef, old: str, new: str) -> None:
             name, sep, port = base.partition(":")
             if name == old:
                 node.input[i] = ("^" if control else "") + new + (sep + port if sep else "")
+        if "_class" in node.attr and colocated in node.attr["_class"].list.s:
+            values = [
+                b"loc:@" + new.encode() if v == colocated else v
+                for v in node.attr["_class"].list.s
+            ]
+            del node.attr["_class"].list.s[:]
+            node.attr["_class"].list.s.extend(values)
 
 
 def prefix_nodes(graph_def: graph_pb2.GraphDef, scope: str) -> None:
