@@ -343,6 +343,13 @@ source_options = [
         help="Keras: import MODULE and let the loader deserialize its classes and functions.",
     ),
     trust_option,
+    click.option(
+        "--op-library",
+        "op_libraries",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A custom op library (.so) to load before the model (repeatable).",
+    ),
 ]
 
 
@@ -365,6 +372,7 @@ def _load_options(
     by_name,
     custom_objects,
     trust_code=False,
+    op_libraries=(),
     model_version=None,
     pins=(),
     stage=True,
@@ -382,6 +390,7 @@ def _load_options(
         by_name=by_name,
         custom_objects=custom_objects,
         trust_code=trust_code,
+        op_libraries=list(op_libraries),
         stage=stage,
     )
 

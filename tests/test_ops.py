@@ -243,3 +243,34 @@ def test_generated_class_names_both_versions_when_ops_are_missing(custom_op_expo
     )
     assert f"exported by TensorFlow {tf.__version__}" in answer["error"]
     assert "TensorFlow.loadLibrary" in answer["error"]
+
+
+def test_custom_ops_are_one_line_before_python_tensorflow_runs_them(
+    custom_op_export, split_source, tmp_path
+):
+    """A frozen graph and a SavedModel using an op of TensorFlow Text: inspect, export and
+    run name the op and --op-library, exit 3, nothing written."""
+    import shutil
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = tmp_path / "saved"
+    shutil.copytree(split_source, saved)
+    model = saved_model_pb2.SavedModel.FromString((saved / "saved_model.pb").read_bytes())
+    text = model.meta_graphs[0].graph_def.node.add(name="text", op="Placeholder")
+    text.attr["dtype"].type = tf.string.as_datatype_enum
+    model.meta_graphs[0].graph_def.node.add(name="folded", op="CaseFoldUTF8", input=["text"])
+    (saved / "saved_model.pb").write_bytes(model.SerializeToString())
+    frozen = ["--input", "t=text", "--output", "f=folded"]
+    for src, io in ((custom_op_export / "frozen.pb", frozen), (saved, [])):
+        for command in (
+            ["inspect", src, *io],
+            ["export", src, tmp_path / "out", *io],
+            ["run", src, *io, "--input-json", "x=[[1.0, 2.0, 3.0]]"],
+        ):
+            result = CliRunner().invoke(main, [str(c) for c in command])
+            assert result.exit_code == EXIT_MODEL, (command, result.output)
+            (line,) = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+            assert "uses op(s) CaseFoldUTF8 that this TensorFlow does not register" in line
+            assert "--op-library PATH.so" in line and "Traceback" not in result.output
+        assert not (tmp_path / "out").exists()

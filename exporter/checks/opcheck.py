@@ -254,7 +254,9 @@ def model_graphs(
         ]
     loader = detect(src)
     if loader.graph is not None:
-        return [ModelGraph(f"{loader.format} ({src.name})", loader.graph(src), loader.own_saver)]
+        return [
+            ModelGraph(f"{loader.format} ({src.name})", loader.graph(src, tags), loader.own_saver)
+        ]
     source = load_source(src, LoadOptions(tags=tags, trust_code=trust_code), workdir)
     meta = select_meta_graph(source.saved_model_dir, source.tags)
     return [ModelGraph(f"{source.format} ({src.name})", meta.graph_def)]

@@ -450,8 +450,7 @@ def rename_node(graph_def: graph_pb2.GraphDef, old: str, new: str) -> None:
                 node.input[i] = ("^" if control else "") + new + (sep + port if sep else "")
         if "_class" in node.attr and colocated in node.attr["_class"].list.s:
             values = [
-                b"loc:@" + new.encode() if v == colocated else v
-                for v in node.attr["_class"].list.s
+                b"loc:@" + new.encode() if v == colocated else v for v in node.attr["_class"].list.s
             ]
             del node.attr["_class"].list.s[:]
             node.attr["_class"].list.s.extend(values)

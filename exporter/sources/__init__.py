@@ -6,6 +6,7 @@ start from: the source itself, or one staged from it."""
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class LoadOptions:
     by_name: bool = False
     custom_objects: str | None = None  # a module whose names Keras may deserialize
     trust_code: bool = False  # run code the model file carries (Lambda bytecode, pickles)
+    op_libraries: list[Path] = field(default_factory=list)  # custom op libraries to load first
     stage: bool = True  # False: only describe and run the source (inspect, run), no SavedModel
     version: int | None = None  # TensorFlow Serving layout: the numbered version to load
     pins: dict[str, str] = field(default_factory=dict)  # placeholder -> value text (--set)
@@ -93,16 +95,16 @@ def unfed_message(where: str, placeholders: list[str]) -> str:
 @dataclass(frozen=True)
 class Loader:
     """One source format: how to recognise it (`detect`) and load it into a `Source`.
-    `graph(path)`, where the format is a graph on disk, reads the GraphDef that `scan` and
-    `ops` look at without loading the model; `own_saver` says whether that graph carries a
-    saver of its own (a checkpoint's, a SavedModel's), whose Save/Restore ops are not the
-    model's. `meta_graphs`: the source holds MetaGraphs that `inspect --all` lists."""
+    `graph(path, tags)`, where the format is a graph on disk, reads the GraphDef that `scan`,
+    `ops` and the op check look at without loading the model; `own_saver` says whether that
+    graph carries a saver of its own (a checkpoint's, a SavedModel's), whose Save/Restore ops
+    are not the model's. `meta_graphs`: the source holds MetaGraphs that `inspect --all` lists."""
 
     format: str
     description: str
     detect: Callable[[Path], bool]
     load: Callable[[Path, LoadOptions, Path], Source]
-    graph: Callable[[Path], object] | None = None
+    graph: Callable[[Path, list[str]], object] | None = None
     own_saver: bool = True
     meta_graphs: bool = False
 
@@ -133,12 +135,59 @@ def load_source(path: Path, options: LoadOptions | list[str], workdir: Path) -> 
     if isinstance(options, list):
         options = LoadOptions(tags=options)
     loader = detect(path)
+    load_op_libraries(options.op_libraries)
+    require_registered(path, loader, options.tags)
     try:
         source = loader.load(path, options, workdir)
-    except LIBRARY_ERRORS as exc:
+    except (ModelError, *LIBRARY_ERRORS) as exc:
+        missing = _UNREGISTERED.findall(f"{exc} {exc.__cause__ or ''}")
+        if missing:
+            raise ModelError(_custom_ops_line(path, missing)) from exc
+        if isinstance(exc, ModelError):
+            raise
         raise ModelError(f"{path}: TensorFlow cannot load it: {first_line(exc)}") from exc
     source.run = guarded(source.run, str(path))
     return source
+
+
+_UNREGISTERED = re.compile(r"Op type not registered '([^']+)'")
+
+
+def load_op_libraries(libraries: list[Path]) -> None:
+    """Loads custom op libraries (.so) into this process's TensorFlow."""
+    for library in libraries:
+        try:
+            tf.load_op_library(str(library))
+        except Exception as exc:  # NotFoundError and friends: a missing or wrong file
+            raise ModelError(f"--op-library {library}: cannot load it ({first_line(exc)})") from exc
+
+
+def require_registered(path: Path, loader: Loader, tags: list[str]) -> None:
+    """Refuses, before TensorFlow loads anything, a graph with ops this TensorFlow does not
+    register (custom ops), naming them all; `tf2java ops` lists them against Java's too."""
+    if loader.graph is None:
+        return
+    from tensorflow.python.framework import op_def_registry
+
+    from exporter.graph.graphs import ops_of
+
+    try:
+        graph_def = loader.graph(path, tags)
+    except (ModelError, UsageError, *LIBRARY_ERRORS):
+        return  # the load says what is wrong with the file, in its own words
+    missing = [op for op in ops_of(graph_def) if op_def_registry.get(op) is None]
+    if missing:
+        raise ModelError(_custom_ops_line(path, missing))
+
+
+def _custom_ops_line(path: Path, missing: list[str]) -> str:
+    """One line naming the ops this TensorFlow does not register, and the fix."""
+    ops = set(missing)
+    return (
+        f"{path}: uses op(s) {', '.join(sorted(ops))} that this TensorFlow does not register: "
+        "custom ops (TensorFlow Text, Decision Forests...); load their library with "
+        "--op-library PATH.so"
+    )
 
 
 def guarded(run: Runner, where: str) -> Runner:

@@ -232,6 +232,6 @@ register(
         "a TF1 checkpoint prefix, or a directory with a checkpoint file",
         is_checkpoint,
         load,
-        graph=lambda path: read_meta(path).graph_def,
+        graph=lambda path, tags: read_meta(path).graph_def,
     )
 )

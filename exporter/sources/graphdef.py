@@ -199,7 +199,7 @@ register(
         "a frozen GraphDef .pb or .pbtxt file",
         is_graphdef,
         load,
-        graph=lambda path: read(path, constants=False),
+        graph=lambda path, tags: read(path, constants=False),
         own_saver=False,
     )
 )

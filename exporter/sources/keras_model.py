@@ -86,7 +86,14 @@ def written_by(path: Path) -> str | None:
 def keras_2(path: Path) -> bool:
     """Whether Keras 2 (or 1) wrote the file: tf_keras reads it as it was written."""
     version = written_by(path)
-    return path.suffix != ".keras" and (version is None or not version.startswith("3"))
+    if path.suffix == ".keras" or (version or "").startswith("3"):
+        return False
+    if version is None and path.suffix == ".json":  # Keras 3's to_json names no version,
+        try:  # but each object's module
+            return "module" not in json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def load_keras_model(path: Path, options: LoadOptions):
@@ -157,8 +164,7 @@ def _load_legacy(path: Path, objects: dict[str, object], trusted: bool):
         )
     except Exception as exc:  # h5py, json and deserialization errors alike
         raise ModelError(
-            f"{path}: cannot load the Keras 2 model with tf_keras ({first_line(exc)})"
-            f"{_hint(exc)}"
+            f"{path}: cannot load the Keras 2 model with tf_keras ({first_line(exc)}){_hint(exc)}"
         ) from exc
 
 

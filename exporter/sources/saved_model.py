@@ -257,6 +257,7 @@ register(
         "a directory with saved_model.pb, or TensorFlow Serving's MODEL/<version>/ folders",
         is_saved_model,
         load,
+        graph=lambda path, tags: select_meta_graph(resolve_version(path, None), tags).graph_def,
         meta_graphs=True,
     )
 )
