@@ -144,6 +144,35 @@ def test_freeze_graph_with_large_weights_colocated_with_their_read(tf1, tmp_path
     np.testing.assert_allclose(np.load(tmp_path / "y" / "y.npy"), np.maximum(x @ kernel, 0), 1e-5)
 
 
+@pytest.mark.jvm
+def test_a_hub_module_with_the_empty_tag_set(tf1, tmp_path):
+    """Its only MetaGraph is taken for the default tag, `--tag ''` names it, and the export
+    tags it 'serve', which TensorFlow Java needs to load it; parity passes on both formats."""
+    src = tf1 / "hub_module"
+    for extra in ([], ["--tag", ""]):
+        shown = CliRunner().invoke(main, ["inspect", str(src), *extra])
+        assert shown.exit_code == 0, shown.output
+        assert "signature 'default'" in shown.output
+    refused = CliRunner().invoke(main, ["inspect", str(src), "--tag", "train"])
+    assert "valid tag sets: ''" in refused.output
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["export", str(src), str(out), "--signature", "default"])
+    assert result.exit_code == 0, result.output
+    assert _manifest(out)["artifacts"][0]["tags"] == ["serve"]
+    x = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    parity = CliRunner().invoke(main, ["parity", str(out), "--inputs", str(tmp_path / "in.npz")])
+    assert parity.exit_code == 0, parity.output
+    np.save(tmp_path / "x.npy", x)
+    ran = CliRunner().invoke(
+        main,
+        ["run", str(out), "--inputs", f"x={tmp_path / 'x.npy'}", "--outdir", str(tmp_path / "y")],
+    )
+    assert ran.exit_code == 0, ran.output
+    expected = x @ np.array([[1.0, -1.0], [0.5, 2.0]], np.float32)
+    np.testing.assert_allclose(np.load(tmp_path / "y" / "y.npy"), expected)
+
+
 def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images_ids, tmp_path):
     """No --shape: the export checks with the user's inputs (--inputs), the Java method takes
     and returns NdArrays, and parity runs it."""

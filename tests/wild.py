@@ -143,6 +143,20 @@ TF1_WILD = textwrap.dedent("""
         f.write(model.SerializeToString())
     shutil.copytree(target, os.path.join(out, "half_plus_two", "00000007"))
 
+    # A TF1 Hub module's layout: one MetaGraph, of the empty tag set, signature 'default'.
+    graph = tf.Graph()
+    with graph.as_default():
+        hx = tf.placeholder(tf.float32, (None, 2), name="x")
+        hw = tf.Variable(np.array([[1.0, -1.0], [0.5, 2.0]], np.float32), name="w")
+        hy = tf.matmul(hx, hw, name="y")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            builder = tf.saved_model.Builder(os.path.join(out, "hub_module"))
+            sigs = tf.saved_model.signature_def_utils
+            builder.add_meta_graph_and_variables(sess, [], signature_def_map={
+                "default": sigs.predict_signature_def({"x": hx}, {"y": hy})})
+            builder.save()
+
     # freeze_graph of a layer with 128 KiB of weights, as real files hold them: the `read`
     # Identity keeps `_class: loc:@big/kernel`, and a constant that large is read as a variable.
     graph = tf.Graph()
@@ -169,6 +183,7 @@ def save_tf1_wild(out: Path) -> Path:
     """`freeze_graph.pb` and `folded.pb` (variables folded by a graph transform, colocation
     attrs naming nodes that are gone); `freeze_graph_large.pb` (a 256x128 kernel = linspace(-1,
     1) whose `read` is colocated with it, input `xb`, output `big/out` = relu(xb @ kernel));
+    `hub_module` (one MetaGraph, of the empty tag set: y = x @ [[1, -1], [0.5, 2]]);
     `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
     (and an older `00000007`). Weights: kernel = linspace(-1, 1, 12).reshape(4, 3),
     bias = [0.1, 0, -0.1], embedding = arange(15).reshape(5, 3) / 10."""

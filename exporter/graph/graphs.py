@@ -48,11 +48,16 @@ def read_meta_graphs(saved_model_dir: Path) -> list[meta_graph_pb2.MetaGraphDef]
 
 
 def select_meta_graph(saved_model_dir: Path, tags: list[str]) -> meta_graph_pb2.MetaGraphDef:
+    """The MetaGraph of tag set `tags` (`--tag ''`: the empty one). A SavedModel whose only
+    MetaGraph has the empty tag set (TF1 Hub modules) gives it for the default 'serve' too."""
     metas = read_meta_graphs(saved_model_dir)
+    wanted = {t for t in tags if t}
     for meta in metas:
-        if set(meta.meta_info_def.tags) == set(tags):
+        if set(meta.meta_info_def.tags) == wanted:
             return meta
-    valid = "; ".join(",".join(m.meta_info_def.tags) for m in metas)
+    if len(metas) == 1 and not metas[0].meta_info_def.tags and list(tags) == ["serve"]:
+        return metas[0]
+    valid = "; ".join(",".join(m.meta_info_def.tags) or "''" for m in metas)
     raise UsageError(
         f"{saved_model_dir}: no MetaGraph with tag set '{','.join(tags)}'; "
         f"valid tag sets: {valid} (choose one with --tag)"

@@ -198,6 +198,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             raise UsageError(f"{path}: --set needs a binary saved_model.pb")
         path, pinned = pinned_copy(path, options.tags, options.pins, workdir)
     meta = select_meta_graph(path, options.tags)
+    tags = list(meta.meta_info_def.tags)  # as the SavedModel has them ('serve' may mean none)
     check_variables(path, meta)
     check_assets(path, meta)
     details = {
@@ -218,9 +219,9 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         path=path,
         format="savedmodel",
         signatures=signatures,
-        run=signature_runner(path, options.tags, signatures),
+        run=signature_runner(path, tags, signatures),
         saved_model_dir=path,
-        tags=list(options.tags),
+        tags=tags,
         details=details,
         pinned=pinned,
         name=name,

@@ -25,7 +25,8 @@ def write(source, stage: Path, sigs: list[Signature], optimize: bool) -> Written
     saved = stage / SAVED_MODEL_DIR
     shutil.copytree(source.saved_model_dir, saved)
     (saved / "variables").mkdir(exist_ok=True)
-    meta = select_meta_graph(saved, source.tags)
+    tags = list(source.tags) or _tag_as_serve(saved)
+    meta = select_meta_graph(saved, tags)
     notes = [n for n in source.notes if "variables/" in n]
     if not any((saved / "variables").iterdir()) and not notes:
         notes.append(EMPTY_VARIABLES_NOTE)
@@ -34,14 +35,35 @@ def write(source, stage: Path, sigs: list[Signature], optimize: bool) -> Written
         path=SAVED_MODEL_DIR,
         signatures=source.signatures,
         ops=ops_of(meta.graph_def),
-        tags=list(source.tags),
+        tags=tags,
         files=file_entries(stage, SAVED_MODEL_DIR),
         producer=meta.graph_def.versions.producer,
         notes=notes,
     )
-    return Written(
-        art, guarded(signature_runner(saved, source.tags, source.signatures), SAVED_MODEL_DIR)
-    )
+    return Written(art, guarded(signature_runner(saved, tags, source.signatures), SAVED_MODEL_DIR))
+
+
+def _tag_as_serve(saved: Path) -> list[str]:
+    """A MetaGraph of the empty tag set (TF1 Hub modules), which TensorFlow Java cannot ask
+    for (SavedModelBundle takes one tag at least), is written as 'serve'."""
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    binary = saved / "saved_model.pb"
+    text = saved / "saved_model.pbtxt"
+    model = saved_model_pb2.SavedModel()
+    if binary.is_file():
+        model.ParseFromString(binary.read_bytes())
+    else:
+        text_format.Parse(text.read_text(), model)
+    for meta in model.meta_graphs:
+        if not meta.meta_info_def.tags:
+            meta.meta_info_def.tags.append("serve")
+    if binary.is_file():
+        binary.write_bytes(model.SerializeToString())
+    else:
+        text.write_text(text_format.MessageToString(model))
+    return ["serve"]
 
 
 def runner(export_dir: Path, art: Artifact) -> Run:
