@@ -83,5 +83,24 @@ def first_line(exc: BaseException) -> str:
         if i > 0 and lines[i - 1].startswith("File "):  # the source line under a frame
             continue
         reason = line.rstrip(":")
-        return f"node {node}: {reason}" if node else f"{lines[0]} {reason}"
+        if node:
+            return f"node {node}: {reason}"
+        if lines[0] == "Graph execution error:":  # says nothing the reason does not
+            return reason
+        return f"{lines[0]} {reason}"
     return lines[0].rstrip(":")
+
+
+# What TensorFlow says when a graph's shapes are fixed to one example although its
+# signature declares a batch of any size.
+_BATCH_BOUND = ("Incompatible shapes", "Input to reshape is a tensor with", "Dimensions must be")
+
+
+def batch_hint(exc: BaseException, batch: int) -> str:
+    """'; ... --batch 1' when a run on generated inputs of `batch` > 1 failed on shapes."""
+    if batch > 1 and any(m in str(exc) for m in _BATCH_BOUND):
+        return (
+            f"; the graph may run at batch 1 only, although its signature declares any: "
+            f"try --batch 1 (inputs of batch {batch} were generated)"
+        )
+    return ""

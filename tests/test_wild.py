@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 
 from exporter.cli import main
 from exporter.core import example
-from exporter.errors import EXIT_USAGE, first_line
+from exporter.errors import EXIT_MODEL, EXIT_USAGE, first_line
 from exporter.graph.graphfile import read_skeleton
 from exporter.sources import LoadOptions, load_source
 from tests import wild
@@ -419,6 +420,27 @@ def test_runtime_errors_name_the_node_and_the_reason(tf1, images_ids, tmp_path):
     assert result.exit_code != 0
     line = error_line(result)
     assert "Graph execution error" not in line and "node" in line and "shapes" in line.lower()
+
+
+class _BatchOfOne(tf.Module):
+    """Declares a batch of any size, but adds a (1, 10, 10, 1) constant: only batch 1 runs."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 1), tf.float32, name="x")])
+    def serve(self, x):
+        return {"y": x + tf.ones((1, 10, 10, 1))}
+
+
+def test_a_graph_that_runs_at_batch_1_only_says_so(tmp_path):
+    module = _BatchOfOne()
+    src = tmp_path / "batch_one"
+    tf.saved_model.save(module, str(src), signatures={"serving_default": module.serve})
+    result = cli("export", src, tmp_path / "out")
+    assert result.exit_code == EXIT_MODEL, result.output
+    line = error_line(result)
+    assert "Incompatible shapes: [1,10,10,1] vs. [2,1]" in line and "try --batch 1" in line
+    assert "Graph execution error" not in result.output
+    assert not (tmp_path / "out").exists()
+    ok("export", src, tmp_path / "out", "--batch", "1")
 
 
 def test_first_line_of_a_tensorflow_runtime_error():

@@ -27,6 +27,7 @@ from exporter.errors import (
     ModelError,
     UsageError,
     VerificationError,
+    batch_hint,
 )
 from exporter.graph.graphs import select_signature
 from exporter.sources import LoadOptions, load_source
@@ -98,7 +99,7 @@ def export(
         for note in source.notes:
             echo(f"note: {note}")
         feeds = {sig.key: _feed(sig, inputs, batch, seed) for sig in sigs}
-        expected = {sig.key: source.run(sig.key, feeds[sig.key]) for sig in sigs}
+        expected = {sig.key: _run(source, sig.key, feeds[sig.key], batch, inputs) for sig in sigs}
         source.release()  # each artifact is written and checked with the memory to itself
         checks = []
         artifacts = []
@@ -146,6 +147,18 @@ def require_java_dtypes(sig: Signature, where: str) -> None:
                     f"TensorFlow Java has no tensor type for (it has {known}); cast it in the "
                     "signature, or export --format tflite"
                 )
+
+
+def _run(source, key: str, feed: Feed, batch: int, inputs: Path | None) -> Feed:
+    """The source's outputs on `feed`; a failure on generated inputs says whether the
+    batch was the cause."""
+    try:
+        return source.run(key, feed)
+    except ModelError as exc:
+        hint = "" if inputs else batch_hint(exc, batch)
+        if not hint:
+            raise
+        raise ModelError(f"{exc}{hint}") from exc
 
 
 def _feed(sig: Signature, inputs: Path | None, batch: int, seed: int) -> Feed:

@@ -26,6 +26,7 @@ from exporter.errors import (
     ModelError,
     OutputExistsError,
     UsageError,
+    batch_hint,
     first_line,
 )
 from exporter.java import javaenv
@@ -211,7 +212,9 @@ def parity(
         # TensorFlow: the two sides share nothing but files.
         echo(f"running {len(java.jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
         java.worker.release()
-        expected = python_side(export_dir, java.classes, java.feeds, given=bool(inputs_npz))
+        expected = python_side(
+            export_dir, java.classes, java.feeds, given=bool(inputs_npz), batch=batch
+        )
         try:
             response = java.worker.wait(timeout)
         except JavaWorkerError as exc:  # a crash or a hang is a parity failure
@@ -252,7 +255,9 @@ def _require_tensors(export_dir: Path, arts) -> None:
                     )
 
 
-def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int, dict]:
+def python_side(
+    export_dir: Path, classes, feeds: dict, given: bool, batch: int = inputs_mod.DEFAULT_BATCH
+) -> dict[int, dict]:
     """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
     every artifact loaded once, a stateful signature on a fresh load."""
     from exporter.sources import LIBRARY_ERRORS
@@ -272,6 +277,7 @@ def python_side(export_dir: Path, classes, feeds: dict, given: bool) -> dict[int
                     f"{fmt} signature '{jsig.sig.key}' fails in Python TensorFlow on "
                     f"{'the given' if given else 'generated'} inputs "
                     f"({first_line(exc.__cause__)}); give inputs it accepts with --inputs FILE.npz"
+                    + ("" if given else batch_hint(exc.__cause__, batch))
                 ) from exc.__cause__
     return expected
 
