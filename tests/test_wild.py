@@ -174,6 +174,21 @@ def test_a_hub_module_with_the_empty_tag_set(tf1, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y" / "y.npy"), expected)
 
 
+def test_a_tf1_variable_fetched_directly_is_its_value(tf1, tmp_path):
+    src = tf1 / "ref_output"
+    shown = ok("inspect", src)
+    assert "weights: float32 (2, 2)" in shown and "_ref" not in shown
+    out = tmp_path / "out"
+    ok("export", src, out)
+    (art,) = [a for a in _manifest(out)["artifacts"] if a["format"] == "frozen"]
+    (weights,) = [t for t in art["signatures"][0]["outputs"] if t["key"] == "weights"]
+    assert weights["dtype"] == "float32"
+    np.save(tmp_path / "x.npy", np.ones((1, 2), np.float32))
+    ok("run", out, "--inputs", f"x={tmp_path / 'x.npy'}", "--outdir", tmp_path / "o")
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "weights.npy"), [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "y.npy"), [[4, 6]])
+
+
 def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images_ids, tmp_path):
     """No --shape: the export checks with the user's inputs (--inputs), the Java method takes
     and returns NdArrays, and parity runs it."""

@@ -157,6 +157,24 @@ TF1_WILD = textwrap.dedent("""
                 "default": sigs.predict_signature_def({"x": hx}, {"y": hy})})
             builder.save()
 
+    # A TF1 signature that fetches a variable itself: its output is of type float32_ref.
+    graph = tf.Graph()
+    with graph.as_default():
+        rx = tf.placeholder(tf.float32, (None, 2), name="x")
+        rw = tf.Variable(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), name="w")
+        ry = tf.matmul(rx, rw, name="y")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            info = tf.saved_model.utils.build_tensor_info
+            sig = tf.saved_model.signature_def_utils.build_signature_def(
+                {"x": info(rx)}, {"y": info(ry), "weights": info(rw)},
+                "tensorflow/serving/predict")
+            assert sig.outputs["weights"].dtype == 101  # DT_FLOAT_REF
+            builder = tf.saved_model.Builder(os.path.join(out, "ref_output"))
+            builder.add_meta_graph_and_variables(
+                sess, ["serve"], signature_def_map={"serving_default": sig})
+            builder.save()
+
     # freeze_graph of a layer with 128 KiB of weights, as real files hold them: the `read`
     # Identity keeps `_class: loc:@big/kernel`, and a constant that large is read as a variable.
     graph = tf.Graph()
@@ -184,6 +202,7 @@ def save_tf1_wild(out: Path) -> Path:
     attrs naming nodes that are gone); `freeze_graph_large.pb` (a 256x128 kernel = linspace(-1,
     1) whose `read` is colocated with it, input `xb`, output `big/out` = relu(xb @ kernel));
     `hub_module` (one MetaGraph, of the empty tag set: y = x @ [[1, -1], [0.5, 2]]);
+    `ref_output` (outputs y = x @ w and the variable w = [[1, 2], [3, 4]] itself, float32_ref);
     `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
     (and an older `00000007`). Weights: kernel = linspace(-1, 1, 12).reshape(4, 3),
     bias = [0.1, 0, -0.1], embedding = arange(15).reshape(5, 3) / 10."""

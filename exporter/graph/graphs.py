@@ -22,7 +22,9 @@ _NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
 
 
 def dtype_name(enum: int) -> str:
-    return tf.dtypes.as_dtype(enum).name
+    """The dtype's name; a reference type (float32_ref: a TF1 variable fetched directly) is
+    named by its value type, which fetching it gives."""
+    return tf.dtypes.as_dtype(enum).base_dtype.name
 
 
 # GraphDefs of producer versions before 21 wrote an unknown shape as an empty one: there an

@@ -19,6 +19,7 @@ from exporter.graph.graphs import (
     select_meta_graph,
     signatures_of,
     unfed_placeholders,
+    unique_name,
 )
 from exporter.sources import Loader, LoadOptions, Runner, Source, register, tf1
 
@@ -132,13 +133,50 @@ def pinned_copy(
                     f"--set {taken[0]}: it is a signature input of {path}; feed it instead"
                 )
             pinned = tf1.pin(meta.graph_def, pins, str(path))
-    copy = workdir / "pinned_saved_model"
+    return _copy_with(path, model, workdir / "pinned_saved_model"), pinned
+
+
+def _copy_with(path: Path, model, copy: Path) -> Path:
+    """A copy of the SavedModel folder with `model` as its saved_model.pb; everything else
+    links to the original's."""
     copy.mkdir()
     (copy / "saved_model.pb").write_bytes(model.SerializeToString())
     for child in path.iterdir():
-        if child.name != "saved_model.pb":
+        if child.name not in ("saved_model.pb", "saved_model.pbtxt"):
             (copy / child.name).symlink_to(child.resolve())
-    return copy, pinned
+    return copy
+
+
+def dereferenced_copy(path: Path, tags: list[str], workdir: Path) -> tuple[Path, list[str]]:
+    """Where signature outputs of the MetaGraph for `tags` are of a reference type (a TF1
+    variable fetched directly, float32_ref), a copy in which each is read through an
+    Identity of its value type, which every runtime can fetch; (path, []) otherwise."""
+    model = saved_model_pb2.SavedModel()
+    if (path / "saved_model.pb").is_file():
+        model.ParseFromString((path / "saved_model.pb").read_bytes())
+    else:
+        from google.protobuf import text_format
+
+        text_format.Parse((path / "saved_model.pbtxt").read_text(), model)
+    changed = []
+    for meta in model.meta_graphs:
+        if set(meta.meta_info_def.tags) != {t for t in tags if t}:
+            continue
+        read: dict[str, str] = {}
+        for key, sig in meta.signature_def.items():
+            for out_key, info in sig.outputs.items():
+                if info.dtype <= 100 or not info.name:
+                    continue
+                if info.name not in read:
+                    value = unique_name(meta.graph_def, split_tensor_name(info.name)[0] + "/value")
+                    node = meta.graph_def.node.add(name=value, op="Identity", input=[info.name])
+                    node.attr["T"].type = info.dtype - 100
+                    read[info.name] = value + ":0"
+                info.name, info.dtype = read[info.name], info.dtype - 100
+                changed.append(f"{key}/{out_key}")
+    if not changed:
+        return path, []
+    return _copy_with(path, model, workdir / "dereferenced_saved_model"), changed
 
 
 def check_assets(path: Path, meta) -> None:
@@ -199,6 +237,9 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         path, pinned = pinned_copy(path, options.tags, options.pins, workdir)
     meta = select_meta_graph(path, options.tags)
     tags = list(meta.meta_info_def.tags)  # as the SavedModel has them ('serve' may mean none)
+    path, dereferenced = dereferenced_copy(path, tags, workdir)
+    if dereferenced:
+        meta = select_meta_graph(path, tags)
     check_variables(path, meta)
     check_assets(path, meta)
     details = {
@@ -231,9 +272,16 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
             for k, v in broken.items()
         },
         notes=[
-            f"signature '{k}' names tensor(s) {', '.join(v)} that the graph does not have; "
-            "it cannot run"
-            for k, v in broken.items()
+            *(
+                f"output {o} is a TF1 variable (a reference type): it is fetched through an "
+                "Identity as its value"
+                for o in dereferenced
+            ),
+            *(
+                f"signature '{k}' names tensor(s) {', '.join(v)} that the graph does not have; "
+                "it cannot run"
+                for k, v in broken.items()
+            ),
         ],
         graph_def=meta.graph_def,
         init_ops=init_ops(meta),
