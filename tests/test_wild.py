@@ -189,6 +189,26 @@ def test_a_tf1_variable_fetched_directly_is_its_value(tf1, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "o" / "y.npy"), [[4, 6]])
 
 
+def test_a_signature_declaring_the_wrong_dtype_gets_what_the_graph_takes(tf1, tmp_path):
+    """TensorFlow 1.0 declared a string tf.Example placeholder as float32 in a SignatureDef:
+    the graph decides, so the generated inputs are serialized tf.Examples."""
+    import shutil
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    src = tmp_path / "half_plus_two"
+    shutil.copytree(tf1 / "half_plus_two" / "00000123", src)
+    model = saved_model_pb2.SavedModel.FromString((src / "saved_model.pb").read_bytes())
+    model.meta_graphs[0].signature_def["regress_x_to_y"].inputs["inputs"].dtype = 1  # float
+    (src / "saved_model.pb").write_bytes(model.SerializeToString())
+    for extra in ([], ["--shape", "inputs=-1"]):
+        out = tmp_path / f"out{len(extra)}"
+        ok("export", src, out, "--signature", "regress_x_to_y", *extra)
+        (art,) = [a for a in _manifest(out)["artifacts"] if a["format"] == "savedmodel"]
+        (info,) = art["signatures"][0]["inputs"]
+        assert info["dtype"] == "string" and info["example"]["dense"][0]["key"] == "x"
+
+
 def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images_ids, tmp_path):
     """No --shape: the export checks with the user's inputs (--inputs), the Java method takes
     and returns NdArrays, and parity runs it."""

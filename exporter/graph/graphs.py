@@ -334,7 +334,14 @@ INDEX_DTYPES = ("int32", "int64")  # what gathers take as indices
 
 def with_graph_facts(info: TensorInfo, graph: GraphIndex) -> TensorInfo:
     """An input with what the graph says of it beyond its dtype and shape: the feature spec
-    of a string of serialized tf.Examples, the table an integer input indexes."""
+    of a string of serialized tf.Examples, the table an integer input indexes. Where a
+    placeholder's own dtype disagrees with what the signature declares (TensorFlow 1.0 wrote
+    a string tf.Example input as float32), the graph decides: it is what runs."""
+    node = graph.nodes[None].get(info.name)
+    if node is not None and node.op == "Placeholder" and node.attr["dtype"].type:
+        actual = dtype_name(node.attr["dtype"].type)
+        if actual != info.dtype:
+            info = replace(info, dtype=actual)
     if info.dtype == "string":
         return with_example_spec(info, graph)
     return with_index_bounds(info, graph)
