@@ -403,6 +403,13 @@ def test_tf_example_inputs_are_generated_from_the_parse_spec(tmp_path):
     assert "parity OK: 2 of 2" in printed
 
 
+def test_a_sparse_feature_read_as_one_value_per_example(tmp_path):
+    src = wild.save_one_value_per_example(tmp_path / "tfx")
+    out = tmp_path / "out"
+    for seed in ("0", "1", "2"):  # the same inputs each run, each of them fitting
+        ok("export", src, out, "--seed", seed, "--force")
+
+
 def test_export_folders_are_sources(demo_export, tmp_path):
     shown = ok("inspect", demo_export)
     assert "bert_classifier" in shown and "loss/pred_prob" in shown

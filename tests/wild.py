@@ -322,6 +322,26 @@ class ParseExamples(tf.Module):
         }
 
 
+class OneValuePerExample(tf.Module):
+    """The TFX pattern: a sparse feature read as one value per example (a reshape to
+    [batch]), added to a dense one; an example with two values would not fit."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.string, name="examples")])
+    def serve(self, examples):
+        parsed = tf.io.parse_example(
+            examples,
+            {"bucket": tf.io.VarLenFeature(tf.int64), "x": tf.io.FixedLenFeature([1], tf.float32)},
+        )
+        bucket = tf.reshape(tf.sparse.to_dense(parsed["bucket"]), [-1])
+        return {"y": parsed["x"][:, 0] + tf.cast(bucket, tf.float32)}
+
+
+def save_one_value_per_example(path: Path) -> Path:
+    module = OneValuePerExample()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
 def save_parse_examples(path: Path) -> Path:
     module = ParseExamples()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})

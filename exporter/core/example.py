@@ -36,8 +36,9 @@ def _feature(dtype: str, values) -> bytes:
 
 
 def generate(spec: dict, count: int, rng: np.random.Generator, int_high: int) -> list[bytes]:
-    """`count` Examples holding every dense feature of the spec, at its shape, and one or two
-    values of every sparse feature."""
+    """`count` Examples holding every dense feature of the spec, at its shape, and one value
+    of every sparse feature (TFX's transform reads a sparse feature as one value per example,
+    as `[batch, 0]` or a reshape to `[batch]`)."""
     records = []
     for _ in range(count):
         features = {}
@@ -45,11 +46,7 @@ def generate(spec: dict, count: int, rng: np.random.Generator, int_high: int) ->
             size = int(np.prod([d if d >= 0 else 1 for d in dense["shape"]], dtype=np.int64))
             features[dense["key"]] = (dense["dtype"], _values(dense["dtype"], size, rng, int_high))
         for sparse in spec["sparse"]:
-            size = int(rng.integers(1, 3))
-            features[sparse["key"]] = (
-                sparse["dtype"],
-                _values(sparse["dtype"], size, rng, int_high),
-            )
+            features[sparse["key"]] = (sparse["dtype"], _values(sparse["dtype"], 1, rng, int_high))
         records.append(encode(features))
     return records
 
