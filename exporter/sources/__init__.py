@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from google.protobuf import message as protobuf_message
+from tensorflow.python.framework import op_def_registry
 
 from exporter.core.model import Signature
 from exporter.core.tables import register_once
 from exporter.errors import ModelError, UsageError, first_line
+from exporter.graph.graphs import ops_of
 
 Runner = Callable[[str, dict[str, np.ndarray]], dict[str, np.ndarray]]
 # What TensorFlow and protobuf raise about a model they cannot load or run.
@@ -167,10 +169,6 @@ def require_registered(path: Path, loader: Loader, tags: list[str]) -> None:
     register (custom ops), naming them all; `tf2java ops` lists them against Java's too."""
     if loader.graph is None:
         return
-    from tensorflow.python.framework import op_def_registry
-
-    from exporter.graph.graphs import ops_of
-
     try:
         graph_def = loader.graph(path, tags)
     except (ModelError, UsageError, *LIBRARY_ERRORS):
