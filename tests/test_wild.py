@@ -209,6 +209,23 @@ def test_a_signature_declaring_the_wrong_dtype_gets_what_the_graph_takes(tf1, tm
         assert info["dtype"] == "string" and info["example"]["dense"][0]["key"] == "x"
 
 
+@pytest.mark.parametrize("kind", ["ref", "resource"])
+def test_batch_norm_pinned_with_set_is_folded(kind, tf1, tmp_path):
+    """`--set is_training=false` leaves one branch of the batch norm's cond: the frozen graph
+    holds no Switch, Merge or Assign, and gives x - moving_mean."""
+    out = tmp_path / "out"
+    io = ["--input", "x=x", "--output", "y=out"]
+    pins = ["--set", "keep_prob=1.0", "--set", "is_training=false"]
+    ok("export", tf1 / f"batchnorm_{kind}" / "model.ckpt", out, *io, *pins)
+    (frozen,) = [a for a in _manifest(out)["artifacts"] if a["format"] == "frozen"]
+    banned = {"Switch", "RefSwitch", "Merge", "RefMerge", "Assign", "AssignVariableOp"}
+    assert not banned & set(frozen["ops"]), frozen["ops"]
+    x = np.array([[1.0, 1.0, 1.0, 1.0], [5.0, 6.0, 7.0, 8.0]], np.float32)
+    np.save(tmp_path / "x.npy", x)
+    ok("run", out, "--inputs", f"x={tmp_path / 'x.npy'}", "--outdir", tmp_path / "y")
+    np.testing.assert_allclose(np.load(tmp_path / "y" / "y.npy"), x - np.arange(4), rtol=1e-6)
+
+
 def test_an_unknown_rank_input_without_a_shape_goes_through_ndarrays(tf1, images_ids, tmp_path):
     """No --shape: the export checks with the user's inputs (--inputs), the Java method takes
     and returns NdArrays, and parity runs it."""

@@ -157,6 +157,33 @@ TF1_WILD = textwrap.dedent("""
                 "default": sigs.predict_signature_def({"x": hx}, {"y": hy})})
             builder.save()
 
+    # A TF1 batch norm as tutorials trained it: an is_training placeholder switches, in a
+    # tf.cond, between the batch's mean (updating the moving mean with an Assign) and the
+    # moving mean; dropout on keep_prob. With reference and with resource variables.
+    for kind in ("ref", "resource"):
+        graph = tf.Graph()
+        with graph.as_default():
+            bx = tf.placeholder(tf.float32, (None, 4), name="x")
+            training = tf.placeholder(tf.bool, (), name="is_training")
+            keep = tf.placeholder(tf.float32, (), name="keep_prob")
+            moving = tf.get_variable(
+                "bn/moving_mean", initializer=np.arange(4, dtype=np.float32),
+                trainable=False, use_resource=kind == "resource")
+            batch_mean, _ = tf.nn.moments(bx, [0])
+
+            def train():
+                update = tf.assign(moving, moving * 0.9 + batch_mean * 0.1)
+                with tf.control_dependencies([update]):
+                    return tf.identity(batch_mean)
+
+            centred = bx - tf.cond(training, train, lambda: tf.identity(moving))
+            tf.identity(tf.nn.dropout(centred, rate=1 - keep), name="out")
+            saver = tf.train.Saver()
+            os.makedirs(os.path.join(out, f"batchnorm_{kind}"))
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                saver.save(sess, os.path.join(out, f"batchnorm_{kind}", "model.ckpt"))
+
     # A TF1 signature that fetches a variable itself: its output is of type float32_ref.
     graph = tf.Graph()
     with graph.as_default():
@@ -202,6 +229,8 @@ def save_tf1_wild(out: Path) -> Path:
     attrs naming nodes that are gone); `freeze_graph_large.pb` (a 256x128 kernel = linspace(-1,
     1) whose `read` is colocated with it, input `xb`, output `big/out` = relu(xb @ kernel));
     `hub_module` (one MetaGraph, of the empty tag set: y = x @ [[1, -1], [0.5, 2]]);
+    `batchnorm_ref/model.ckpt`, `batchnorm_resource/model.ckpt` (out = dropout(x - mean) where
+    the mean is the batch's when `is_training`, else the moving mean arange(4));
     `ref_output` (outputs y = x @ w and the variable w = [[1, 2], [3, 4]] itself, float32_ref);
     `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
     (and an older `00000007`). Weights: kernel = linspace(-1, 1, 12).reshape(4, 3),

@@ -502,6 +502,85 @@ def unique_name(graph_def: graph_pb2.GraphDef, base: str) -> str:
     return f"{base}_{i}"
 
 
+_SWITCHES = ("Switch", "RefSwitch")
+_MERGES = ("Merge", "RefMerge")
+
+
+def fold_constant_conds(graph_def: graph_pb2.GraphDef) -> set[str]:
+    """Folds TF1 `tf.cond`s whose predicate became a constant (`--set is_training=false`):
+    each Switch passes its data straight to the branch that runs, the branch that can no
+    longer run is removed (a batch norm's moving-average Assign with it), and each Merge
+    becomes an Identity of what reaches it. Returns the names of the nodes removed."""
+    nodes = {n.name: n for n in graph_def.node}
+
+    def known(ref: str) -> bool | None:
+        name, _, port = ref.partition(":")
+        node = nodes.get(name)
+        while node is not None and node.op == "Identity" and not port:
+            name, _, port = node.input[0].partition(":")
+            node = nodes.get(name)
+        if node is None or node.op != "Const" or port not in ("", "0"):
+            return None
+        tensor = node.attr["value"].tensor
+        if tensor.dtype != types_pb2.DT_BOOL or tensor.tensor_shape.dim:
+            return None
+        return bool(tensor.bool_val[0]) if tensor.bool_val else False
+
+    folded: dict[str, tuple[str, int]] = {}  # switch -> (its data input, the port that runs)
+    for node in graph_def.node:
+        if node.op in _SWITCHES and len(node.input) >= 2:
+            value = known(node.input[1])
+            if value is not None:
+                folded[node.name] = (node.input[0], 1 if value else 0)
+    if not folded:
+        return set()
+    dead_tensors = {f"{s}:{1 - live}" for s, (_, live) in folded.items()}
+    dead_tensors |= {s for s, (_, live) in folded.items() if live == 1}  # port 0, unnamed
+    dead_nodes: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in graph_def.node:
+            if node.name in dead_nodes or node.name in folded:
+                continue
+            data = [i for i in node.input if not i.startswith("^")]
+            control = [i[1:] for i in node.input if i.startswith("^")]
+            if node.op in _MERGES:
+                live = [i for i in data if i not in dead_tensors]
+                if live or not data:
+                    continue
+            elif not any(i in dead_tensors for i in data) and not any(
+                c in dead_nodes for c in control
+            ):
+                continue
+            dead_nodes.add(node.name)
+            dead_tensors |= {node.name} | {f"{node.name}:{k}" for k in range(8)}
+            changed = True
+    for node in graph_def.node:  # the switches' consumers read their data; merges, the live one
+        rewired = []
+        for ref in node.input:
+            control = ref.startswith("^")
+            name, _, port = (ref[1:] if control else ref).partition(":")
+            if name in folded and (control or int(port or 0) == folded[name][1]):
+                source = folded[name][0]
+                ref = "^" + source.lstrip("^").partition(":")[0] if control else source
+            elif ref in dead_tensors or (control and ref[1:] in dead_nodes):
+                continue
+            rewired.append(ref)
+        if node.op in _MERGES and node.name not in dead_nodes:
+            data = [r for r in rewired if not r.startswith("^")]
+            if len(data) == 1:
+                node.op = "Identity"
+                node.attr.pop("N", None)
+        del node.input[:]
+        node.input.extend(rewired)
+    removed = dead_nodes | set(folded)
+    kept = [n for n in graph_def.node if n.name not in removed]
+    del graph_def.node[:]
+    graph_def.node.extend(kept)
+    return removed
+
+
 def drop_dangling_colocation(graph_def: graph_pb2.GraphDef) -> int:
     """Removes colocation constraints (`_class: loc:@node`) that name nodes the graph does not
     have, as `freeze_graph` and graph transforms leave them; TensorFlow refuses to import a

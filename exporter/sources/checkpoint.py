@@ -142,6 +142,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         )
 
     notes, pinned = tf1.prepare(meta.graph_def, options, str(meta_path))
+    tf1.prune_collections(meta)
     graph = tf.Graph()
     with graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)

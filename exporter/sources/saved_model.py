@@ -133,6 +133,7 @@ def pinned_copy(
                     f"--set {taken[0]}: it is a signature input of {path}; feed it instead"
                 )
             pinned = tf1.pin(meta.graph_def, pins, str(path))
+            tf1.prune_collections(meta)
     return _copy_with(path, model, workdir / "pinned_saved_model"), pinned
 
 

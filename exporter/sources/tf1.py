@@ -17,6 +17,7 @@ from exporter.graph.graphs import (
     INDEX_DTYPES,
     GraphIndex,
     drop_dangling_colocation,
+    fold_constant_conds,
     placeholder_text,
     unfed_placeholders,
     with_graph_facts,
@@ -176,7 +177,32 @@ def pin(graph_def: graph_pb2.GraphDef, pins: dict[str, str], where: str) -> dict
         node.attr["dtype"].type = dtype.as_datatype_enum
         node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value, dtype, []))
         pinned[node_name] = value
+    fold_constant_conds(graph_def)  # a pinned is_training leaves one branch of each cond
     return pinned
+
+
+def prune_collections(meta) -> None:
+    """A MetaGraph's collections without the nodes its graph no longer has (a folded cond's
+    branch, its update ops): importing it would look them up. The cond contexts go whole once
+    a cond was folded; running the graph does not need them, only building on it in Python."""
+    names = {node.name for node in meta.graph_def.node}
+    for key in list(meta.collection_def):
+        collection = meta.collection_def[key]
+        if key == "cond_context":
+            contexts = [c for c in collection.bytes_list.value if not _context_lost(c, names)]
+            if len(contexts) != len(collection.bytes_list.value):
+                del meta.collection_def[key]
+        elif collection.HasField("node_list"):
+            kept = [v for v in collection.node_list.value if v.split(":")[0] in names]
+            del collection.node_list.value[:]
+            collection.node_list.value.extend(kept)
+
+
+def _context_lost(serialized: bytes, names: set[str]) -> bool:
+    from tensorflow.core.protobuf import control_flow_pb2
+
+    context = control_flow_pb2.CondContextDef.FromString(serialized)
+    return context.pivot_name.split(":")[0] not in names
 
 
 def parse_value(text: str, dtype: tf.DType, where: str) -> Any:
