@@ -183,6 +183,11 @@ TF1_WILD = textwrap.dedent("""
             with tf.Session() as sess:
                 sess.run(tf.global_variables_initializer())
                 saver.save(sess, os.path.join(out, f"batchnorm_{kind}", "model.ckpt"))
+                if kind == "ref":  # frozen as it trained: RefSwitch and Assign on a constant
+                    frozen_bn = tf.graph_util.convert_variables_to_constants(
+                        sess, graph.as_graph_def(), ["out"])
+                    with open(os.path.join(out, "batchnorm_frozen.pb"), "wb") as f:
+                        f.write(frozen_bn.SerializeToString())
 
     # A TF1 signature that fetches a variable itself: its output is of type float32_ref.
     graph = tf.Graph()
@@ -230,7 +235,8 @@ def save_tf1_wild(out: Path) -> Path:
     1) whose `read` is colocated with it, input `xb`, output `big/out` = relu(xb @ kernel));
     `hub_module` (one MetaGraph, of the empty tag set: y = x @ [[1, -1], [0.5, 2]]);
     `batchnorm_ref/model.ckpt`, `batchnorm_resource/model.ckpt` (out = dropout(x - mean) where
-    the mean is the batch's when `is_training`, else the moving mean arange(4));
+    the mean is the batch's when `is_training`, else the moving mean arange(4)), and the
+    reference one frozen as it trained (`batchnorm_frozen.pb`, holding RefSwitch and Assign);
     `ref_output` (outputs y = x @ w and the variable w = [[1, 2], [3, 4]] itself, float32_ref);
     `ckpt/model.ckpt-16329`; `half_plus_two/00000123`
     (and an older `00000007`). Weights: kernel = linspace(-1, 1, 12).reshape(4, 3),
