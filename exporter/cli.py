@@ -632,37 +632,50 @@ def parity(
 ):
     """Run OUT's model in Python TensorFlow and, through its generated Java class, in
     TensorFlow Java; compare every output. Exit 0 only when all match."""
-    from exporter.commands.parity import check_report_target
+    from exporter.commands.parity import check_report_target, refused_report
     from exporter.commands.parity import parity as run_parity
 
     for path, flag in ((report, "--report"), (junit, "--junit")):
         if path:  # before anything runs
             check_report_target(path, force, out, flag)
-    result = run_parity(
-        out,
-        inputs_npz=inputs_npz,
-        batch=batch,
-        seed=seed,
-        formats=FORMAT_CHOICES[fmt] if fmt else None,
-        op_libraries=list(op_libraries),
-        jvm_options=list(jvm_options),
-        atol=atol,
-        rtol=rtol,
-        timeout=timeout,
-        allow_side_effects=allow_side_effects,
-        echo=_echo,
-    )
+    try:
+        result = run_parity(
+            out,
+            inputs_npz=inputs_npz,
+            batch=batch,
+            seed=seed,
+            formats=FORMAT_CHOICES[fmt] if fmt else None,
+            op_libraries=list(op_libraries),
+            jvm_options=list(jvm_options),
+            atol=atol,
+            rtol=rtol,
+            timeout=timeout,
+            allow_side_effects=allow_side_effects,
+            echo=_echo,
+        )
+    except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
+        if report or junit:
+            _write_reports(refused_report(out, exc, atol, rtol), report, junit, force)
+        raise
     _finish_parity(result, report, junit, force)
 
 
-def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
+def _write_reports(result, report: Path | None, junit: Path | None, force: bool) -> None:
     from exporter.commands import parity as parity_mod
 
     if report:
         parity_mod.write_report(result, report, force)
     if junit:
         parity_mod.write_junit(result, junit, force)
-    emit(result)
+
+
+def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
+    """Writes the reports, prints the result and exits with its code (README's table)."""
+    _write_reports(result, report, junit, force)
+    for line in result.lines():
+        click.echo(printable(line))
+    if result.exit_code:
+        sys.exit(result.exit_code)
 
 
 @main.command()

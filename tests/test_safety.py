@@ -412,6 +412,22 @@ def test_a_report_never_goes_into_the_export(split_export, tmp_path):
     assert cli("inspect", export).exit_code == 0
 
 
+def test_a_refused_parity_still_writes_its_reports(split_export, tmp_path):
+    """A model file changed after export: parity refuses before comparing (exit 3, one line),
+    and --junit and --report still tell the CI job why."""
+    export = tmp_path / "export"
+    shutil.copytree(split_export, export)
+    with (export / "frozen.pb").open("ab") as f:
+        f.write(b"\0")
+    junit, report = tmp_path / "parity.xml", tmp_path / "parity.json"
+    result = cli("parity", export, "--junit", junit, "--report", report)
+    line = one_error(result, EXIT_MODEL)
+    xml = junit.read_text()
+    assert 'tests="1"' in xml and 'errors="1"' in xml and 'name="pre-check"' in xml
+    data = json.loads(report.read_text())
+    assert data["ok"] is False and data["refused"] in line and "frozen.pb" in data["refused"]
+
+
 def test_outputs_follow_the_umask(split_source, tmp_path):
     """Staging folders and files are private while written (mkdtemp, mkstemp); what lands
     has the modes the user's umask gives, like any other tool's output."""

@@ -19,9 +19,14 @@ from exporter import targets
 from exporter.commands import javaside
 from exporter.commands.javaside import JavaSide
 from exporter.core import inputs as inputs_mod
+from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.core.fsutil import staged_file
 from exporter.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_MISMATCH,
+    EXIT_MODEL,
+    EXIT_OK,
     JavaWorkerError,
     ModelError,
     OutputExistsError,
@@ -72,10 +77,24 @@ class ParityReport:
     cases: list[CaseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Why nothing was compared: a pre-check refused the export (exit code of that error)
+    refused: str | None = None
+    refused_exit: int | None = None
+    worker_failed: bool = False  # the Java worker crashed or timed out
 
     @property
     def ok(self) -> bool:
-        return bool(self.cases) and all(c.ok for c in self.cases)
+        return not self.refused and bool(self.cases) and all(c.ok for c in self.cases)
+
+    @property
+    def exit_code(self) -> int:
+        """The README's table: 0 all matched, 1 outputs differ or Java failed on the model,
+        4 the worker crashed or timed out, else the refusing error's own code."""
+        if self.refused_exit is not None:
+            return self.refused_exit
+        if self.worker_failed:
+            return EXIT_ENVIRONMENT
+        return EXIT_OK if self.ok else EXIT_MISMATCH
 
     def to_json(self) -> dict:
         return {
@@ -89,6 +108,7 @@ class ParityReport:
             "seconds": round(self.seconds, 2),
             "cases": [c.to_json() for c in self.cases],
             "notes": self.notes,
+            **({"refused": self.refused} if self.refused else {}),
         }
 
     def lines(self) -> list[str]:
@@ -103,6 +123,9 @@ class ParityReport:
             for line in case.comparison.lines() if case.comparison else []:
                 out.append("  " + line)
         out.extend(f"note: {n}" for n in self.notes)
+        if self.refused:
+            out.append(f"parity REFUSED: {self.refused}")
+            return out
         passed = sum(c.ok for c in self.cases)
         out.append(
             f"parity {'OK' if self.ok else 'FAILED'}: {passed} of {len(self.cases)} "
@@ -117,7 +140,11 @@ class ParityReport:
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"),
             time=f"{self.seconds:.2f}",
         )
-        failures = 0
+        failures = errors = 0
+        if self.refused:  # one error case naming the cause, for the CI job to show
+            errors += 1
+            tc = ET.SubElement(suite, "testcase", classname="tf2java.parity", name="pre-check")
+            ET.SubElement(tc, "error", message=self.refused).text = self.refused
         for case in self.cases:
             checks = case.comparison.checks if case.comparison else []
             classname = f"{case.format}.{case.signature}"
@@ -133,6 +160,7 @@ class ParityReport:
                     ET.SubElement(tc, "failure", message=message).text = message
         suite.set("tests", str(len(suite)))
         suite.set("failures", str(failures))
+        suite.set("errors", str(errors))
         return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -217,9 +245,10 @@ def parity(
         )
         try:
             response = java.worker.wait(timeout)
-        except JavaWorkerError as exc:  # a crash or a hang is a parity failure
+        except JavaWorkerError as exc:  # a crash or a hang fails every case, exit 4
             for case in report.cases:
                 case.error = str(exc)
+            report.worker_failed = True
             report.seconds = time.monotonic() - started
             return report
         report.tensorflow_java = response.get("tensorflow_java")
@@ -299,6 +328,27 @@ def write_junit(report: ParityReport, path: Path, force: bool = False) -> None:
 
 # What a report of each kind holds, to tell it from any other file.
 _REPORT_MARK = {"--report": '"manifest_sha256"', "--junit": 'name="tf2java.parity"'}
+
+
+def refused_report(export_dir: Path, exc: Exception, atol: float, rtol: float) -> ParityReport:
+    """The report of a run that a pre-check refused (a changed model, a tampered file, ops
+    the runtime lacks...), so that a CI job has a report to publish whatever happened."""
+    import sys
+
+    try:
+        sha = manifest_mod.read(export_dir)[1]
+    except Exception:  # the manifest itself may be what was refused
+        sha = ""
+    tf = sys.modules.get("tensorflow")
+    return ParityReport(
+        str(export_dir),
+        sha,
+        atol,
+        rtol,
+        getattr(tf, "__version__", "(not loaded)"),
+        refused=str(exc),
+        refused_exit=getattr(exc, "exit_code", EXIT_MODEL),
+    )
 
 
 def check_report_target(path: Path, force: bool, export_dir: Path, flag: str) -> None:
