@@ -390,7 +390,7 @@ def _context(
     tolerances: tuple[float, float],
 ) -> ModuleContext:
     """The templates' names; `tolerances` (atol, rtol) become the golden test's literals."""
-    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
+    test_class, check_class = _helper_classes(classes)
     return ModuleContext(
         generator=GENERATOR,
         version=__version__,
@@ -403,8 +403,8 @@ def _context(
         manifest=data,
         runtime=runtime,
         junit_version=JUNIT_VERSION,
-        test_class=f"{base}GoldenTest",
-        check_class=f"{base}Check",
+        test_class=test_class,
+        check_class=check_class,
         cases=golden.cases,
         smoke=golden.smoke,
         atol=repr(float(tolerances[0])),
@@ -446,16 +446,16 @@ def environment():
     return env
 
 
-def _helper_names(base: str) -> set[str]:
-    """The classes the hand-off adds beside the generated ones: the golden test, its .npy
-    reader and the jar's main."""
-    return {f"{base}GoldenTest", "GoldenNpy", f"{base}Check"}
+def _helper_classes(classes) -> tuple[str, str]:
+    """The names of the classes the hand-off adds beside the generated ones, after the
+    model's: the golden test and the jar's main (GoldenNpy, the test's reader, besides)."""
+    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
+    return f"{base}GoldenTest", f"{base}Check"
 
 
 def _refuse_clashes(classes, class_name: str | None) -> None:
-    base = classes[0].name.removesuffix(targets.get(classes[0].artifact.format).java_suffix)
     generated = {c.name for c in classes} | {classes[0].interface, binding.SUPPORT}
-    clash = sorted(generated & _helper_names(base))
+    clash = sorted(generated & {*_helper_classes(classes), "GoldenNpy"})
     if clash:
         flag = f"--class {class_name}" if class_name else "the model's name"
         raise UsageError(
