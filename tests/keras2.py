@@ -63,3 +63,22 @@ def lambda_h5(path: Path) -> Path:
     )
     model.save(path)
     return path
+
+
+def saved_model_with_optimizer(path: Path) -> Path:
+    """A SavedModel as Keras 2 saved a model trained one step with Adam: its object graph
+    holds the optimizer's slot variables, which only Keras 2 can revive."""
+    import numpy as np
+
+    keras = _keras2()
+    model = keras.Sequential(
+        [
+            keras.layers.Dense(3, activation="relu", input_shape=(4,), name="hidden"),
+            keras.layers.Dense(1, name="score"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.legacy.Adam(), loss="mse")
+    data = np.random.default_rng(3).random((8, 4), np.float32)
+    model.fit(data, data[:, :1], epochs=1, verbose=0)
+    model.save(path, save_format="tf")
+    return path

@@ -4,7 +4,10 @@ inputs of the rank and shape the file declares, in the manifest and in the Java 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -89,3 +92,24 @@ def test_custom_objects_is_suggested_only_for_what_keras_lacks(tmp_path):
     assert "'MyDense' is a custom layer or function? name its module with --custom-objects" in (
         result.output
     )
+
+
+def test_a_keras_2_saved_model_with_its_optimizer_exports_without_keras_2(tmp_path):
+    """TensorFlow revives a Keras 2 optimizer's slots only through tf_keras; where tf2java
+    runs without it (installed without its no-deps step), the signatures are read as
+    TensorFlow 1 reads them, and the export checks out the same."""
+    src = keras2.saved_model_with_optimizer(tmp_path / "trained")
+    blocked = tmp_path / "without_tf_keras"
+    blocked.mkdir()
+    (blocked / "tf_keras.py").write_text("raise ImportError('tf_keras is not installed')\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "export", src, out, "--format", "frozen"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(blocked)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "frozen vs source (savedmodel), signature 'serving_default'" in proc.stdout
+    assert "[ok] score: max abs diff 0.00e+00" in proc.stdout
+    assert _inputs(out) == [("hidden_input", [-1, 4])]

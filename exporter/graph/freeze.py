@@ -19,6 +19,7 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2, tensor_pb2
 from tensorflow.python.framework import convert_to_constants as c2c
 from tensorflow.python.framework import tensor_util
+from tensorflow.python.saved_model import load_v1_in_v2
 
 from exporter.core.model import Signature, split_tensor_name
 from exporter.errors import ModelError, first_line
@@ -179,12 +180,27 @@ def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
     return any(op in _LOOPS for op in ops_of(graph_def))
 
 
+def revive(saved_model_dir: Path, tags: list[str]):
+    """The SavedModel's signatures as functions. A TF2 SavedModel revives its Python objects
+    first; where that fails (a Keras 2 optimizer saved with the model needs `tf_keras` for its
+    slots: `'_UserObject' object has no attribute 'add_slot'`) the signatures are read from
+    the MetaGraph and its variables restored as TensorFlow 1 loads them, which serving needs
+    alone. If that fails too, the first error is the one raised."""
+    try:
+        return tf.saved_model.load(str(saved_model_dir), tags=tags)
+    except Exception as exc:  # reviving runs the objects' own Python restore code
+        try:
+            return load_v1_in_v2.load(str(saved_model_dir), tags=tags)
+        except Exception:
+            raise exc from None
+
+
 def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signature]) -> Frozen:
     """Freezes each signature (stateless ones only) into one graph, loading the model once.
     With one signature its nodes keep their names; with several, each signature's nodes go
     under a scope of its key, so that they never collide. Feeds and fetches are named after
     their keys, or `SIG/KEY` where several signatures share a key."""
-    loaded = tf.saved_model.load(str(saved_model_dir), tags=tags)
+    loaded = revive(saved_model_dir, tags)
     counts = Counter(key for sig in sigs for key in {t.key for t in sig.inputs + sig.outputs})
     merged = graph_pb2.GraphDef()
     functions: set[str] = set()

@@ -11,6 +11,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from exporter.core.model import split_tensor_name
 from exporter.errors import ModelError, UsageError
+from exporter.graph.freeze import revive
 from exporter.graph.graphs import (
     EMPTY_SHAPE_IS_UNKNOWN_BEFORE,
     ops_of,
@@ -33,10 +34,10 @@ def signature_runner(saved_model_dir: Path, tags: list[str], signatures: list) -
 
     def run(key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if key in stateful:
-            model = tf.saved_model.load(str(saved_model_dir), tags=tags)
+            model = revive(saved_model_dir, tags)
         else:
             if "model" not in cache:
-                cache["model"] = tf.saved_model.load(str(saved_model_dir), tags=tags)
+                cache["model"] = revive(saved_model_dir, tags)
             model = cache["model"]
         fn = model.signatures[key]
         outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
