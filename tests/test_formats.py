@@ -381,3 +381,21 @@ def test_run_refuses_pickles_and_code(tf1_dir, tmp_path):
     assert result.exit_code == EXIT_MODEL and "not valid JSON" in result.output
     result = CliRunner().invoke(main, ["run", str(tf1_dir / "frozen.pb"), *io])
     assert result.exit_code == EXIT_USAGE and "no value for input(s) x" in result.output
+
+
+def test_a_functional_model_called_with_a_dict_of_inputs(tmp_path):
+    """`keras.Model({"age": ..., "scores": ...}, ...)`: the signature takes the model's own
+    inputs by their names."""
+    import keras
+
+    age = keras.Input((3,), name="age")
+    scores = keras.Input((2,), dtype="int32", name="scores")
+    joined = keras.layers.Concatenate()([age, keras.ops.cast(scores, "float32")])
+    model = keras.Model({"age": age, "scores": scores}, keras.layers.Dense(1)(joined))
+    model.save(tmp_path / "dict.keras")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "dict.keras"), str(out)])
+    assert result.exit_code == 0, result.output
+    for sig in json.loads((out / "manifest.json").read_text())["artifacts"][0]["signatures"]:
+        declared = {t["key"]: (t["dtype"], t["shape"]) for t in sig["inputs"]}
+        assert declared == {"age": ("float32", [-1, 3]), "scores": ("int32", [-1, 2])}
