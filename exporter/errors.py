@@ -66,21 +66,24 @@ def first_line(exc: BaseException) -> str:
     stack; the reason comes after it, with the node: "node 'x': You must feed a value...".
     A line never ends in a bare colon."""
     text = getattr(exc, "message", None)
-    lines = [line.strip() for line in str(text or exc).strip().splitlines() if line.strip()]
+    raw = [line.rstrip() for line in str(text or exc).strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in raw]
     if not lines:
         return type(exc).__name__
     if not lines[0].endswith(":"):
         return lines[0]
     node = None
+    in_stack = False  # "Detected at node X defined at": then indented frames and their code
     for i, line in enumerate(lines[1:], 1):
         if line.startswith("Node: "):
             node = line[len("Node: ") :].strip()
             continue
-        if line.startswith(
-            ("Detected at node", "File ", "[[", "Detected unsupported", "<stack traces")
-        ):
+        if line.startswith("Detected at node"):
+            in_stack = True
             continue
-        if i > 0 and lines[i - 1].startswith("File "):  # the source line under a frame
+        if in_stack and raw[i][:1].isspace():
+            continue
+        if line.startswith(("File ", "[[", "Detected unsupported", "<stack traces")):
             continue
         reason = line.rstrip(":")
         if node:

@@ -113,3 +113,8 @@ def test_a_keras_2_saved_model_with_its_optimizer_exports_without_keras_2(tmp_pa
     assert "frozen vs source (savedmodel), signature 'serving_default'" in proc.stdout
     assert "[ok] score: max abs diff 0.00e+00" in proc.stdout
     assert _inputs(out) == [("hidden_input", [-1, 4])]
+    (frozen,) = [a for a in json.loads((out / "manifest.json").read_text())["artifacts"]]
+    assert not {"VarHandleOp", "ReadVariableOp"} & set(frozen["ops"])  # truly frozen
+    parity = cli("parity", out)
+    assert parity.exit_code == 0, parity.output
+    assert "parity OK: 1 of 1" in parity.output

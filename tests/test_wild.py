@@ -207,6 +207,9 @@ def test_a_signature_declaring_the_wrong_dtype_gets_what_the_graph_takes(tf1, tm
         (art,) = [a for a in _manifest(out)["artifacts"] if a["format"] == "savedmodel"]
         (info,) = art["signatures"][0]["inputs"]
         assert info["dtype"] == "string" and info["example"]["dense"][0]["key"] == "x"
+        assert "declared input 'inputs' float32; it is written as string" in art["notes"][0]
+    # TensorFlow Java's loader refuses a SignatureDef that disagrees with its graph
+    assert "parity OK: 6 of 6" in ok("parity", out)
 
 
 @pytest.mark.parametrize("kind", ["ref", "resource", "frozen"])
@@ -520,6 +523,17 @@ def test_first_line_of_a_tensorflow_runtime_error():
     )
     exc = tf.errors.InvalidArgumentError(None, None, message)
     assert first_line(exc) == "node 'logits': Incompatible shapes: [3,3] vs. [2,3]"
+    # frames without their source lines, the reason right after the last one
+    message = (
+        "Graph execution error:\n\nDetected at node read defined at (most recent call last):\n"
+        '  File "<string>", line 11, in <module>\n\n  File "run.py", line 2, in run\n\n'
+        "Could not find variable bias. This could mean that the variable has been deleted.\n"
+        "\t [[{{node read}}]] [Op:__inference_pruned_64]"
+    )
+    exc = tf.errors.FailedPreconditionError(None, None, message)
+    assert first_line(exc) == (
+        "Could not find variable bias. This could mean that the variable has been deleted."
+    )
 
 
 def test_example_protos_written_without_tensorflow_parse_in_tensorflow():

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2, tensor_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import convert_to_constants as c2c
 from tensorflow.python.framework import tensor_util
-from tensorflow.python.saved_model import load_v1_in_v2
 
+from exporter.core.fsutil import scratch
 from exporter.core.model import Signature, split_tensor_name
 from exporter.errors import ModelError, first_line
 from exporter.graph.graphs import (
@@ -181,18 +182,33 @@ def _has_loops(graph_def: graph_pb2.GraphDef) -> bool:
 
 
 def revive(saved_model_dir: Path, tags: list[str]):
-    """The SavedModel's signatures as functions. A TF2 SavedModel revives its Python objects
-    first; where that fails (a Keras 2 optimizer saved with the model needs `tf_keras` for its
-    slots: `'_UserObject' object has no attribute 'add_slot'`) the signatures are read from
-    the MetaGraph and its variables restored as TensorFlow 1 loads them, which serving needs
-    alone. If that fails too, the first error is the one raised."""
+    """The SavedModel loaded as TensorFlow 2 loads it, its signatures as functions. A Keras 2
+    optimizer saved with the model revives its slot variables only through `tf_keras`
+    (without it: `'_UserObject' object has no attribute 'add_slot'`); serving needs neither,
+    so where reviving fails and the object graph holds slots, a copy of saved_model.pb whose
+    optimizer keeps its slots as plain variables is loaded (the variables and assets are the
+    model's own, linked)."""
     try:
         return tf.saved_model.load(str(saved_model_dir), tags=tags)
     except Exception as exc:  # reviving runs the objects' own Python restore code
-        try:
-            return load_v1_in_v2.load(str(saved_model_dir), tags=tags)
-        except Exception:
-            raise exc from None
+        model = saved_model_pb2.SavedModel.FromString(
+            (saved_model_dir / "saved_model.pb").read_bytes()
+        )
+        slots = [n for m in model.meta_graphs for n in m.object_graph_def.nodes if n.slot_variables]
+        if not slots:
+            raise
+        for node in slots:
+            del node.slot_variables[:]
+        with scratch("revive") as tmp:
+            copy = Path(tmp)
+            (copy / "saved_model.pb").write_bytes(model.SerializeToString())
+            for name in ("variables", "assets", "assets.extra"):
+                if (saved_model_dir / name).exists():
+                    (copy / name).symlink_to((saved_model_dir / name).resolve())
+            try:
+                return tf.saved_model.load(str(copy), tags=tags)
+            except Exception:
+                raise exc from None
 
 
 def freeze_signatures(saved_model_dir: Path, tags: list[str], sigs: list[Signature]) -> Frozen:

@@ -25,9 +25,9 @@ def write(source, stage: Path, sigs: list[Signature], optimize: bool) -> Written
     saved = stage / SAVED_MODEL_DIR
     shutil.copytree(source.saved_model_dir, saved)
     (saved / "variables").mkdir(exist_ok=True)
-    tags = list(source.tags) or _tag_as_serve(saved)
+    tags, fixed = _as_java_reads_it(saved, list(source.tags), source.signatures)
     meta = select_meta_graph(saved, tags)
-    notes = [n for n in source.notes if "variables/" in n]
+    notes = [n for n in source.notes if "variables/" in n] + fixed
     if not any((saved / "variables").iterdir()) and not notes:
         notes.append(EMPTY_VARIABLES_NOTE)
     art = Artifact(
@@ -43,9 +43,15 @@ def write(source, stage: Path, sigs: list[Signature], optimize: bool) -> Written
     return Written(art, guarded(signature_runner(saved, tags, source.signatures), SAVED_MODEL_DIR))
 
 
-def _tag_as_serve(saved: Path) -> list[str]:
-    """A MetaGraph of the empty tag set (TF1 Hub modules), which TensorFlow Java cannot ask
-    for (SavedModelBundle takes one tag at least), is written as 'serve'."""
+def _as_java_reads_it(
+    saved: Path, tags: list[str], sigs: list[Signature]
+) -> tuple[list[str], list[str]]:
+    """Rewrites the copy's saved_model.pb (only where needed) so that TensorFlow Java loads
+    it: a MetaGraph of the empty tag set (TF1 Hub modules; SavedModelBundle takes one tag at
+    least) is tagged 'serve', and a SignatureDef input declaring another dtype than its
+    placeholder's (TensorFlow 1.0 wrote a string tf.Example input as float32; TensorFlow
+    Java's loader refuses the model) declares the graph's. Returns the tags and notes."""
+    import tensorflow as tf
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -56,14 +62,34 @@ def _tag_as_serve(saved: Path) -> list[str]:
         model.ParseFromString(binary.read_bytes())
     else:
         text_format.Parse(text.read_text(), model)
-    for meta in model.meta_graphs:
-        if not meta.meta_info_def.tags:
-            meta.meta_info_def.tags.append("serve")
-    if binary.is_file():
-        binary.write_bytes(model.SerializeToString())
-    else:
-        text.write_text(text_format.MessageToString(model))
-    return ["serve"]
+    notes = []
+    changed = not tags
+    if not tags:
+        tags = ["serve"]
+        for meta in model.meta_graphs:
+            if not meta.meta_info_def.tags:
+                meta.meta_info_def.tags.append("serve")
+    meta = next(m for m in model.meta_graphs if set(m.meta_info_def.tags) == set(tags))
+    for sig in sigs:
+        if sig.key not in meta.signature_def:
+            continue
+        declared = meta.signature_def[sig.key].inputs
+        for info in sig.inputs:
+            actual = tf.as_dtype(info.dtype).as_datatype_enum
+            if info.key in declared and declared[info.key].dtype != actual:
+                was = tf.as_dtype(declared[info.key].dtype).name
+                declared[info.key].dtype = actual
+                notes.append(
+                    f"signature '{sig.key}' declared input '{info.key}' {was}; it is written "
+                    f"as {info.dtype}, the dtype of {info.name} in the graph, which TensorFlow "
+                    "Java's loader asks for"
+                )
+    if changed or notes:
+        if binary.is_file():
+            binary.write_bytes(model.SerializeToString())
+        else:
+            text.write_text(text_format.MessageToString(model))
+    return tags, notes
 
 
 def runner(export_dir: Path, art: Artifact) -> Run:
