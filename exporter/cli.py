@@ -798,7 +798,10 @@ def scan(src, tags, as_json):
 @click.option("--group", default="com.example", show_default=True, help="Maven groupId.")
 @click.option("--artifact", help="Maven artifactId [default: from the model name].")
 @click.option(
-    "--version", "project_version", default="1.0.0", show_default=True, help="Module version."
+    "--version",
+    "project_version",
+    help="Module version [default: 1.0.0, then the next one semantic versioning gives the "
+    "change since the hand-off in DEST].",
 )
 @click.option("--package", help="Java package [default: GROUP.MODELNAME].")
 @click.option("--class", "class_name", help="Base class name [default: from the model name].")
@@ -810,7 +813,11 @@ def scan(src, tags, as_json):
 )
 @output_name_option
 @labels_option
-@click.option("--force", is_flag=True, help="Replace DEST if it exists.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Update DEST if it exists: tf2java's own files only, as they were written.",
+)
 @with_options(tolerances)
 def handoff(
     out,
@@ -832,7 +839,7 @@ def handoff(
     from exporter.commands.handoff import handoff as run_handoff
 
     started = time.monotonic()
-    run_handoff(
+    version = run_handoff(
         out,
         dest,
         group=group,
@@ -848,7 +855,7 @@ def handoff(
         **checks,
     )
     click.echo(
-        f"handed off {out} -> {dest} in {time.monotonic() - started:.1f} s: "
+        f"handed off {out} -> {dest} (version {version}) in {time.monotonic() - started:.1f} s: "
         f"`mvn -q test` or `gradle test` there"
     )
 

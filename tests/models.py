@@ -424,3 +424,18 @@ class SignedByte(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec((None,), tf.int8, name="level")])
     def serve(self, level):
         return {"wider": tf.cast(level, tf.int32)}
+
+
+def save_scorer(path: Path, classes: int, with_score: bool) -> Path:
+    """A Keras model on x (4 features): `probs` (`classes` softmax) and, `with_score`, a
+    `score`; two versions of it are a retrained model whose API changed."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    x = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(5, name="hidden")(x)
+    outputs = {"probs": keras.layers.Dense(classes, activation="softmax", name="probs")(hidden)}
+    if with_score:
+        outputs["score"] = keras.layers.Dense(1, name="score")(hidden)
+    keras.Model(x, outputs).save(path)
+    return path

@@ -5,13 +5,14 @@ TensorFlow computed, and a README for the Java team."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import html
 import json
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,22 @@ from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
-from exporter.core.fsutil import check_target, refuse_overlap, scratch, staged_dir
+from exporter.core.fsutil import check_target, refuse_overlap, scratch
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
-from exporter.java import binding, javaenv, planning, rendering, writing
+from exporter.java import binding, javaenv, module_files, planning, rendering, writing
+from exporter.java import changes as changes_mod
 from exporter.java.naming import is_package, pascal
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
+# The platforms TensorFlow Java publishes native libraries for (tensorflow-core-native's
+# classifiers), each with the <os> a Maven profile is activated on.
+NATIVE_PLATFORMS = (
+    ("linux-x86_64", "<name>Linux</name><arch>amd64</arch>"),
+    ("linux-arm64", "<name>Linux</name><arch>aarch64</arch>"),
+    ("macosx-arm64", "<family>mac</family><arch>aarch64</arch>"),
+    ("windows-x86_64", "<family>windows</family><arch>amd64</arch>"),
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,9 @@ class ModuleContext:
     parity_lines: list[str]
     left_out: list[str]
     files: list[dict]
+    native_platforms: tuple = NATIVE_PLATFORMS
+    changes: list[str] = field(default_factory=list)  # since the previous hand-off
+    previous_version: str | None = None
 
     def names(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -168,7 +181,7 @@ def handoff(
     *,
     group: str = "com.example",
     artifact: str | None = None,
-    project_version: str = "1.0.0",
+    project_version: str | None = None,
     package: str | None = None,
     class_name: str | None = None,
     notes: Path | None = None,
@@ -180,21 +193,39 @@ def handoff(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     echo: Callable[[str], None] = lambda s: None,
-) -> Path:
-    """Writes DEST (replaced as a whole, atomically, only with `force`): a Maven and Gradle
-    module for the export in `export_dir`. Runs parity first and refuses a model that fails
-    it. `labels`: output key or name -> a labels file (one per line), shipped as a resource
-    and compiled into a top-k method. Raises UsageError (names, labels, DEST), ModelError (the
-    export), VerificationError."""
+) -> str:
+    """Writes DEST, a Maven and Gradle module for the export in `export_dir`, and returns its
+    version. A module already in DEST (only with `force`) is updated in place: tf2java's own
+    files only, with a CHANGELOG section on what changed and the version semantic versioning
+    gives that change (unless `project_version` says; never a version already handed off for
+    another model). Runs parity first and refuses a model that fails it. `labels`: output key
+    or name -> a labels file (one per line), shipped as a resource and compiled into a top-k
+    method. Raises UsageError (names, labels, DEST, version), ModelError (the export),
+    VerificationError."""
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
     refuse_overlap(dest, export_dir, "export", "DEST")
-    check_target(dest, force)  # before parity runs; staged_dir checks again when it writes
-    module = _module(data, group, artifact, project_version, package)
+    check_target(dest, force)  # before parity runs; staged_module checks again when it writes
+    previous = module_files.read_stamp(dest) if dest.is_dir() else None
+    first = changes_mod.FIRST_VERSION if project_version is None else project_version
+    module = _module(data, group, artifact, first, package)
     notes_text = _read_notes(notes) if notes else ""
     labels = dict(labels or {})
     label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
-    planning.plan(data, module.package, class_name, output_names=output_names, labels=label_lists)
+    planned = planning.plan(
+        data, module.package, class_name, output_names=output_names, labels=label_lists
+    )
+    record = {
+        "api": changes_mod.api_of(module.package, planned),
+        "model_sha256": changes_mod.model_digest(planned),
+        "tolerances": [atol, rtol],
+        "runtime": javaenv.runtime_version(javaenv.classpath()),
+    }
+    version, changes = changes_mod.decide(
+        previous.handoff if previous else None, record, project_version
+    )
+    module = replace(module, version=version)
+    record.update(version=version, group=module.group, artifact=module.artifact)
 
     report = _parity(export_dir, seed, batch, atol, rtol, echo)
     runtime = java_runtime(javaenv.classpath(), report.tensorflow_java or "")
@@ -208,17 +239,30 @@ def handoff(
         meanings=notes_meanings(notes_text),
     )
     _refuse_clashes(classes, class_name)
-    with staged_dir(dest, force) as stage:
+    history = dest / module_files.CHANGELOG
+    existing = history.read_text(encoding="utf-8", errors="replace") if history.is_file() else None
+    with module_files.staged_module(dest, force, record, echo) as stage:
         label_files = _resources(stage, module, export_dir, data, text, labels)
         writing.write_sources(classes, handed, sha, stage / "src/main/java")
         golden = _golden_vectors(stage, module, export_dir, classes, batch, seed)
         context = _context(
             module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
         )
+        context = replace(
+            context,
+            changes=changes.lines,
+            previous_version=previous.handoff.get("version") if previous else None,
+        )
+        (stage / module_files.CHANGELOG).write_text(
+            changes_mod.changelog(
+                existing, version, datetime.date.today().isoformat(), changes, previous is None
+            ),
+            encoding="utf-8",
+        )
         _render_module(stage, context)
         echo("compiling the module's classes with javac")
         _compile_module(stage, context)
-    return dest
+    return version
 
 
 def _read_notes(path: Path) -> str:

@@ -27,8 +27,15 @@ final class Tf2JavaSupport {
    */
   static void requireRuntime(String[] ops, String exportedWith, Logger logger) {
     Set<String> registered = new HashSet<>();
-    for (OpDef op : TensorFlow.registeredOpList().getOpList()) {
-      registered.add(op.getName());
+    try {
+      for (OpDef op : TensorFlow.registeredOpList().getOpList()) {
+        registered.add(op.getName());
+      }
+    } catch (LinkageError e) { // UnsatisfiedLinkError, NoClassDefFoundError...
+      throw new IllegalStateException("TensorFlow Java's native library did not load on this"
+          + " platform (" + System.getProperty("os.name") + ", " + System.getProperty("os.arch")
+          + "): put org.tensorflow:tensorflow-core-native of tensorflow-core-api's version, with"
+          + " classifier " + nativeClassifier() + ", on the runtime classpath (" + e + ")", e);
     }
     List<String> missing = new ArrayList<>();
     for (String op : ops) {
@@ -49,6 +56,20 @@ final class Tf2JavaSupport {
           + " runs on TensorFlow Java with TensorFlow " + runtime
           + "; all its ops are registered, but results may differ slightly");
     }
+  }
+
+  /** The classifier of tensorflow-core-native for this platform, as TensorFlow Java names it. */
+  static String nativeClassifier() {
+    String os = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT);
+    String arch = System.getProperty("os.arch", "");
+    boolean arm = arch.equals("aarch64") || arch.equals("arm64");
+    if (os.contains("mac")) {
+      return arm ? "macosx-arm64" : "macosx-arm64 (TensorFlow Java has none for macOS on x86_64)";
+    }
+    if (os.contains("windows")) {
+      return "windows-x86_64";
+    }
+    return arm ? "linux-arm64" : "linux-x86_64";
   }
 
   static String minorVersion(String version) {
