@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -54,7 +55,7 @@ def test_dest_is_checked_before_any_work(demo_export, tmp_path):
 
 @pytest.mark.slow
 def test_a_module_that_maven_and_gradle_build_and_test_without_python(
-    demo_export, keras_export, image_export, tmp_path
+    demo_export, keras_export, image_export, multi_export, tmp_path
 ):
     notes = tmp_path / "notes.md"
     notes.write_text(
@@ -87,7 +88,8 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     )
     assert handed["java_runtime"]["version"] == "1.1.0"
     assert handed["java_runtime"]["classifier"] == "linux-x86_64"
-    assert len(list((dest / "src/test/resources").rglob("*.npy"))) == 8  # 2 x (3 in, 1 out)
+    golden = dest / "src/main/resources/org/acme/bertclassifier/golden"  # in the jar too
+    assert len(list(golden.rglob("*.npy"))) == 8  # 2 x (3 in, 1 out)
 
     keras_dest = tmp_path / "heads"
     assert CliRunner().invoke(main, ["handoff", str(keras_export), str(keras_dest)]).exit_code == 0
@@ -110,10 +112,19 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     golden_test = next((image_dest / "src/test/java").rglob("*GoldenTest.java")).read_text()
     assert "assertBest(" in golden_test
 
+    # strings in and out (words -> greeting), a scalar, bools: golden vectors all the same
+    strings_dest = tmp_path / "strings"
+    result = CliRunner().invoke(main, ["handoff", str(multi_export), str(strings_dest)])
+    assert result.exit_code == 0, result.output
+    words = next(strings_dest.rglob("in_words.lengths.npy"))
+    assert np.load(words).shape == (2,) and np.load(words.with_name("in_words.npy")).dtype == "u1"
+    assert np.load(next(strings_dest.rglob("out_nextCount.npy"))).shape == ()
+
     env = dict(os.environ, PATH=_no_python_path(tmp_path))
     # each signature of each format, from the classpath and from a path (verified), a changed
     # frozen.pb refused, and every model file loaded and verified (one test)
-    for module, cases in ((dest, 6), (image_dest, 8)):  # Keras adds signature 'serve'
+    # and one that every signature of every class has its check
+    for module, cases in ((dest, 7), (image_dest, 9), (strings_dest, 7)):  # Keras adds 'serve'
         for command in (["mvn", "-q", "test"], ["gradle", "test", "--no-daemon", "-q"]):
             proc = subprocess.run(command, cwd=module, env=env, capture_output=True, text=True)
             assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
@@ -126,6 +137,7 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     for module, jar, lines in (
         (dest, "bert-classifier", calls),
         (image_dest, "classifier", ["savedmodel serve: ok", *calls]),
+        (strings_dest, "multi-dtype", calls),
     ):
         proc = subprocess.run(
             ["mvn", "-q", "package"], cwd=module, env=env, capture_output=True, text=True

@@ -1,4 +1,5 @@
-"""Regenerates the golden files: `make golden` (or `python tests/update_golden.py`).
+"""Regenerates the golden files: `make golden` (or `python tools/update_golden.py`; with
+`--java-only`, the Java alone, from the committed manifests).
 
 For each golden model it exports the model, keeps its manifest under tests/golden/NAME/ and
 renders its Java into tests/golden/java/; it renders the harness's .npy reader from the
@@ -48,9 +49,13 @@ def render_harness_npy() -> str:
     return template.render(generator=GENERATOR, version=__version__, package="org.tf2java.harness")
 
 
-def main() -> None:
+def main(export_again: bool = True) -> None:
+    """Exports the golden models again (their manifests change with the frozen file's bytes),
+    unless `export_again` is False: then the Java is rendered from the committed manifests."""
     with tempfile.TemporaryDirectory() as tmp:
         for name, (build, _) in CASES.items():
+            if not export_again:
+                break
             src = build(Path(tmp) / f"{name}_src")
             out = Path(tmp) / name
             export(src, out, name=name)
@@ -67,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(export_again="--java-only" not in sys.argv[1:])

@@ -117,8 +117,8 @@ class Module:
 @dataclass
 class Golden:
     """The golden vectors of a module: one test case per signature (inputs read from .npy
-    resources, outputs Python TensorFlow computed), one smoke call per signature for the jar's
-    main, and the signatures the test cannot carry."""
+    resources, outputs Python TensorFlow computed), the same cases by class for the jar's
+    main, and the signatures they cannot carry."""
 
     cases: list[dict] = field(default_factory=list)
     smoke: list[dict] = field(default_factory=list)
@@ -167,7 +167,7 @@ class ModuleContext:
 
 HANDOFF_TEMPLATES = (  # template -> where it goes in the module
     ("handoff/GoldenTest.java.j2", "src/test/java/{package_path}/{test_class}.java"),
-    ("handoff/GoldenNpy.java.j2", "src/test/java/{package_path}/GoldenNpy.java"),
+    ("handoff/GoldenNpy.java.j2", "src/main/java/{package_path}/GoldenNpy.java"),
     ("handoff/Check.java.j2", "src/main/java/{package_path}/{check_class}.java"),
     ("handoff/pom.xml.j2", "pom.xml"),
     ("handoff/build.gradle.j2", "build.gradle"),
@@ -365,10 +365,11 @@ def _golden_vectors(
     stage: Path, module: Module, export_dir: Path, classes, batch: int, seed: int
 ) -> Golden:
     """Runs every signature of every class in Python TensorFlow on generated inputs and
-    writes inputs and outputs as .npy test resources, with the test case of each."""
+    writes inputs and outputs as .npy resources (in the jar, whose main checks them as the
+    golden test does), with the test case of each."""
     golden = Golden()
-    test_root = stage / "src/test/resources"
-    root = test_root / module.package_path / "golden"
+    resources = stage / "src/main/resources"
+    root = resources / module.package_path / "golden"
     for cls in classes:
         model_resource = f"{module.model_root}/{cls.artifact.path}"
         run = targets.get(cls.artifact.format).runner(export_dir, cls.artifact)
@@ -384,40 +385,34 @@ def _golden_vectors(
             where.mkdir(parents=True, exist_ok=True)
             args = []
             for t in jsig.inputs:
-                np.save(where / f"in_{t.ident}.npy", _golden_array(feed[t.info.key], t))
-                args.append(t.from_golden(_resource(test_root, where / f"in_{t.ident}.npy")))
+                _save_golden(where / f"in_{t.ident}.npy", feed[t.info.key], t)
+                args.append(t.from_golden(_resource(resources, where / f"in_{t.ident}.npy")))
             outs = []
             for t in jsig.outputs:
-                np.save(where / f"out_{t.ident}.npy", _golden_array(outputs[t.info.key], t))
+                _save_golden(where / f"out_{t.ident}.npy", outputs[t.info.key], t)
                 outs.append(
                     {
                         "key": t.info.key,
                         "getter": t.getter,
-                        "resource": _resource(test_root, where / f"out_{t.ident}.npy"),
+                        "resource": _resource(resources, where / f"out_{t.ident}.npy"),
                         "top_k": t.top_k,
                         "top_labels": _top_labels(outputs[t.info.key], t),
                     }
                 )
             test = f"{cls.artifact.format}{pascal(jsig.method)}"
-            golden.cases.append(
-                {
-                    "test": test,
-                    "check": f"check{pascal(test)}",
-                    "cls": cls.name,
-                    "model_resource": model_resource,
-                    "method": jsig.method,
-                    "result": jsig.result_class,
-                    "args": args,
-                    "outputs": outs,
-                }
-            )
-            calls.append(
-                {
-                    "method": jsig.method,
-                    "args": [t.zeros for t in jsig.inputs],
-                    "label": f"{label}: ok",
-                }
-            )
+            case = {
+                "test": test,
+                "check": f"check{pascal(test)}",
+                "label": label,
+                "cls": cls.name,
+                "model_resource": model_resource,
+                "method": jsig.method,
+                "result": jsig.result_class,
+                "args": args,
+                "outputs": outs,
+            }
+            golden.cases.append(case)
+            calls.append(case)
         golden.smoke.append({"cls": cls.name, "model_resource": model_resource, "calls": calls})
     return golden
 
@@ -512,7 +507,6 @@ def _compile_module(stage: Path, context: ModuleContext) -> None:
     """javac over the module's classes and the golden test's reader, so that a module that
     does not compile (a method too large, a name clash) is never handed off."""
     sources = sorted((stage / "src/main/java").rglob("*.java"))
-    sources.append(stage / "src/test/java" / context.package_path / "GoldenNpy.java")
     with scratch("javac") as tmp:
         try:
             javaenv.compile_sources(sources, Path(tmp))
@@ -554,10 +548,19 @@ def _resource(root: Path, path: Path) -> str:
     return "/" + path.relative_to(root).as_posix()
 
 
-def _golden_array(value, t: binding.JavaTensor) -> np.ndarray:
+def _save_golden(path: Path, value, t: binding.JavaTensor) -> None:
     """The values as the Java array of the generated API holds them (GoldenNpy reads them
-    into that array): the same bits for unsigned integers, half floats widened."""
-    return np.ascontiguousarray(dtypes.get(t.info.dtype).to_java(np.asarray(value)))
+    into that array): the same bits for unsigned integers, half floats widened. Strings: their
+    bytes one after another (u1) in `path`, and each one's length (i8, of the tensor's shape)
+    in NAME.lengths.npy beside it."""
+    value = np.asarray(value)
+    if t.info.dtype != "string":
+        np.save(path, np.array(dtypes.get(t.info.dtype).to_java(value), order="C"))  # keeps rank 0
+        return
+    items = [v if isinstance(v, bytes) else str(v).encode() for v in value.reshape(-1).tolist()]
+    np.save(path, np.frombuffer(b"".join(items), np.uint8))
+    lengths = np.array([len(v) for v in items], np.int64).reshape(value.shape)
+    np.save(path.with_name(path.name.removesuffix(".npy") + ".lengths.npy"), lengths)
 
 
 def _max_diff(case) -> float:

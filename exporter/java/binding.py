@@ -385,16 +385,21 @@ class JavaTensor:
 
     @property
     def golden(self) -> bool:
-        """Carried by the hand-off's golden test: a number or bool of a rank a Java array has
-        (its .npy read by GoldenNpy)."""
+        """Carried by the hand-off's golden vectors (read by GoldenNpy): a number or bool,
+        a string of a rank a Java array has."""
         dtype = dtypes.DTYPES.get(self.info.dtype)
-        golden = dtype is not None and dtype.in_java and dtype.kind != "string"
-        return golden and not self.nd and not self.bytes_strings
+        return dtype is not None and dtype.in_java and not (self.nd and dtype.kind == "string")
 
     def from_golden(self, resource: str) -> str:
-        """Java expression: this input read from a golden .npy on the classpath."""
+        """Java expression: this input read from a golden .npy on the classpath (strings: the
+        bytes in it, their lengths beside it)."""
+        if self.info.dtype == "string":
+            element = "byte[]" if self.bytes_strings else "String"
+            return f"({self.java_type}) GoldenNpy.strings({java_string(resource)}, {element}.class)"
         read = f"GoldenNpy.read({java_string(resource)})"
         reader = f"{dtypes.get(self.info.dtype).java}s"  # GoldenNpy.floats(), .ints()...
+        if self.nd:  # an NdArray of the array's own shape, whatever its rank
+            return f"{read}.{reader}()"
         if self.rank == 0:
             if self.java_type == "boolean":
                 return f"{read}.values()[0] != 0"

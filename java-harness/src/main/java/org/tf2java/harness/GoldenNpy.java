@@ -174,11 +174,128 @@ final class GoldenNpy {
     }
   }
 
+  /**
+   * Strings as the hand-off stores them: the bytes of {@code resource} ({@code u1}) are the
+   * strings one after another in C order, and its sibling {@code NAME.lengths.npy} ({@code
+   * i8}, of the tensor's shape) gives each one's length. Returns a nested array of {@code
+   * element} ({@code String}, decoded as UTF-8, or {@code byte[]}), or the one element of a
+   * scalar.
+   */
+  static Object strings(String resource, Class<?> element) throws IOException {
+    GoldenNpy bytes = read(resource);
+    GoldenNpy lengths = read(resource.replaceAll("\\.npy$", ".lengths.npy"));
+    byte[] all = new byte[bytes.size("u1")];
+    bytes.data.duplicate().get(all);
+    long[] sizes = new long[lengths.size("i8")];
+    lengths.data.duplicate().order(lengths.data.order()).asLongBuffer().get(sizes);
+    Object[] flat = new Object[sizes.length];
+    int at = 0;
+    for (int i = 0; i < sizes.length; i++) {
+      byte[] one = Arrays.copyOfRange(all, at, at + Math.toIntExact(sizes[i]));
+      at += one.length;
+      flat[i] = element == String.class ? new String(one, StandardCharsets.UTF_8) : one;
+    }
+    int[] dims = Arrays.stream(lengths.shape.asArray()).mapToInt(Math::toIntExact).toArray();
+    if (dims.length == 0) {
+      return flat[0];
+    }
+    Object nested = Array.newInstance(element, dims);
+    fill(nested, dims.length, flat, new int[] {0});
+    return nested;
+  }
+
+  private static void fill(Object array, int rank, Object[] flat, int[] next) {
+    for (int i = 0; i < Array.getLength(array); i++) {
+      if (rank == 1) {
+        Array.set(array, i, flat[next[0]++]);
+      } else {
+        fill(Array.get(array, i), rank - 1, flat, next);
+      }
+    }
+  }
+
+  /**
+   * What differs between an output and its golden file, or null where they agree: the shape,
+   * then each element, numbers within {@code atol + rtol * |expected|} (NaN where NaN was
+   * expected), strings byte for byte.
+   */
+  static String mismatch(String key, String resource, Object actual, double atol, double rtol)
+      throws IOException {
+    if (actual instanceof org.tensorflow.ndarray.NdArray) { // of unknown rank: its own shape
+      org.tensorflow.ndarray.NdArray<?> nd = (org.tensorflow.ndarray.NdArray<?>) actual;
+      java.util.List<Object> scalars = new java.util.ArrayList<>();
+      nd.scalars().forEach(scalar -> scalars.add(scalar.getObject()));
+      Object flat = scalars.toArray();
+      long[] want = read(resource).shape.asArray();
+      if (!Arrays.equals(want, nd.shape().asArray())) {
+        return "output '" + key + "' has shape " + Arrays.toString(nd.shape().asArray())
+            + ", expected " + Arrays.toString(want);
+      }
+      return compare(key, read(resource).values(), flatten(flat), atol, rtol);
+    }
+    boolean strings = read(resource).dtype.equals("u1");
+    long[] want = strings
+        ? read(resource.replaceAll("\\.npy$", ".lengths.npy")).shape.asArray()
+        : read(resource).shape.asArray();
+    long[] got = shapeOf(actual, strings);
+    if (!Arrays.equals(want, got)) {
+      return "output '" + key + "' has shape " + Arrays.toString(got) + ", expected "
+          + Arrays.toString(want);
+    }
+    if (strings) {
+      java.util.List<byte[]> expected = new java.util.ArrayList<>();
+      java.util.List<byte[]> values = new java.util.ArrayList<>();
+      collectStrings(strings(resource, byte[].class), expected);
+      collectStrings(actual, values);
+      for (int i = 0; i < expected.size(); i++) {
+        if (!Arrays.equals(expected.get(i), values.get(i))) {
+          return "output '" + key + "' element " + i + ": expected "
+              + new String(expected.get(i), StandardCharsets.UTF_8) + ", got "
+              + new String(values.get(i), StandardCharsets.UTF_8);
+        }
+      }
+      return null;
+    }
+    return compare(key, read(resource).values(), flatten(actual), atol, rtol);
+  }
+
+  private static String compare(
+      String key, double[] expected, double[] values, double atol, double rtol) {
+    for (int i = 0; i < expected.length; i++) {
+      boolean same = Double.isNaN(expected[i])
+          ? Double.isNaN(values[i])
+          : expected[i] == values[i]
+              || Math.abs(expected[i] - values[i]) <= atol + rtol * Math.abs(expected[i]);
+      if (!same) {
+        return "output '" + key + "' element " + i + ": expected " + expected[i] + ", got "
+            + values[i];
+      }
+    }
+    return null;
+  }
+
+  private static void collectStrings(Object value, java.util.List<byte[]> out) {
+    if (value instanceof byte[]) {
+      out.add((byte[]) value);
+    } else if (value instanceof String) {
+      out.add(((String) value).getBytes(StandardCharsets.UTF_8));
+    } else {
+      for (int i = 0; i < Array.getLength(value); i++) {
+        collectStrings(Array.get(value, i), out);
+      }
+    }
+  }
+
   /** The shape of a (nested) Java array or boxed scalar, as the model returned it. */
   static long[] shapeOf(Object value) {
+    return shapeOf(value, false);
+  }
+
+  /** The same, where {@code strings}: an array of String or byte[] elements. */
+  static long[] shapeOf(Object value, boolean strings) {
     long[] dims = new long[0];
     Object current = value;
-    while (current != null && current.getClass().isArray()) {
+    while (current != null && current.getClass().isArray() && !(strings && current instanceof byte[])) {
       dims = Arrays.copyOf(dims, dims.length + 1);
       int length = Array.getLength(current);
       dims[dims.length - 1] = length;
