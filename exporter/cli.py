@@ -813,6 +813,7 @@ def scan(src, tags, as_json):
 )
 @output_name_option
 @labels_option
+@format_option("Ship one format only [default: every artifact TensorFlow Java runs].")
 @click.option(
     "--force",
     is_flag=True,
@@ -830,6 +831,7 @@ def handoff(
     notes,
     output_names,
     labels,
+    fmt,
     force,
     **checks,
 ):
@@ -850,6 +852,7 @@ def handoff(
         notes=notes,
         output_names=_pairs(output_names, "--output-name", "KEY=NAME"),
         labels={k: Path(v) for k, v in _pairs(labels, "--labels", "OUTPUT=FILE").items()},
+        formats=FORMAT_CHOICES[fmt] if fmt else None,
         force=force,
         echo=_echo,
         **checks,

@@ -61,6 +61,7 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     notes.write_text(
         "A toy classifier; `loss/pred_prob` sums to 1 per row.\n\n"
         "- `input_ids`: WordPiece ids | [CLS] first\n- `loss/pred_prob`: class probabilities\n"
+        "- `input_idz`: a typo\n"
     )
     dest = tmp_path / "bert"
     result = CliRunner().invoke(
@@ -68,6 +69,9 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
         ["handoff", str(demo_export), str(dest), "--group", "org.acme", "--notes", str(notes)],
     )
     assert result.exit_code == 0, result.output
+    assert "warning: --notes gives a meaning to `input_idz`, which the model has no input or " in (
+        result.output
+    )
     readme = (dest / "README.md").read_text()
     assert (
         "<version>1.1.0</version>" in readme and "<classifier>linux-x86_64</classifier>" in readme
@@ -90,6 +94,16 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     assert handed["java_runtime"]["classifier"] == "linux-x86_64"
     golden = dest / "src/main/resources/org/acme/bertclassifier/golden"  # in the jar too
     assert len(list(golden.rglob("*.npy"))) == 8  # 2 x (3 in, 1 out)
+
+    lean = tmp_path / "lean"  # one format shipped: the jar holds frozen.pb alone
+    result = CliRunner().invoke(
+        main, ["handoff", str(demo_export), str(lean), "--format", "frozen"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (lean / "src/main/resources").rglob("frozen.pb")] == ["frozen.pb"]
+    assert not list(lean.rglob("saved_model.pb")) and not list(lean.rglob("*SavedModel.java"))
+    frozen_class = next(lean.rglob("*Frozen.java")).read_text()
+    assert "public static BertClassifierFrozen load() throws LoadException {" in frozen_class
 
     keras_dest = tmp_path / "heads"
     assert CliRunner().invoke(main, ["handoff", str(keras_export), str(keras_dest)]).exit_code == 0

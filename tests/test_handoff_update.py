@@ -35,7 +35,7 @@ SERVICE = textwrap.dedent("""
 
     public class Service {
       public static void main(String[] args) throws Exception {
-        try (ScorerFrozen model = ScorerFrozen.loadResource("/org/acme/scorer/model/frozen.pb")) {
+        try (ScorerFrozen model = ScorerFrozen.load()) {
           System.out.println(model.servingDefault(new float[][] {{1, 2, 3, 4}}).getScore()[0][0]);
         } catch (Scorer.LoadException e) {
           System.out.println("LoadException: " + e.getMessage());
@@ -155,7 +155,7 @@ def test_a_new_model_into_the_teams_module(tmp_path):
         "float[][]: float32 (?, 4) (was float[][]: float32 (?, 3))"
     ) in changelog
     assert "## Changes in 2.0.0 (since 1.0.0)" in (module / "README.md").read_text()
-    assert not list(module.rglob("out_score.npy"))  # the removed output's golden file went
+    assert not list((module / "src").rglob("out_score.npy"))  # the removed golden file went
     assert (module / STAMP).is_file()
 
     # the module builds and tests itself with the team's test beside, and installs as 2.0.0

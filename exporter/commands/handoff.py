@@ -187,6 +187,7 @@ def handoff(
     notes: Path | None = None,
     output_names: dict[str, str] | None = None,
     labels: dict[str, Path] | None = None,
+    formats: tuple[str, ...] | None = None,
     force: bool = False,
     seed: int = 0,
     batch: int = inputs_mod.DEFAULT_BATCH,
@@ -213,7 +214,7 @@ def handoff(
     labels = dict(labels or {})
     label_lists = {key: planning.read_labels(path) for key, path in labels.items()}
     planned = planning.plan(
-        data, module.package, class_name, output_names=output_names, labels=label_lists
+        data, module.package, class_name, formats, output_names=output_names, labels=label_lists
     )
     record = {
         "api": changes_mod.api_of(module.package, planned),
@@ -230,19 +231,25 @@ def handoff(
     report = _parity(export_dir, seed, batch, atol, rtol, echo)
     runtime = java_runtime(javaenv.classpath(), report.tensorflow_java or "")
     handed, text, sha = _handed_manifest(data, runtime)
-    classes = planning.plan(
-        handed,
-        module.package,
-        class_name,
-        output_names=output_names,
-        labels=label_lists,
-        meanings=notes_meanings(notes_text),
-    )
+    classes = [  # each knows the model file it ships with: its load()
+        replace(c, bundled=f"{module.model_root}/{c.artifact.path}")
+        for c in planning.plan(
+            handed,
+            module.package,
+            class_name,
+            formats,
+            output_names=output_names,
+            labels=label_lists,
+            meanings=notes_meanings(notes_text),
+        )
+    ]
     _refuse_clashes(classes, class_name)
+    _warn_unknown_notes(notes_meanings(notes_text), classes, echo)
     history = dest / module_files.CHANGELOG
     existing = history.read_text(encoding="utf-8", errors="replace") if history.is_file() else None
     with module_files.staged_module(dest, force, record, echo) as stage:
-        label_files = _resources(stage, module, export_dir, data, text, labels)
+        shipped = {c.artifact.format for c in classes}
+        label_files = _resources(stage, module, export_dir, data, text, labels, shipped)
         writing.write_sources(classes, handed, sha, stage / "src/main/java")
         golden = _golden_vectors(stage, module, export_dir, classes, batch, seed)
         context = _context(
@@ -263,6 +270,19 @@ def handoff(
         echo("compiling the module's classes with javac")
         _compile_module(stage, context)
     return version
+
+
+def _warn_unknown_notes(meanings: dict[str, str], classes, echo) -> None:
+    """A --notes line giving a meaning to a key that names no input or output (a typo, or a
+    tensor renamed since): a warning naming it and the keys there are."""
+    tensors = [t for c in classes for s in c.signatures for t in s.inputs + s.outputs]
+    known = {t.info.key for t in tensors} | {planning.output_name(t.info) for t in tensors}
+    unknown = sorted(set(meanings) - known)
+    if unknown:
+        echo(
+            f"warning: --notes gives a meaning to {', '.join(f'`{k}`' for k in unknown)}, which "
+            f"the model has no input or output of; its keys: {', '.join(sorted(known))}"
+        )
 
 
 def _read_notes(path: Path) -> str:
@@ -332,14 +352,20 @@ def _handed_manifest(data, runtime: Runtime) -> tuple[manifest_mod.Manifest, str
 
 
 def _resources(
-    stage: Path, module: Module, export_dir: Path, data, text: str, labels: dict[str, Path]
+    stage: Path,
+    module: Module,
+    export_dir: Path,
+    data,
+    text: str,
+    labels: dict[str, Path],
+    shipped: set[str],
 ) -> list[str]:
-    """Copies the model files TensorFlow Java runs, the manifest and the labels files into
+    """Copies the model files of the `shipped` formats, the manifest and the labels files into
     the module's resources; returns the labels files' paths in the module."""
     resources = stage / "src/main/resources" / module.package_path / "model"
     resources.mkdir(parents=True)
     for art in data.artifacts:
-        if targets.get(art.format).runs_in_java:
+        if art.format in shipped:
             source = export_dir / art.path
             if source.is_dir():
                 shutil.copytree(source, resources / art.path)
@@ -470,7 +496,7 @@ def _context(
             for c in report.cases
         ],
         left_out=golden.left_out,
-        files=[f for a in data.artifacts if targets.get(a.format).runs_in_java for f in a.files],
+        files=[f for c in classes for f in c.artifact.files],
     )
 
 

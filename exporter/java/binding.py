@@ -93,9 +93,10 @@ VIEWS = (
     View(
         "Flat",
         lambda t: f"{t.element}[]",
-        "{doc}: its elements in row-major order (this result's own array, not a copy)",
-        "{doc}: its elements in row-major order",
-        "{ident}",
+        "{doc}: its elements in row-major order, as a new array on each call (the Nd and "
+        "Buffer views read them without a copy)",
+        "{doc}: its elements in row-major order, as a new array",
+        "{ident}.clone()",
     ),
     View(
         "Shape",
@@ -631,6 +632,7 @@ class JavaClass:
     template: str
     signatures: tuple[JavaSignature, ...]
     interface: str = ""  # the model's interface, which this class implements
+    bundled: str = ""  # the classpath resource of the model file a hand-off ships: load()
 
     @property
     def graph_bytes(self) -> int:

@@ -21,7 +21,8 @@ import org.tensorflow.ndarray.IntNdArray;
  * {@code load*} method: a missing or unreadable file, a model TensorFlow Java cannot read, a
  * runtime that lacks its ops; {@link IllegalArgumentException} from a call given a null,
  * ragged or wrongly shaped input; {@link CallException} when TensorFlow fails while running a
- * signature, naming the signature and its inputs.
+ * signature, naming the signature and its inputs. A call after {@link #close} throws
+ * {@link ClosedException} (an {@link IllegalStateException}) at once.
  */
 @Generated(value = "tf2java", comments = "tf2java 0.1.0, manifest sha256 510ba4d3c0d1581b2773a59b7c1d16b30795159688378f5864b0c6702004cefb")
 public interface BertClassifier extends AutoCloseable {
@@ -32,6 +33,15 @@ public interface BertClassifier extends AutoCloseable {
 
     public LoadException(String message, Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /** A call on a model that was closed; the message names the signature. */
+  final class ClosedException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    public ClosedException(String message) {
+      super(message);
     }
   }
 
@@ -49,7 +59,7 @@ public interface BertClassifier extends AutoCloseable {
     /** @return 'loss/pred_prob', float32 (?, 7) */
     float[][] getLossPredProb();
 
-    /** @return 'loss/pred_prob', float32 (?, 7): its elements in row-major order */
+    /** @return 'loss/pred_prob', float32 (?, 7): its elements in row-major order, as a new array */
     float[] getLossPredProbFlat();
 
     /** @return the shape of {@link #getLossPredProb()} */
@@ -119,7 +129,10 @@ public interface BertClassifier extends AutoCloseable {
   /** Runs signature 'serving_default' on one example: each input without its batch dimension. */
   ServingDefaultResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds);
 
-  /** Frees the model's native memory. */
+  /**
+   * Frees the model's native memory: new calls are refused at once ({@link ClosedException}),
+   * running ones have a bounded time to end (the classes' {@code CLOSE_WAIT}).
+   */
   @Override
   void close();
 }

@@ -269,7 +269,8 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @param inputMask 'input_mask', int32 (?, 128)
    * @param segmentIds 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings'
    * @return the outputs: 'loss/pred_prob', float32 (?, 7)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match, or a value that indexes a table's rows is outside them
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int[][] inputIds, int[][] inputMask, int[][] segmentIds) {
@@ -296,7 +297,8 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @param inputMask 'input_mask', int32 (?, 128)
    * @param segmentIds 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings'
    * @return the outputs: 'loss/pred_prob', float32 (?, 7)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match, or a value that indexes a table's rows is outside them
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(IntNdArray inputIds, IntNdArray inputMask, IntNdArray segmentIds) {
@@ -325,7 +327,8 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @param segmentIds the elements of 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings', in row-major order
    * @param segmentIdsShape the shape of segmentIds
    * @return the outputs: 'loss/pred_prob', float32 (?, 7)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match, or a value that indexes a table's rows is outside them
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int[] inputIds, long[] inputIdsShape, int[] inputMask, long[] inputMaskShape, int[] segmentIds, long[] segmentIdsShape) {
@@ -355,7 +358,8 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @param segmentIds a java.nio buffer of 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings', in row-major order
    * @param segmentIdsShape the shape of segmentIds
    * @return the outputs: 'loss/pred_prob', float32 (?, 7)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match, or a value that indexes a table's rows is outside them
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(IntBuffer inputIds, long[] inputIdsShape, IntBuffer inputMask, long[] inputMaskShape, IntBuffer segmentIds, long[] segmentIdsShape) {
@@ -374,6 +378,9 @@ public final class BertClassifierSavedModel implements BertClassifier {
 
   /** Runs signature 'serving_default' on its input tensors, which stay the caller's to close. */
   private ServingDefaultResult servingDefault$run(TInt32 inputIds, TInt32 inputMask, TInt32 segmentIds) {
+    Tf2JavaSupport.requireIndexes("input_ids", inputIds, 1000L, "word_embeddings");
+    Tf2JavaSupport.requireIndexes("segment_ids", segmentIds, 2L, "segment_embeddings");
+    enter$("serving_default");
     try (Result result$ = this.session.runner()
             .feed("serving_default_input_ids", 0, inputIds)
             .feed("serving_default_input_mask", 0, inputMask)
@@ -385,6 +392,8 @@ public final class BertClassifierSavedModel implements BertClassifier {
     } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
       throw new CallException("signature " + "serving_default" + " failed on input(s) "
           + "input_ids, input_mask, segment_ids" + ": " + e$.getMessage(), e$);
+    } finally {
+      leave$();
     }
   }
 
@@ -406,9 +415,78 @@ public final class BertClassifierSavedModel implements BertClassifier {
   }
 
 
-  /** Frees the model's native memory (and the files {@link #loadResource} copied). */
+
+  /** How long {@link #close()} waits for running calls to end. */
+  public static final java.time.Duration CLOSE_WAIT = java.time.Duration.ofSeconds(30);
+
+  private final java.util.concurrent.atomic.AtomicInteger calls$ =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean closed$;
+  private boolean released$;
+
+  /**
+   * Frees the model's native memory (and the files {@link #loadResource} copied): refuses new calls at once ({@link ClosedException}), waits up to
+   * {@link #CLOSE_WAIT} for the running ones to end, and frees it; where some still run then,
+   * the last of them frees it as it ends. Closing twice does nothing.
+   */
   @Override
   public void close() {
+    close(CLOSE_WAIT);
+  }
+
+  /**
+   * {@link #close()}, waiting up to {@code wait} for running calls.
+   *
+   * @return whether it was freed before returning (false: calls still ran when {@code wait}
+   *     ended, and the last of them frees it)
+   */
+  public boolean close(java.time.Duration wait) {
+    closed$ = true;
+    long deadline = System.nanoTime() + wait.toNanos();
+    synchronized (calls$) {
+      while (calls$.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(calls$, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    release$();
+    return true;
+  }
+
+  private void enter$(String signature) {
+    calls$.incrementAndGet();
+    if (closed$) {
+      leave$();
+      throw new ClosedException("the model is closed: signature '" + signature + "' was not run");
+    }
+  }
+
+  private void leave$() {
+    if (calls$.decrementAndGet() == 0 && closed$) {
+      synchronized (calls$) {
+        calls$.notifyAll();
+      }
+      release$();
+    }
+  }
+
+  private synchronized void release$() {
+    if (!released$) {
+      released$ = true;
+      free$();
+    }
+  }
+
+
+  private void free$() {
     this.bundle.close();
     if (this.extracted != null) {
       deleteTree(this.extracted);
@@ -460,9 +538,9 @@ public final class BertClassifierSavedModel implements BertClassifier {
       return (float[][]) Tf2JavaSupport.nested(lossPredProb, lossPredProb$shape, float.class);
     }
 
-    /** @return 'loss/pred_prob', float32 (?, 7): its elements in row-major order (this result's own array, not a copy) */
+    /** @return 'loss/pred_prob', float32 (?, 7): its elements in row-major order, as a new array on each call (the Nd and Buffer views read them without a copy) */
     public float[] getLossPredProbFlat() {
-      return lossPredProb;
+      return lossPredProb.clone();
     }
 
     /** @return the shape of {@link #getLossPredProb()} */
@@ -478,6 +556,14 @@ public final class BertClassifierSavedModel implements BertClassifier {
     /** @return 'loss/pred_prob', float32 (?, 7), as a read-only java.nio buffer over this result's own array (no copy) */
     public FloatBuffer getLossPredProbBuffer() {
       return FloatBuffer.wrap(lossPredProb).asReadOnlyBuffer();
+    }
+
+    /** The outputs' keys, shapes and first values, for logs. */
+    @Override
+    public String toString() {
+      return "ServingDefaultResult{"
+          + "loss/pred_prob=" + Tf2JavaSupport.describe(lossPredProb, lossPredProb$shape)
+          + "}";
     }
   }
 

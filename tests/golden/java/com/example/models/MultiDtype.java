@@ -24,7 +24,8 @@ import org.tensorflow.ndarray.NdArray;
  * {@code load*} method: a missing or unreadable file, a model TensorFlow Java cannot read, a
  * runtime that lacks its ops; {@link IllegalArgumentException} from a call given a null,
  * ragged or wrongly shaped input; {@link CallException} when TensorFlow fails while running a
- * signature, naming the signature and its inputs.
+ * signature, naming the signature and its inputs. A call after {@link #close} throws
+ * {@link ClosedException} (an {@link IllegalStateException}) at once.
  */
 @Generated(value = "tf2java", comments = "tf2java 0.1.0, manifest sha256 d12522f9eb9da0381d9f411de183a46f983d9f34e978dff426e920028c50b4ac")
 public interface MultiDtype extends AutoCloseable {
@@ -35,6 +36,15 @@ public interface MultiDtype extends AutoCloseable {
 
     public LoadException(String message, Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /** A call on a model that was closed; the message names the signature. */
+  final class ClosedException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    public ClosedException(String message) {
+      super(message);
     }
   }
 
@@ -54,7 +64,7 @@ public interface MultiDtype extends AutoCloseable {
     /** @return 'inverted', bool (?, 3) */
     boolean[][] getInverted();
 
-    /** @return 'inverted', bool (?, 3): its elements in row-major order */
+    /** @return 'inverted', bool (?, 3): its elements in row-major order, as a new array */
     boolean[] getInvertedFlat();
 
     /** @return the shape of {@link #getInverted()} */
@@ -67,7 +77,7 @@ public interface MultiDtype extends AutoCloseable {
     /** @return 'scaled', float32 (?, 4) */
     float[][] getScaled();
 
-    /** @return 'scaled', float32 (?, 4): its elements in row-major order */
+    /** @return 'scaled', float32 (?, 4): its elements in row-major order, as a new array */
     float[] getScaledFlat();
 
     /** @return the shape of {@link #getScaled()} */
@@ -81,7 +91,7 @@ public interface MultiDtype extends AutoCloseable {
     /** @return 'total', int64 (?) */
     long[] getTotal();
 
-    /** @return 'total', int64 (?): its elements in row-major order */
+    /** @return 'total', int64 (?): its elements in row-major order, as a new array */
     long[] getTotalFlat();
 
     /** @return the shape of {@link #getTotal()} */
@@ -156,7 +166,10 @@ public interface MultiDtype extends AutoCloseable {
    */
   ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, LongBuffer ids, long[] idsShape, FloatBuffer scale, long[] scaleShape, String[] words);
 
-  /** Frees the model's native memory. */
+  /**
+   * Frees the model's native memory: new calls are refused at once ({@link ClosedException}),
+   * running ones have a bounded time to end (the classes' {@code CLOSE_WAIT}).
+   */
   @Override
   void close();
 }

@@ -232,7 +232,8 @@ public final class MultiDtypeFrozen implements MultiDtype {
    * @param scale 'scale', float32 (?)
    * @param words 'words', string (?)
    * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int count, boolean[][] flags, long[][] ids, float[] scale, String[] words) {
@@ -264,7 +265,8 @@ public final class MultiDtypeFrozen implements MultiDtype {
    * @param scale 'scale', float32 (?)
    * @param words 'words', string (?)
    * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(IntNdArray count, BooleanNdArray flags, LongNdArray ids, FloatNdArray scale, NdArray<String> words) {
@@ -299,7 +301,8 @@ public final class MultiDtypeFrozen implements MultiDtype {
    * @param scaleShape the shape of scale
    * @param words 'words', string (?)
    * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, long[] ids, long[] idsShape, float[] scale, long[] scaleShape, String[] words) {
@@ -334,7 +337,8 @@ public final class MultiDtypeFrozen implements MultiDtype {
    * @param scaleShape the shape of scale
    * @param words 'words', string (?)
    * @return the outputs: 'greeting', string (?); 'inverted', bool (?, 3); 'next_count', int32 scalar; 'scaled', float32 (?, 4); 'total', int64 (?)
-   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
+   * @throws IllegalArgumentException if an input is null, ragged, or its shape does not
+   * match
    * @throws CallException if TensorFlow fails while running the signature
    */
   public ServingDefaultResult servingDefault(int count, boolean[] flags, long[] flagsShape, LongBuffer ids, long[] idsShape, FloatBuffer scale, long[] scaleShape, String[] words) {
@@ -356,6 +360,7 @@ public final class MultiDtypeFrozen implements MultiDtype {
 
   /** Runs signature 'serving_default' on its input tensors, which stay the caller's to close. */
   private ServingDefaultResult servingDefault$run(TInt32 count, TBool flags, TInt64 ids, TFloat32 scale, TString words) {
+    enter$("serving_default");
     try (Result result$ = this.session.runner()
             .feed("count", 0, count)
             .feed("flags", 0, flags)
@@ -377,13 +382,84 @@ public final class MultiDtypeFrozen implements MultiDtype {
     } catch (TensorFlowException | TFInvalidArgumentException | TFUnimplementedException e$) {
       throw new CallException("signature " + "serving_default" + " failed on input(s) "
           + "count, flags, ids, scale, words" + ": " + e$.getMessage(), e$);
+    } finally {
+      leave$();
     }
   }
 
 
-  /** Frees the model's native memory. */
+
+  /** How long {@link #close()} waits for running calls to end. */
+  public static final java.time.Duration CLOSE_WAIT = java.time.Duration.ofSeconds(30);
+
+  private final java.util.concurrent.atomic.AtomicInteger calls$ =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean closed$;
+  private boolean released$;
+
+  /**
+   * Frees the model's native memory: refuses new calls at once ({@link ClosedException}), waits up to
+   * {@link #CLOSE_WAIT} for the running ones to end, and frees it; where some still run then,
+   * the last of them frees it as it ends. Closing twice does nothing.
+   */
   @Override
   public void close() {
+    close(CLOSE_WAIT);
+  }
+
+  /**
+   * {@link #close()}, waiting up to {@code wait} for running calls.
+   *
+   * @return whether it was freed before returning (false: calls still ran when {@code wait}
+   *     ended, and the last of them frees it)
+   */
+  public boolean close(java.time.Duration wait) {
+    closed$ = true;
+    long deadline = System.nanoTime() + wait.toNanos();
+    synchronized (calls$) {
+      while (calls$.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(calls$, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    release$();
+    return true;
+  }
+
+  private void enter$(String signature) {
+    calls$.incrementAndGet();
+    if (closed$) {
+      leave$();
+      throw new ClosedException("the model is closed: signature '" + signature + "' was not run");
+    }
+  }
+
+  private void leave$() {
+    if (calls$.decrementAndGet() == 0 && closed$) {
+      synchronized (calls$) {
+        calls$.notifyAll();
+      }
+      release$();
+    }
+  }
+
+  private synchronized void release$() {
+    if (!released$) {
+      released$ = true;
+      free$();
+    }
+  }
+
+
+  private void free$() {
     this.session.close();
     this.graph.close();
   }
@@ -449,9 +525,9 @@ public final class MultiDtypeFrozen implements MultiDtype {
       return (boolean[][]) Tf2JavaSupport.nested(inverted, inverted$shape, boolean.class);
     }
 
-    /** @return 'inverted', bool (?, 3): its elements in row-major order (this result's own array, not a copy) */
+    /** @return 'inverted', bool (?, 3): its elements in row-major order, as a new array on each call (the Nd and Buffer views read them without a copy) */
     public boolean[] getInvertedFlat() {
-      return inverted;
+      return inverted.clone();
     }
 
     /** @return the shape of {@link #getInverted()} */
@@ -474,9 +550,9 @@ public final class MultiDtypeFrozen implements MultiDtype {
       return (float[][]) Tf2JavaSupport.nested(scaled, scaled$shape, float.class);
     }
 
-    /** @return 'scaled', float32 (?, 4): its elements in row-major order (this result's own array, not a copy) */
+    /** @return 'scaled', float32 (?, 4): its elements in row-major order, as a new array on each call (the Nd and Buffer views read them without a copy) */
     public float[] getScaledFlat() {
-      return scaled;
+      return scaled.clone();
     }
 
     /** @return the shape of {@link #getScaled()} */
@@ -499,9 +575,9 @@ public final class MultiDtypeFrozen implements MultiDtype {
       return (long[]) Tf2JavaSupport.nested(total, total$shape, long.class);
     }
 
-    /** @return 'total', int64 (?): its elements in row-major order (this result's own array, not a copy) */
+    /** @return 'total', int64 (?): its elements in row-major order, as a new array on each call (the Nd and Buffer views read them without a copy) */
     public long[] getTotalFlat() {
-      return total;
+      return total.clone();
     }
 
     /** @return the shape of {@link #getTotal()} */
@@ -517,6 +593,18 @@ public final class MultiDtypeFrozen implements MultiDtype {
     /** @return 'total', int64 (?), as a read-only java.nio buffer over this result's own array (no copy) */
     public LongBuffer getTotalBuffer() {
       return LongBuffer.wrap(total).asReadOnlyBuffer();
+    }
+
+    /** The outputs' keys, shapes and first values, for logs. */
+    @Override
+    public String toString() {
+      return "ServingDefaultResult{"
+          + "greeting=" + Tf2JavaSupport.describe(greeting, null) + ", "
+          + "inverted=" + Tf2JavaSupport.describe(inverted, inverted$shape) + ", "
+          + "next_count=" + Tf2JavaSupport.describe(nextCount, null) + ", "
+          + "scaled=" + Tf2JavaSupport.describe(scaled, scaled$shape) + ", "
+          + "total=" + Tf2JavaSupport.describe(total, total$shape)
+          + "}";
     }
   }
 

@@ -72,6 +72,27 @@ final class Tf2JavaSupport {
     return arm ? "linux-arm64" : "linux-x86_64";
   }
 
+  /**
+   * An output for toString: flat data of {@code shape} as its shape and first elements;
+   * anything else (a scalar, strings, an NdArray) as Java prints it, cut at 120 characters.
+   */
+  static String describe(Object value, long[] shape) {
+    if (value == null) {
+      return "null";
+    }
+    if (shape != null) {
+      int n = java.lang.reflect.Array.getLength(value);
+      StringBuilder text = new StringBuilder(java.util.Arrays.toString(shape)).append(" [");
+      for (int i = 0; i < Math.min(n, 6); i++) {
+        text.append(i > 0 ? ", " : "").append(java.lang.reflect.Array.get(value, i));
+      }
+      return text.append(n > 6 ? ", ...]" : "]").toString();
+    }
+    String text = java.util.Arrays.deepToString(new Object[] {value});
+    text = text.substring(1, text.length() - 1);
+    return text.length() > 120 ? text.substring(0, 120) + "..." : text;
+  }
+
   static String minorVersion(String version) {
     String[] parts = version.split("\\.");
     return parts.length < 2 ? version : parts[0] + "." + parts[1];
@@ -273,6 +294,40 @@ final class Tf2JavaSupport {
       offset = copyRows(input, row, shape, depth + 1, flat, offset);
     }
     return offset;
+  }
+
+  /**
+   * Each value of an input that indexes the rows of a table (an embedding) is one of them: in
+   * [0, rows). TensorFlow would refuse a value past the end deep in the graph, and a graph
+   * may map a negative one to another row without a word.
+   */
+  static void requireIndexes(String input, org.tensorflow.types.TInt32 tensor, long rows,
+      String table) {
+    int[] values = new int[Math.toIntExact(tensor.size())];
+    tensor.copyTo(org.tensorflow.ndarray.buffer.DataBuffers.of(values, false, false));
+    for (int i = 0; i < values.length; i++) {
+      if (values[i] < 0 || values[i] >= rows) {
+        throw outOfRange(input, values[i], i, rows, table);
+      }
+    }
+  }
+
+  static void requireIndexes(String input, org.tensorflow.types.TInt64 tensor, long rows,
+      String table) {
+    long[] values = new long[Math.toIntExact(tensor.size())];
+    tensor.copyTo(org.tensorflow.ndarray.buffer.DataBuffers.of(values, false, false));
+    for (int i = 0; i < values.length; i++) {
+      if (values[i] < 0 || values[i] >= rows) {
+        throw outOfRange(input, values[i], i, rows, table);
+      }
+    }
+  }
+
+  private static IllegalArgumentException outOfRange(
+      String input, long value, int element, long rows, String table) {
+    return new IllegalArgumentException("input '" + input + "' holds " + value + " (element "
+        + element + " in row-major order); its values index the " + rows + " rows of '" + table
+        + "', so each must be in [0, " + rows + ")");
   }
 
   static void requireOneBatch(String[] inputs, long[] batches) {

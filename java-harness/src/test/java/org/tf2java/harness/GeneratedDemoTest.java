@@ -61,6 +61,76 @@ public class GeneratedDemoTest {
     }
   }
 
+  /**
+   * close() under traffic: new calls are refused at once with ClosedException, running ones
+   * end, and nothing reaches a closed session.
+   */
+  @Test
+  public void closeRefusesNewCallsAndLetsRunningOnesEnd() throws Exception {
+    BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"));
+    java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.List<Throwable> wrong = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    Thread[] callers = new Thread[4];
+    for (int i = 0; i < callers.length; i++) {
+      callers[i] = new Thread(() -> {
+        try {
+          while (true) {
+            model.servingDefault(inputIds, inputMask, segmentIds);
+            done.incrementAndGet();
+          }
+        } catch (BertClassifier.ClosedException e) {
+          if (!e.getMessage().equals(
+              "the model is closed: signature 'serving_default' was not run")) {
+            wrong.add(e);
+          }
+        } catch (Throwable e) {
+          wrong.add(e);
+        }
+      });
+      callers[i].start();
+    }
+    while (done.get() < 8) {
+      Thread.sleep(5);
+    }
+    assertTrue("freed within the wait", model.close(java.time.Duration.ofSeconds(30)));
+    for (Thread caller : callers) {
+      caller.join(30_000);
+      assertTrue("a caller still runs", !caller.isAlive());
+    }
+    assertTrue(wrong.toString(), wrong.isEmpty());
+    model.close(); // twice: nothing
+    try {
+      model.servingDefault(inputIds, inputMask, segmentIds);
+      fail("a closed model ran a call");
+    } catch (BertClassifier.ClosedException e) {
+      assertTrue(e instanceof IllegalStateException);
+    }
+  }
+
+  /** An id past the embedding's rows, or a negative one, is refused naming the input. */
+  @Test
+  public void idsOutsideTheEmbeddingAreRefusedAtEntry() throws Exception {
+    try (BertClassifierFrozen model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
+      for (int bad : new int[] {-1, 1000}) {
+        int[][] ids = new int[inputIds.length][];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = inputIds[i].clone();
+        }
+        ids[1][5] = bad;
+        try {
+          model.servingDefault(ids, inputMask, segmentIds);
+          fail("id " + bad + " was accepted");
+        } catch (IllegalArgumentException e) {
+          assertEquals(
+              "input 'input_ids' holds " + bad + " (element " + (ids[0].length + 5)
+                  + " in row-major order); its values index the 1000 rows of 'word_embeddings',"
+                  + " so each must be in [0, 1000)",
+              e.getMessage());
+        }
+      }
+    }
+  }
+
   @Test
   public void bothFormatsServeOneInterfaceWithFlatAndNdArrayViews() throws Exception {
     BertClassifier[] models = {
@@ -75,6 +145,10 @@ public class GeneratedDemoTest {
         long[] shape = result.getLossPredProbShape();
         assertArrayEquals(new long[] {expected.length, expected[0].length}, shape);
         float[] flat = result.getLossPredProbFlat();
+        flat[0] = 42f; // a copy: the result keeps its own
+        assertEquals(expected[0][0], result.getLossPredProbFlat()[0], ATOL);
+        assertTrue(result.toString(), result.toString().startsWith(
+            "ServingDefaultResult{loss/pred_prob=[" + expected.length + ", 7] ["));
         assertEquals(expected[1][3], flat[expected[0].length + 3], ATOL);
         assertEquals(expected[1][3], result.getLossPredProbNd().getFloat(1, 3), ATOL);
         java.nio.FloatBuffer buffer = result.getLossPredProbBuffer();
@@ -115,9 +189,8 @@ public class GeneratedDemoTest {
       }
       model.servingDefault(outOfVocabulary, inputMask, segmentIds);
       fail("ids outside the embedding table run");
-    } catch (BertClassifier.CallException e) {
-      assertTrue(e.getMessage(), e.getMessage().contains("serving_default")
-          && e.getMessage().contains("input_ids, input_mask, segment_ids"));
+    } catch (IllegalArgumentException e) { // refused at entry, before TensorFlow fails on them
+      assertTrue(e.getMessage(), e.getMessage().startsWith("input 'input_ids' holds 1073741824"));
     }
   }
 
