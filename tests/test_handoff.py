@@ -121,6 +121,11 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
     assert "`predictionsTopK(k)` (or `topK(k)`)" in image_readme and "4 labels" in image_readme
     # Keras' serve and serving_default give the same outputs: one result type
     assert "`serve(...)` returns `ServingDefaultResult`" in image_readme
+    # the README's code, one variable per call, is the jar main's usingIt: javac checks it
+    snippet = image_readme.split("## Using it\n\n```java\n")[1].split("```")[0]
+    assert "serveResult = model.serve(" in snippet and "servingDefaultResult = " in snippet
+    check = next(image_dest.rglob("*Check.java")).read_text()
+    assert all(line.strip() in check for line in snippet.splitlines())
     shipped = image_dest / "src/main/resources/com/example/classifier/labels/predictions.txt"
     assert shipped.read_text() == labels.read_text()
     golden_test = next((image_dest / "src/test/java").rglob("*GoldenTest.java")).read_text()

@@ -158,6 +158,7 @@ class ModuleContext:
     left_out: list[str]
     files: list[dict]
     native_platforms: tuple = NATIVE_PLATFORMS
+    snippet_params: list = field(default_factory=list)  # (ident, Java type) the README's code uses
     changes: list[str] = field(default_factory=list)  # since the previous hand-off
     previous_version: str | None = None
 
@@ -497,6 +498,9 @@ def _context(
         ],
         left_out=golden.left_out,
         files=[f for c in classes for f in c.artifact.files],
+        snippet_params=list(
+            {t.ident: t.java_type for c in classes for s in c.signatures for t in s.inputs}.items()
+        ),
     )
 
 
