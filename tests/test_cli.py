@@ -238,3 +238,18 @@ def test_the_demo_runs_end_to_end(run, tmp_path):
         "Tf2JavaSupport.java",
     }
     assert (tmp_path / "demo" / "classes" / "com/example/models/BertClassifier.class").is_file()
+
+
+def test_an_inputs_file_with_a_key_the_model_lacks(run, tmp_path, split_export):
+    """A typo in a key would leave the input generated (export) or unchecked: refused."""
+    import numpy as np
+
+    np.savez(tmp_path / "in.npz", x=np.zeros((2, 3), np.float32), y_typo=np.zeros(2))
+    for command in ("parity", "export"):
+        target = [] if command == "parity" else [tmp_path / "again"]
+        result = run(command, split_export, *target, "--inputs", tmp_path / "in.npz")
+        assert result.exit_code == EXIT_MODEL, result.output
+        assert "array(s) y_typo name no input of the model; its inputs: x" in (
+            _one_error_line(result)
+        )
+    assert not (tmp_path / "again").exists()

@@ -98,7 +98,8 @@ def export(
         )
         for note in source.notes:
             echo(f"note: {note}")
-        feeds = {sig.key: _feed(sig, inputs, batch, seed) for sig in sigs}
+        known = {t.key for sig in sigs for t in sig.inputs}
+        feeds = {sig.key: _feed(sig, inputs, batch, seed, known) for sig in sigs}
         expected = {sig.key: _run(source, sig.key, feeds[sig.key], batch, inputs) for sig in sigs}
         source.release()  # each artifact is written and checked with the memory to itself
         checks = []
@@ -161,9 +162,9 @@ def _run(source, key: str, feed: Feed, batch: int, inputs: Path | None) -> Feed:
         raise ModelError(f"{exc}{hint}") from exc
 
 
-def _feed(sig: Signature, inputs: Path | None, batch: int, seed: int) -> Feed:
+def _feed(sig: Signature, inputs: Path | None, batch: int, seed: int, known: set[str]) -> Feed:
     if inputs is not None:
-        return inputs_mod.load_npz(inputs, sig)
+        return inputs_mod.load_npz(inputs, sig, known)
     return inputs_mod.generate(sig, batch=batch, seed=seed)
 
 

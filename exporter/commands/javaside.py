@@ -63,10 +63,11 @@ def prepare(
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
     feeds = {}
+    known = {t.key for a in manifest.artifacts for s in a.signatures for t in s.inputs}
     for art in manifest.artifacts:
         for sig in art.signatures if targets.get(art.format).runs_in_java else []:
             feeds[(art.format, sig.key)] = (
-                inputs_mod.load_npz(inputs_npz, sig)
+                inputs_mod.load_npz(inputs_npz, sig, known)
                 if inputs_npz
                 else inputs_mod.generate(sig, batch=batch, seed=seed)
             )

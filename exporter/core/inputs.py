@@ -122,11 +122,20 @@ def _check_header(path: Path, f, size: int, name: str) -> None:
         )
 
 
-def load_npz(path: Path, sig: Signature) -> dict[str, np.ndarray]:
-    """Reads inputs keyed by the signature's input keys; never unpickles."""
+def load_npz(path: Path, sig: Signature, known: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Reads inputs keyed by the signature's input keys; never unpickles. An array whose key
+    is no input of the signatures being checked (`known`, else `sig`'s) is an error: a typo
+    would otherwise leave an input generated, or a check silently narrower."""
     arrays = read_arrays(path)
     if isinstance(arrays, np.ndarray):
         raise ModelError(f"{path}: one array (.npy); give an .npz keyed by input keys")
+    known = known if known is not None else {t.key for t in sig.inputs}
+    unknown = sorted(set(arrays) - known)
+    if unknown:
+        raise ModelError(
+            f"{path}: array(s) {', '.join(unknown)} name no input of the model; its inputs: "
+            f"{', '.join(sorted(known)) or 'none'}. Rename or remove them"
+        )
     missing = [t.key for t in sig.inputs if t.key not in arrays]
     if missing:
         raise ModelError(
