@@ -30,13 +30,13 @@ demo: setup
 	$(BIN)/tf2java demo --out demo-out --force
 
 test: setup
-	$(BIN)/ruff check exporter tests benchmarks tools
-	$(BIN)/ruff format --check exporter tests benchmarks tools
+	$(BIN)/ruff check exporter tf2java tests benchmarks tools
+	$(BIN)/ruff format --check exporter tf2java tests benchmarks tools
 	$(BIN)/pytest -q -rs
 
 java-test: setup
-	$(BIN)/ruff check exporter tests benchmarks tools
-	$(BIN)/ruff format --check exporter tests benchmarks tools
+	$(BIN)/ruff check exporter tf2java tests benchmarks tools
+	$(BIN)/ruff format --check exporter tf2java tests benchmarks tools
 	$(BIN)/pytest -q -rs tests/test_java_gradle.py
 
 golden: setup
@@ -73,8 +73,8 @@ bench-export: setup
 bench: bench-java bench-parity bench-crossing bench-cold bench-export bench-memory
 
 lint: setup
-	$(BIN)/ruff check exporter tests benchmarks tools
-	$(BIN)/ruff format exporter tests benchmarks tools
+	$(BIN)/ruff check exporter tf2java tests benchmarks tools
+	$(BIN)/ruff format exporter tf2java tests benchmarks tools
 
 clean:
 	rm -rf build demo-out .gradle
