@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_wheel_ships_templates_and_schema(tmp_path):
     src = tmp_path / "src"
-    for part in ("exporter", "templates"):
+    for part in ("exporter", "templates", "tf2java"):
         shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
     for part in ("pyproject.toml", "README.md"):
         shutil.copyfile(ROOT / part, src / part)
@@ -43,7 +43,12 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     assert {f"exporter/templates/{n}" for n in shipped} <= names
     assert "exporter/core/schema/manifest.schema.json" in names
     assert "exporter/checks/registries/tfjava-1.1.0.json" in names
-    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "exporter").rglob("*.py")}
+    modules = {
+        p.relative_to(ROOT).as_posix()
+        for d in ("exporter", "tf2java")
+        for p in (ROOT / d).rglob("*.py")
+    }
+    assert "tf2java/testing.py" in modules
     assert "exporter/sources/tf1.py" in modules and "exporter/cli.py" in modules
     assert modules <= names, sorted(modules - names)
 
