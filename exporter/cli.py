@@ -581,6 +581,12 @@ def java(
 )
 @format_option("Check one format only [default: every artifact].")
 @click.option(
+    "--against",
+    type=click.Path(path_type=Path),
+    metavar="SRC",
+    help="The source OUT was exported from: fail if it changed since (its sha256).",
+)
+@click.option(
     "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON."
 )
 @click.option(
@@ -618,6 +624,7 @@ def parity(
     out,
     inputs_npz,
     fmt,
+    against,
     report,
     junit,
     timeout,
@@ -652,6 +659,7 @@ def parity(
             timeout=timeout,
             allow_side_effects=allow_side_effects,
             echo=_echo,
+            against=against,
         )
     except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
         if report or junit:

@@ -135,3 +135,36 @@ def test_inputs_python_tensorflow_refuses_are_named_with_the_fix(demo_export, tm
     message = str(caught.value)
     assert "signature 'serving_default' fails in Python TensorFlow on the given inputs" in message
     assert "1073741824" in message and "--inputs FILE.npz" in message
+
+
+def test_an_export_is_tied_to_its_source(split_source, tmp_path):
+    """The manifest records the source's sha256; `parity --against SRC` passes while the source
+    is the one exported, and fails naming the drift, with its reports, once it is retrained
+    and saved over."""
+    from click.testing import CliRunner
+
+    from exporter.cli import main
+
+    def cli(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    src = tmp_path / "model"
+    shutil.copytree(split_source, src)
+    out = tmp_path / "out"
+    assert cli("export", src, out, "--format", "frozen").exit_code == 0
+    recorded = json.loads((out / "manifest.json").read_text())["model"]["source_sha256"]
+    assert recorded == manifest.source_digest(src) and len(recorded) == 64
+    passed = cli("parity", out, "--against", src)
+    assert passed.exit_code == 0, passed.output
+    assert f"source {src} unchanged since the export (sha256 {recorded[:12]})" in passed.output
+
+    (data,) = (src / "variables").glob("variables.data-*")
+    data.write_bytes(data.read_bytes()[::-1])  # saved over by another training run
+    stale = cli("parity", out, "--against", src, "--junit", tmp_path / "junit.xml")
+    assert stale.exit_code == 1, stale.output
+    (line,) = [ln for ln in stale.output.splitlines() if ln.startswith("error:")]
+    assert "the source changed since the export" in line and "export it again" in line
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "pre-check" in junit and "the source changed since the export" in junit
+    missing = cli("parity", out, "--against", tmp_path / "nothing")
+    assert missing.exit_code == 2 and "no such file, folder or checkpoint prefix" in missing.output

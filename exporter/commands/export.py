@@ -21,7 +21,7 @@ from exporter.core import inputs as inputs_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
 from exporter.core.fsutil import refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
-from exporter.core.manifest import MANIFEST_NAME, Manifest
+from exporter.core.manifest import MANIFEST_NAME, Manifest, source_digest
 from exporter.core.model import Artifact, Signature
 from exporter.errors import (
     ModelError,
@@ -131,6 +131,7 @@ def export(
             artifacts=artifacts,
             pinned=dict(source.pinned),
             keras=source.details.get("keras"),
+            source_sha256=source_digest(src),
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)

@@ -31,6 +31,7 @@ from exporter.errors import (
     ModelError,
     OutputExistsError,
     UsageError,
+    VerificationError,
     batch_hint,
     first_line,
 )
@@ -179,6 +180,7 @@ def parity(
     allow_side_effects: bool = False,
     echo: Callable[[str], None] = lambda s: None,
     java: JavaSide | None = None,
+    against: Path | None = None,
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
@@ -190,6 +192,7 @@ def parity(
     ModelError (manifest, files), IncompatibleModelError (ops the runtime lacks), UsageError
     (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
+    unchanged = require_source(export_dir, against) if against is not None else None
     if java is None:
         java = javaside.prepare(
             export_dir,
@@ -226,6 +229,8 @@ def parity(
             for a in manifest.artifacts
             if not targets.get(a.format).runs_in_java
         ]
+        if unchanged:
+            report.notes.append(unchanged)
         if java.strings == "bytes":
             report.notes.append(
                 "string tensors went to Java as byte[] (the inputs hold strings that are not "
@@ -328,6 +333,27 @@ def write_junit(report: ParityReport, path: Path, force: bool = False) -> None:
 
 # What a report of each kind holds, to tell it from any other file.
 _REPORT_MARK = {"--report": '"manifest_sha256"', "--junit": 'name="tf2java.parity"'}
+
+
+def require_source(export_dir: Path, src: Path) -> str:
+    """`--against SRC`: the source the export was made from, unchanged since. Returns the
+    note saying so; raises VerificationError naming the drift (UsageError: no SRC, or an
+    export that records no source sha256)."""
+    data, _ = manifest_mod.read(export_dir)
+    if not (src.exists() or manifest_mod.source_files(src)):
+        raise UsageError(f"--against {src}: no such file, folder or checkpoint prefix")
+    if not data.source_sha256:
+        raise UsageError(
+            f"--against {src}: the export records no source sha256 (made by tf2java "
+            f"{data.generator_version}); export it again to tie it to its source"
+        )
+    now = manifest_mod.source_digest(src)
+    if now != data.source_sha256:
+        raise VerificationError(
+            f"--against {src}: the source changed since the export (sha256 {now[:12]}, the export "
+            f"was made from {data.source_sha256[:12]}): the export is stale; export it again"
+        )
+    return f"source {src} unchanged since the export (sha256 {now[:12]})"
 
 
 def refused_report(export_dir: Path, exc: Exception, atol: float, rtol: float) -> ParityReport:

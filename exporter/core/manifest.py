@@ -36,6 +36,7 @@ class Manifest:
     pinned: dict[str, Any] = field(default_factory=dict)  # placeholder -> value (--set)
     # A Keras file's readers: {"read_by": "tf_keras 2.18.0", "written_by": "2.15.0" | None}
     keras: dict[str, Any] | None = None
+    source_sha256: str | None = None  # of the source's files as exported (`source_digest`)
 
     def artifact(self, fmt: str) -> Artifact:
         for art in self.artifacts:
@@ -52,6 +53,7 @@ class Manifest:
                 "name": self.name,
                 "source_format": self.source_format,
                 "source_name": self.source_name,
+                **({"source_sha256": self.source_sha256} if self.source_sha256 else {}),
                 **({"pinned": self.pinned} if self.pinned else {}),
                 **({"keras": self.keras} if self.keras else {}),
             },
@@ -74,6 +76,7 @@ class Manifest:
             generator_version=data["generator"]["version"],
             pinned=dict(data["model"].get("pinned", {})),
             keras=data["model"].get("keras"),
+            source_sha256=data["model"].get("source_sha256"),
         )
 
 
@@ -171,6 +174,27 @@ def file_entries(root: Path, rel: str) -> list[dict[str, Any]]:
         {"path": p.relative_to(root).as_posix(), "sha256": sha256_file(p), "size": p.stat().st_size}
         for p in files
     ]
+
+
+def source_files(src: Path) -> list[Path]:
+    """The files a source is: the file itself, every file of a folder (a SavedModel, a
+    Serving layout), or those of a checkpoint named by its prefix (PREFIX.index,
+    PREFIX.data-*, PREFIX.meta)."""
+    if src.is_file():
+        return [src]
+    if src.is_dir():
+        return sorted(p for p in src.rglob("*") if p.is_file())
+    return sorted(p for p in src.parent.glob(src.name + ".*") if p.is_file())
+
+
+def source_digest(src: Path) -> str:
+    """One sha256 of a source: over the lines "PATH SHA256" of its files (`source_files`),
+    each path relative to the source (a file: its name), sorted."""
+    base = src if src.is_dir() else src.parent
+    lines = "".join(
+        f"{p.relative_to(base).as_posix()} {sha256_file(p)}\n" for p in source_files(src)
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
