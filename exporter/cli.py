@@ -694,9 +694,13 @@ def _finish_parity(result, report: Path | None, junit: Path | None, force: bool)
 def inspect(src, show_all, as_json, **source):
     """Show what SRC needs to be fed and fetched: its format, signatures, tensors with dtype,
     shape and graph name, and what its format adds (variables, placeholders, layers, ...)."""
-    from exporter.commands.describe import InspectReport
+    from exporter.commands.describe import InspectReport, inspect_export
     from exporter.commands.describe import inspect as describe
+    from exporter.core.manifest import is_export_dir
 
+    if is_export_dir(src) and not show_all:  # its manifest says it all: no TensorFlow
+        emit(InspectReport(inspect_export(src)), as_json)
+        return
     emit(InspectReport(describe(src, _load_options(**source, stage=False), show_all)), as_json)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from click.testing import CliRunner
@@ -253,3 +254,25 @@ def test_an_inputs_file_with_a_key_the_model_lacks(run, tmp_path, split_export):
             _one_error_line(result)
         )
     assert not (tmp_path / "again").exists()
+
+
+def test_commands_that_read_a_manifest_never_import_tensorflow(split_export, tmp_path):
+    """`inspect OUT`, `java OUT` and `--help` read a manifest or nothing: no TensorFlow (its
+    import is most of a start-up)."""
+    code = textwrap.dedent(f"""
+        import runpy, sys
+        for args in (["inspect", {str(split_export)!r}],
+                     ["java", {str(split_export)!r}, "--out", {str(tmp_path / "java")!r}],
+                     ["--help"]):
+            sys.argv = ["tf2java", *args]
+            try:
+                runpy.run_module("exporter", run_name="__main__")
+            except SystemExit as e:
+                assert not e.code, (args, e.code)
+            assert "tensorflow" not in sys.modules, args
+        print("no tensorflow")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "split: export" in proc.stdout and "no tensorflow" in proc.stdout
+    assert list((tmp_path / "java").rglob("*.java"))

@@ -30,9 +30,16 @@ STAGES = ["errors", "core", "graph", "sources", "targets", "checks", "java", "co
 LAYER = {**{s: i for i, s in enumerate(STAGES)}, "java": STAGES.index("checks")}
 # Modules that import exporter modules inside functions: the command line (so that --help
 # does not load TensorFlow), the targets (so that `tf2java java` can read them without it), and
-# parity (whose JVM starts before TensorFlow is imported), and the entry point (whose Ctrl-C
-# handler is in place before the command line is imported).
-LAZY = ("exporter.cli", "exporter.targets.", "exporter.commands.parity", "exporter.__main__")
+# parity (whose JVM starts before TensorFlow is imported), inspect and run (so that `inspect
+# OUT` of an export folder reads its manifest without TensorFlow), and the entry point (whose
+# Ctrl-C handler is in place before the command line is imported).
+LAZY = (
+    "exporter.cli",
+    "exporter.targets.",
+    "exporter.commands.parity",
+    "exporter.commands.describe",
+    "exporter.__main__",
+)
 
 
 def _module(path: Path) -> str:

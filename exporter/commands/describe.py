@@ -9,24 +9,33 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exporter.checks.scan import require_consent, source_side_effects
 from exporter.core import dtypes
+from exporter.core import manifest as manifest_mod
 from exporter.core.fsutil import staged_dir
 from exporter.core.inputs import check_input, format_shape, read_arrays
 from exporter.core.model import Signature
 from exporter.errors import ModelError, UsageError
-from exporter.graph.graphs import ops_of, read_meta_graphs, select_signature, signatures_of
-from exporter.sources import LOADERS, LoadOptions, Source, detect, load_source
+
+if TYPE_CHECKING:
+    from exporter.sources import LoadOptions, Source
+
+# TensorFlow comes with the loaders (exporter.sources, exporter.graph, exporter.checks.scan):
+# they are imported where a model is read, so that `inspect OUT` of an export folder, which
+# reads only its manifest, starts without it.
 
 
 def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str, Any]:
     """What `tf2java inspect` shows of `src` (any source format, read as `options` says, never
     staged): path, format, signatures, format details and notes; with `show_all`, every
     MetaGraph and its ops. Raises UsageError or ModelError when `src` cannot be read."""
+    if manifest_mod.is_export_dir(src) and not show_all:
+        return inspect_export(src)
+    from exporter.sources import LOADERS, load_source
+
     options.stage = False
     with tempfile.TemporaryDirectory() as work:
         source = load_source(src, options, Path(work))
@@ -43,7 +52,29 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
     return data
 
 
+def inspect_export(path: Path) -> dict[str, Any]:
+    """`inspect` of a tf2java export folder, from its manifest (its files verified against
+    their sha256), without TensorFlow: the signatures of its first artifact (the SavedModel's
+    where there is one), and what the manifest says of the export."""
+    manifest, sha = manifest_mod.read(path)
+    manifest_mod.verify_files(path, manifest)
+    formats = {art.format: art for art in manifest.artifacts}
+    art = formats.get("savedmodel") or formats.get("frozen") or manifest.artifacts[0]
+    data = {
+        "path": str(path),
+        "format": "export",
+        "signatures": [s.to_json() for s in art.signatures],
+        "details": manifest_mod.details(manifest, sha),
+    }
+    notes = [f"{a.path}: {note}" for a in manifest.artifacts for note in a.notes]
+    if notes:
+        data["notes"] = notes
+    return data
+
+
 def _every_meta_graph(src: Path) -> list[dict[str, Any]]:
+    from exporter.graph.graphs import ops_of, read_meta_graphs, signatures_of
+
     return [
         {
             "tags": sorted(meta.meta_info_def.tags),
@@ -263,6 +294,10 @@ def run(
     """Runs one signature of `src` (any format) on the given inputs, like `saved_model_cli
     run`: (the source, the signature, its outputs). Refuses a signature whose outputs need an
     unfed placeholder, and one that reaches outside the model unless `allow_side_effects`."""
+    from exporter.checks.scan import require_consent, source_side_effects
+    from exporter.graph.graphs import select_signature
+    from exporter.sources import detect, load_source
+
     options.stage = False
     detect(src)
     with tempfile.TemporaryDirectory() as work:

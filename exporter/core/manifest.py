@@ -176,6 +176,37 @@ def file_entries(root: Path, rel: str) -> list[dict[str, Any]]:
     ]
 
 
+def is_export_dir(path: Path) -> bool:
+    """Whether `path` is a tf2java export folder (it holds manifest.json)."""
+    return path.is_dir() and (path / MANIFEST_NAME).is_file()
+
+
+def details(manifest: Manifest, sha: str) -> dict[str, Any]:
+    """What `inspect` says of an export beyond its signatures: the model, where it came
+    from, the TensorFlow that made it, the manifest's sha256, each artifact's signatures."""
+    data: dict[str, Any] = {
+        "model": manifest.name,
+        "exported_from": f"{manifest.source_name} ({manifest.source_format})",
+        "tensorflow_version": manifest.tensorflow_version,
+        "manifest_sha256": sha,
+        "artifacts": {
+            art.format: {
+                "path": art.path,
+                "signatures": [s.key for s in art.signatures],
+                **({"left_out": art.left_out} if art.left_out else {}),
+            }
+            for art in manifest.artifacts
+        },
+    }
+    if manifest.source_sha256:
+        data["source_sha256"] = manifest.source_sha256
+    if manifest.pinned:
+        data["pinned"] = manifest.pinned
+    if manifest.keras:
+        data["keras"] = manifest.keras
+    return data
+
+
 def source_files(src: Path) -> list[Path]:
     """The files a source is: the file itself, every file of a folder (a SavedModel, a
     Serving layout), or those of a checkpoint named by its prefix (PREFIX.index,

@@ -14,7 +14,7 @@ from exporter.sources import Loader, LoadOptions, Source, register, saved_model,
 
 def is_export(path: Path) -> bool:
     """Whether `path` is a tf2java export folder (it holds manifest.json)."""
-    return path.is_dir() and (path / manifest_mod.MANIFEST_NAME).is_file()
+    return manifest_mod.is_export_dir(path)
 
 
 def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
@@ -23,24 +23,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     ModelError for a bad manifest or missing files."""
     manifest, sha = manifest_mod.read(path)
     manifest_mod.verify_files(path, manifest)
-    details = {
-        "model": manifest.name,
-        "exported_from": f"{manifest.source_name} ({manifest.source_format})",
-        "tensorflow_version": manifest.tensorflow_version,
-        "manifest_sha256": sha,
-        "artifacts": {
-            art.format: {
-                "path": art.path,
-                "signatures": [s.key for s in art.signatures],
-                **({"left_out": art.left_out} if art.left_out else {}),
-            }
-            for art in manifest.artifacts
-        },
-    }
-    if manifest.pinned:
-        details["pinned"] = manifest.pinned
-    if manifest.keras:
-        details["keras"] = manifest.keras
+    details = manifest_mod.details(manifest, sha)
     formats = {art.format: art for art in manifest.artifacts}
     if "savedmodel" in formats:
         art = formats["savedmodel"]
