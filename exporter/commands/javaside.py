@@ -15,7 +15,7 @@ from exporter import targets
 from exporter.core import fsutil
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
-from exporter.java import binding, javaenv, planning, writing
+from exporter.java import binding, javaenv, planning, rendering, writing
 from exporter.java.worker import save_arrays
 
 PARITY_PACKAGE = "tf2java.parity"
@@ -76,9 +76,14 @@ def prepare(
     scratch = fsutil.scratch("parity")
     try:
         work = Path(scratch.name)
-        sources = writing.write_sources(classes, manifest, sha, work / "src")
-        echo(f"compiling {len(sources)} generated file(s) with javac (cached)")
-        compiled = javaenv.compile_cached(sources)
+        key = f"{rendering.generator_digest()} {sha} {PARITY_PACKAGE} {strings} {formats}"
+
+        def render() -> list[Path]:
+            sources = writing.write_sources(classes, manifest, sha, work / "src")
+            echo(f"compiling {len(sources)} generated file(s) with javac")
+            return sources
+
+        compiled = javaenv.compile_keyed(key, render)
         jobs = []
         for cls in classes:
             for jsig in cls.signatures:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -127,13 +128,21 @@ def compile_cached(sources: list[Path]) -> Path:
     """The classes javac makes of `sources`, compiled once per distinct set of sources (and
     classpath and JDK): a parity run over the same export reuses them."""
     digest = hashlib.sha256()
-    for part in [str(java_home()), *classpath()]:
-        digest.update(part.encode() + b"\0")
     for source in sorted(sources):
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return compile_keyed(digest.hexdigest(), lambda: sources)
+
+
+def compile_keyed(key: str, render: Callable[[], list[Path]]) -> Path:
+    """The classes javac makes of the sources `render` writes, compiled once per `key` (and
+    classpath and JDK); `render` runs only when they are not compiled yet."""
+    digest = hashlib.sha256()
+    for part in [str(java_home()), *classpath(), key]:
+        digest.update(part.encode() + b"\0")
     target = cache_dir() / "classes" / digest.hexdigest()[:32]
     if (target / ".complete").is_file():
         return target
+    sources = render()
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_dead(target.parent, ".tmp-")  # left by a compile that was killed
     stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{os.getpid()}-"))

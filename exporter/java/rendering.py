@@ -3,8 +3,10 @@ source of each planned class and of the model's interface."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -123,6 +125,18 @@ def sources(
         imports=sorted(contract(env, SUPPORT_TEMPLATE).imports),
     )
     return files
+
+
+@cache
+def generator_digest() -> str:
+    """sha256 over the generator itself: every template and every exporter module, whose
+    code decides what a manifest renders into. With a manifest's sha256 it keys the compiled
+    classes, so that a run whose classes are compiled already renders nothing."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted([*templates_dir().rglob("*.j2"), *package.rglob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def templates_dir() -> Path:
