@@ -19,7 +19,7 @@ import click
 from exporter import __version__
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
 from exporter.core.report import Report
-from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, Tf2JavaError, first_line
+from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, EXIT_USAGE, Tf2JavaError, first_line
 from exporter.targets import TARGETS, default_formats
 
 FORMAT_CHOICES = {
@@ -95,9 +95,22 @@ def _quiet_tensorflow(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
+GLOBAL_FLAGS = ("--debug", "--verbose")  # taken before the command name or after it
+
+
 class Tf2JavaGroup(click.Group):
     """The one error handler of every command: tf2java's errors (and anything unexpected)
-    become one line and an exit code; --debug shows the traceback instead."""
+    become one line and an exit code; --debug shows the traceback instead. A usage error is
+    one line too, and the global flags work after the command name as well."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            head, tail = args[: args.index("--")], args[args.index("--") :]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if a in GLOBAL_FLAGS]
+        rest = [a for a in head if a not in GLOBAL_FLAGS]
+        return super().parse_args(ctx, [*flags, *rest, *tail])
 
     def invoke(self, ctx: click.Context):
         debug = ctx.params.get("debug", False)
@@ -117,6 +130,11 @@ class Tf2JavaGroup(click.Group):
         except Terminated:
             click.echo("error: terminated", err=True)
             sys.exit(EXIT_TERMINATED)
+        except click.UsageError as exc:  # one line, as every other error
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            message = printable(exc.format_message().replace("\n", " "))
+            click.echo(f"error: {message} (see '{where} --help')", err=True)
+            sys.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except BrokenPipeError:  # the reader went away (`tf2java inspect OUT | head`): stop

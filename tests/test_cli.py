@@ -276,3 +276,27 @@ def test_commands_that_read_a_manifest_never_import_tensorflow(split_export, tmp
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "split: export" in proc.stdout and "no tensorflow" in proc.stdout
     assert list((tmp_path / "java").rglob("*.java"))
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["export", "model.keras", "-o", "out"], "No such option '-o'."),
+        (["expor", "model.keras"], "No such command 'expor'. Did you mean 'export'?"),
+        (["export", "model.keras", "out", "--format", "bogus"], "'bogus' is not one of"),
+    ],
+    ids=["option", "command", "choice"],
+)
+def test_usage_errors_are_one_line(run, args, needle):
+    result = run(*args)
+    assert result.exit_code == EXIT_USAGE
+    line = _one_error_line(result)
+    assert needle in line and "--help')" in line
+    assert "Usage:" not in result.output
+
+
+def test_global_flags_after_the_command(run, split_export):
+    """`tf2java inspect OUT --debug` as `tf2java --debug inspect OUT`: a traceback, not a line."""
+    result = run("inspect", split_export / "no-such", "--debug")
+    assert result.exit_code != 0 and isinstance(result.exception, Exception)
+    assert not result.output.startswith("error:")
