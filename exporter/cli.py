@@ -231,16 +231,12 @@ tolerances = [
     click.option(
         "--atol",
         type=click.FloatRange(min=0),
-        default=DEFAULT_ATOL,
-        show_default=True,
-        help="Absolute tolerance for float outputs.",
+        help=f"Absolute tolerance of float outputs [default: the export's, else {DEFAULT_ATOL:g}].",
     ),
     click.option(
         "--rtol",
         type=click.FloatRange(min=0),
-        default=DEFAULT_RTOL,
-        show_default=True,
-        help="Relative tolerance for float outputs.",
+        help=f"Relative tolerance of float outputs [default: the export's, else {DEFAULT_RTOL:g}].",
     ),
     click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs."
@@ -251,6 +247,22 @@ tolerances = [
         default=2,
         show_default=True,
         help="Size given to unknown (-1) leading dimensions of generated inputs.",
+    ),
+]
+
+
+output_checks = [
+    click.option(
+        "--skip",
+        multiple=True,
+        metavar="OUTPUT",
+        help="Do not compare this output (repeatable); export records it for parity.",
+    ),
+    click.option(
+        "--shape-only",
+        multiple=True,
+        metavar="OUTPUT",
+        help="Compare this output's dtype and shape only (repeatable); export records it.",
     ),
 ]
 
@@ -453,6 +465,7 @@ def _load_options(
     "--allow-incompatible", is_flag=True, help="With --java-runtime: warn instead of refusing."
 )
 @side_effects_option
+@with_options(output_checks)
 @with_options(tolerances)
 def export(
     src,
@@ -467,6 +480,8 @@ def export(
     java_runtimes,
     allow_incompatible,
     allow_side_effects,
+    skip,
+    shape_only,
     atol,
     rtol,
     seed,
@@ -492,8 +507,10 @@ def export(
         optimize=optimize,
         seed=seed,
         batch=batch,
-        atol=atol,
-        rtol=rtol,
+        atol=DEFAULT_ATOL if atol is None else atol,
+        rtol=DEFAULT_RTOL if rtol is None else rtol,
+        skip=skip,
+        shape_only=shape_only,
         java_runtimes=java_runtimes,
         allow_incompatible=allow_incompatible,
         allow_side_effects=allow_side_effects,
@@ -637,6 +654,7 @@ def java(
     "--force", is_flag=True, help="Replace --report/--junit files that tf2java did not write."
 )
 @side_effects_option
+@with_options(output_checks)
 @with_options(tolerances)
 def parity(
     out,
@@ -650,6 +668,8 @@ def parity(
     jvm_options,
     force,
     allow_side_effects,
+    skip,
+    shape_only,
     atol,
     rtol,
     seed,
@@ -678,10 +698,16 @@ def parity(
             allow_side_effects=allow_side_effects,
             echo=_echo,
             against=against,
+            skip=skip,
+            shape_only=shape_only,
         )
     except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
         if report or junit:
-            _write_reports(refused_report(out, exc, atol, rtol), report, junit, force)
+            tolerances = (
+                DEFAULT_ATOL if atol is None else atol,
+                DEFAULT_RTOL if rtol is None else rtol,
+            )
+            _write_reports(refused_report(out, exc, *tolerances), report, junit, force)
         raise
     _finish_parity(result, report, junit, force)
 

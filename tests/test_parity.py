@@ -168,3 +168,50 @@ def test_an_export_is_tied_to_its_source(split_source, tmp_path):
     assert "pre-check" in junit and "the source changed since the export" in junit
     missing = cli("parity", out, "--against", tmp_path / "nothing")
     assert missing.exit_code == 2 and "no such file, folder or checkpoint prefix" in missing.output
+
+
+def test_outputs_of_random_ops_and_the_exports_own_checks(tmp_path):
+    """An output of an unseeded random op is named (inspect, export) and compared by dtype and
+    shape only, at export and by parity, as the manifest records; the export's tolerance and
+    its --skip are parity's too, unless parity is told otherwise."""
+    import tensorflow as tf
+    from click.testing import CliRunner
+
+    from exporter.cli import main
+
+    def cli(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    class Noisy(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((None, 3), tf.float32, name="x")])
+        def serve(self, x):
+            return {"doubled": x * 2.0, "noisy": x + tf.random.uniform(tf.shape(x))}
+
+    module = Noisy()
+    src = tmp_path / "noisy"
+    tf.saved_model.save(module, str(src), signatures={"serving_default": module.serve})
+    shown = cli("inspect", src)
+    assert "output 'noisy' depends on unseeded random op(s) RandomUniform" in shown.output
+    out = tmp_path / "out"
+    exported = cli("export", src, out, "--atol", "0.05", "--skip", "doubled")
+    assert exported.exit_code == 0, exported.output
+    assert "[ok] noisy: dtype and shape only (unseeded random op(s) RandomUniform)" in (
+        exported.output
+    )
+    assert "[--] doubled: not compared (--skip)" in exported.output
+    checks = json.loads((out / "manifest.json").read_text())["checks"]
+    assert checks == {
+        "atol": 0.05,
+        "rtol": 1e-05,
+        "outputs": {
+            "noisy": {"compare": "shape", "why": "unseeded random op(s) RandomUniform"},
+            "doubled": {"compare": "skip", "why": "--skip"},
+        },
+    }
+    parity = cli("parity", out, "--report", tmp_path / "report.json")
+    assert parity.exit_code == 0, parity.output
+    assert "atol 0.05" in parity.output and "[--] doubled: not compared (--skip)" in parity.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["atol"] == 0.05
+    wrong = cli("parity", out, "--shape-only", "nope")
+    assert wrong.exit_code == 2 and "--shape-only nope: no output has that key" in wrong.output

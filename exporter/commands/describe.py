@@ -34,6 +34,7 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
     MetaGraph and its ops. Raises UsageError or ModelError when `src` cannot be read."""
     if manifest_mod.is_export_dir(src) and not show_all:
         return inspect_export(src)
+    from exporter.graph.graphs import random_ops_behind
     from exporter.sources import LOADERS, load_source
 
     options.stage = False
@@ -45,8 +46,18 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
             "signatures": [s.to_json() for s in source.signatures],
             "details": source.details,
         }
-        if source.notes:
-            data["notes"] = source.notes
+        notes = list(source.notes)
+        if source.graph_def is not None:
+            for sig in source.signatures:
+                fetches = {o.key: o.name for o in sig.outputs}
+                for key, ops in random_ops_behind(source.graph_def, fetches).items():
+                    notes.append(
+                        f"signature '{sig.key}' output '{key}' depends on unseeded random op(s) "
+                        f"{', '.join(ops)}: two runs differ, so export and parity compare its "
+                        "dtype and shape only"
+                    )
+        if notes:
+            data["notes"] = notes
         if show_all and LOADERS[source.format].meta_graphs:
             data["meta_graphs"] = _every_meta_graph(src)
     return data

@@ -29,8 +29,8 @@ from exporter.errors import (
     VerificationError,
     batch_hint,
 )
-from exporter.graph.graphs import select_signature
-from exporter.sources import LoadOptions, load_source
+from exporter.graph.graphs import random_ops_behind, select_signature
+from exporter.sources import LoadOptions, Source, load_source
 from exporter.targets import Feed, Written
 
 
@@ -61,6 +61,8 @@ def export(
     shapes: dict[str, str] | None = None,
     inputs: Path | None = None,
     allow_side_effects: bool = False,
+    skip: tuple[str, ...] = (),
+    shape_only: tuple[str, ...] = (),
     echo: Callable[[str], None] = lambda s: None,
 ) -> ExportResult:
     """Exports `src` (any source format) into `out` as `formats` asks, after checking every
@@ -98,6 +100,13 @@ def export(
         )
         for note in source.notes:
             echo(f"note: {note}")
+        outputs = output_checks(source, sigs, skip, shape_only)
+        for key, how in outputs.items():
+            if how["why"].startswith("unseeded"):
+                echo(
+                    f"note: output '{key}' depends on {how['why']}: it is compared by dtype and "
+                    "shape only, here and by parity"
+                )
         known = {t.key for sig in sigs for t in sig.inputs}
         feeds = {sig.key: _feed(sig, inputs, batch, seed, known) for sig in sigs}
         expected = {sig.key: _run(source, sig.key, feeds[sig.key], batch, inputs) for sig in sigs}
@@ -108,7 +117,9 @@ def export(
             w = targets.get(fmt).write(source, stage, sigs, optimize)
             if w.artifact is None:
                 raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
-            checks += _check_artifact(w, source.format, expected, feeds, atol, rtol, echo)
+            checks += _check_artifact(
+                w, source.format, expected, feeds, (atol, rtol, outputs), echo
+            )
             artifacts.append(w.artifact)
             del w  # the next artifact gets the memory of this one's loaded model
             gc.collect()  # a loaded model sits in reference cycles
@@ -132,6 +143,7 @@ def export(
             pinned=dict(source.pinned),
             keras=source.details.get("keras"),
             source_sha256=source_digest(src),
+            checks={"atol": atol, "rtol": rtol, **({"outputs": outputs} if outputs else {})},
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)
@@ -243,16 +255,16 @@ def _check_artifact(
     source_format: str,
     expected: dict[str, Feed],
     feeds: dict[str, Feed],
-    atol: float,
-    rtol: float,
+    tolerances: tuple[float, float, dict],
     echo: Callable[[str], None],
 ) -> list[Comparison]:
     """Runs each checked signature of a written artifact against the source's outputs (and
-    the writer's own checks); prints what it left out."""
+    the writer's own checks); prints what it left out. `tolerances`: atol, rtol and the
+    outputs not compared by value."""
     fmt = w.artifact.format
     base = (f"{fmt} vs source ({source_format})", lambda k, f: expected[k], w.run)
     results = [
-        _check(check, feeds[sig.key], sig, atol, rtol, echo)
+        _check(check, feeds[sig.key], sig, tolerances, echo)
         for sig in w.artifact.signatures
         if sig.key in feeds
         for check in [base, *w.checks]
@@ -264,13 +276,42 @@ def _check_artifact(
     return results
 
 
-def _check(check, feed: Feed, sig: Signature, atol, rtol, echo) -> Comparison:
+def _check(check, feed: Feed, sig: Signature, tolerances, echo) -> Comparison:
     label, want, got = check
-    result = compare(want(sig.key, feed), got(sig.key, feed), atol=atol, rtol=rtol, label=label)
+    atol, rtol, outputs = tolerances
+    result = compare(
+        want(sig.key, feed), got(sig.key, feed), atol=atol, rtol=rtol, label=label, outputs=outputs
+    )
     echo(f"{result.label}, signature '{sig.key}':")
     for line in result.lines():
         echo("  " + line)
     return result
+
+
+def output_checks(
+    source: Source, sigs: list[Signature], skip=(), shape_only=()
+) -> dict[str, dict[str, str]]:
+    """Output key -> how it is compared when not by value: by dtype and shape where its value
+    depends on unseeded random ops (or `shape_only`), not at all where `skip` names it.
+    Raises UsageError for a key no output has."""
+    outputs: dict[str, dict[str, str]] = {}
+    if source.graph_def is not None:
+        for sig in sigs:
+            fetches = {o.key: o.name for o in sig.outputs}
+            for key, ops in random_ops_behind(source.graph_def, fetches).items():
+                outputs[key] = {
+                    "compare": "shape",
+                    "why": f"unseeded random op(s) {', '.join(ops)}",
+                }
+    keys = {o.key for sig in sigs for o in sig.outputs}
+    for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
+        for key in names:
+            if key not in keys:
+                raise UsageError(
+                    f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
+                )
+            outputs[key] = {"compare": how, "why": flag}
+    return outputs
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:

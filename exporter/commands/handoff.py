@@ -192,8 +192,8 @@ def handoff(
     force: bool = False,
     seed: int = 0,
     batch: int = inputs_mod.DEFAULT_BATCH,
-    atol: float = DEFAULT_ATOL,
-    rtol: float = DEFAULT_RTOL,
+    atol: float | None = None,
+    rtol: float | None = None,
     echo: Callable[[str], None] = lambda s: None,
 ) -> str:
     """Writes DEST, a Maven and Gradle module for the export in `export_dir`, and returns its
@@ -206,6 +206,8 @@ def handoff(
     VerificationError."""
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
+    atol = data.checks.get("atol", DEFAULT_ATOL) if atol is None else atol  # the export's
+    rtol = data.checks.get("rtol", DEFAULT_RTOL) if rtol is None else rtol
     refuse_overlap(dest, export_dir, "export", "DEST")
     check_target(dest, force)  # before parity runs; staged_module checks again when it writes
     previous = module_files.read_stamp(dest) if dest.is_dir() else None
@@ -252,7 +254,8 @@ def handoff(
         shipped = {c.artifact.format for c in classes}
         label_files = _resources(stage, module, export_dir, data, text, labels, shipped)
         writing.write_sources(classes, handed, sha, stage / "src/main/java")
-        golden = _golden_vectors(stage, module, export_dir, classes, batch, seed)
+        how = data.checks.get("outputs", {})
+        golden = _golden_vectors(stage, module, export_dir, classes, batch, seed, how)
         context = _context(
             module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
         )
@@ -389,7 +392,13 @@ def _resources(
 
 
 def _golden_vectors(
-    stage: Path, module: Module, export_dir: Path, classes, batch: int, seed: int
+    stage: Path,
+    module: Module,
+    export_dir: Path,
+    classes,
+    batch: int,
+    seed: int,
+    how: dict[str, dict] | None = None,
 ) -> Golden:
     """Runs every signature of every class in Python TensorFlow on generated inputs and
     writes inputs and outputs as .npy resources (in the jar, whose main checks them as the
@@ -416,14 +425,19 @@ def _golden_vectors(
                 args.append(t.from_golden(_resource(resources, where / f"in_{t.ident}.npy")))
             outs = []
             for t in jsig.outputs:
+                compared = (how or {}).get(t.info.key, {}).get("compare", "values")
+                if compared == "skip":  # the export's --skip
+                    continue
                 _save_golden(where / f"out_{t.ident}.npy", outputs[t.info.key], t)
                 outs.append(
                     {
                         "key": t.info.key,
                         "getter": t.getter,
                         "resource": _resource(resources, where / f"out_{t.ident}.npy"),
-                        "top_k": t.top_k,
+                        "top_k": t.top_k if compared == "values" else "",
                         "top_labels": _top_labels(outputs[t.info.key], t),
+                        # dtype and shape only (unseeded random ops): any value within
+                        "atol": "Double.POSITIVE_INFINITY" if compared == "shape" else "ATOL",
                     }
                 )
             test = f"{cls.artifact.format}{pascal(jsig.method)}"

@@ -171,8 +171,8 @@ def parity(
     inputs_npz: Path | None = None,
     batch: int = inputs_mod.DEFAULT_BATCH,
     seed: int = 0,
-    atol: float = DEFAULT_ATOL,
-    rtol: float = DEFAULT_RTOL,
+    atol: float | None = None,
+    rtol: float | None = None,
     formats: tuple[str, ...] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     op_libraries: list[Path] = (),
@@ -181,6 +181,8 @@ def parity(
     echo: Callable[[str], None] = lambda s: None,
     java: JavaSide | None = None,
     against: Path | None = None,
+    skip: tuple[str, ...] = (),
+    shape_only: tuple[str, ...] = (),
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
@@ -213,6 +215,19 @@ def parity(
         from exporter.checks.scan import artifact_side_effects, require_consent
 
         manifest = java.manifest
+        # The export's own checks, unless told otherwise: its tolerances, and its outputs not
+        # compared by value (unseeded random ops, --skip, --shape-only), with this run's.
+        atol = manifest.checks.get("atol", DEFAULT_ATOL) if atol is None else atol
+        rtol = manifest.checks.get("rtol", DEFAULT_RTOL) if rtol is None else rtol
+        outputs = dict(manifest.checks.get("outputs", {}))
+        keys = {o.key for a in manifest.artifacts for sig in a.signatures for o in sig.outputs}
+        for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
+            for key in names:
+                if key not in keys:
+                    raise UsageError(
+                        f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
+                    )
+                outputs[key] = {"compare": how, "why": flag}
         # Nothing runs on either side before these checks pass: the worker is held.
         arts = artifact_graphs(export_dir, manifest.artifacts)
         _require_tensors(export_dir, arts)
@@ -269,6 +284,7 @@ def parity(
                 atol=atol,
                 rtol=rtol,
                 label=f"{case.format} {case.signature}",
+                outputs=outputs,
             )
     report.seconds = time.monotonic() - started
     return report

@@ -12,6 +12,9 @@ import numpy as np
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
 NOTHING_COMPARED = "(all outputs)"  # the check a comparison of no values fails
+# How an output is compared (the manifest's `checks`): its values (the default), its dtype
+# and shape only (an output of unseeded random ops, `--shape-only`), or not at all (`--skip`).
+HOW = ("values", "shape", "skip")
 
 
 @dataclass
@@ -23,9 +26,16 @@ class OutputCheck:
     shape: list[int] | None = None
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
+    how: str = "values"
+    why: str = ""  # why an output is not compared by value
 
     def line(self, atol: float) -> str:
         mark = "[ok]" if self.ok else "[x] "
+        because = f" ({self.why})" if self.why else ""
+        if self.how == "skip":
+            return f"[--] {self.key}: not compared{because}"
+        if self.ok and self.how == "shape":
+            return f"{mark} {self.key}: dtype and shape only{because}"
         if self.ok and self.max_abs_diff is not None:
             detail = (
                 f"max abs diff {self.max_abs_diff:.2e}, max rel diff "
@@ -69,18 +79,32 @@ def compare(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     label: str = "",
+    outputs: dict[str, dict] | None = None,
 ) -> Comparison:
+    """`outputs`: output key -> {"compare": one of HOW, "why": text} for the outputs not
+    compared by value (the manifest's `checks.outputs`)."""
     checks = []
+    outputs = outputs or {}
     for key in sorted(set(expected) | set(actual)):
-        if key not in actual:
+        how = outputs.get(key, {}).get("compare", "values")
+        why = outputs.get(key, {}).get("why", "")
+        if how == "skip":
+            checks.append(OutputCheck(key, True, how=how, why=why))
+        elif key not in actual:
             checks.append(OutputCheck(key, False, ["missing from the actual outputs"]))
         elif key not in expected:
             checks.append(OutputCheck(key, False, ["not an expected output"]))
         else:
-            checks.append(
-                _compare_one(key, np.asarray(expected[key]), np.asarray(actual[key]), atol, rtol)
-            )
-    compared = sum(int(np.asarray(expected[c.key]).size) for c in checks if c.ok)
+            exp, act = np.asarray(expected[key]), np.asarray(actual[key])
+            if how == "shape":
+                check = _shape_only(key, exp, act)
+            else:
+                check = _compare_one(key, exp, act, atol, rtol)
+            check.how, check.why = how, why
+            checks.append(check)
+    compared = sum(
+        int(np.asarray(expected[c.key]).size) for c in checks if c.ok and c.how != "skip"
+    )
     if checks and all(c.ok for c in checks) and compared == 0:
         # every output empty (a batch of 0): a pass here would prove nothing
         checks.append(
@@ -110,6 +134,16 @@ def _compare_one(
             check.problems.append(f"{differ} of {exp.size} values differ")
     else:
         _compare_floats(check, exp.astype(np.float64), act.astype(np.float64), atol, rtol)
+    check.ok = not check.problems
+    return check
+
+
+def _shape_only(key: str, exp: np.ndarray, act: np.ndarray) -> OutputCheck:
+    check = OutputCheck(key, True, dtype=_dtype_name(exp), shape=list(exp.shape))
+    if _dtype_name(exp) != _dtype_name(act):
+        check.problems.append(f"dtype {_dtype_name(act)}, expected {_dtype_name(exp)}")
+    if exp.shape != act.shape:
+        check.problems.append(f"shape {list(act.shape)}, expected {list(exp.shape)}")
     check.ok = not check.problems
     return check
 

@@ -37,6 +37,9 @@ class Manifest:
     # A Keras file's readers: {"read_by": "tf_keras 2.18.0", "written_by": "2.15.0" | None}
     keras: dict[str, Any] | None = None
     source_sha256: str | None = None  # of the source's files as exported (`source_digest`)
+    # How the export was checked, which parity repeats: {"atol", "rtol", "outputs": {key:
+    # {"compare": "shape" | "skip", "why"}}} for outputs not compared by value.
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def artifact(self, fmt: str) -> Artifact:
         for art in self.artifacts:
@@ -59,6 +62,7 @@ class Manifest:
             },
             "tensorflow": {"version": self.tensorflow_version, "keras_version": self.keras_version},
             "artifacts": [a.to_json() for a in self.artifacts],
+            **({"checks": self.checks} if self.checks else {}),
         }
 
     def dumps(self) -> str:
@@ -77,6 +81,7 @@ class Manifest:
             pinned=dict(data["model"].get("pinned", {})),
             keras=data["model"].get("keras"),
             source_sha256=data["model"].get("source_sha256"),
+            checks=dict(data.get("checks", {})),
         )
 
 

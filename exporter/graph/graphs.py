@@ -433,6 +433,66 @@ def every_node(graph_def: graph_pb2.GraphDef) -> Iterator[tuple[object, str | No
             yield node, func.signature.name
 
 
+# Ops whose values change from run to run unless seeded (their `seed` or `seed2` attr set):
+# two runtimes cannot agree on them. The Stateless* ops take their seed as an input.
+RANDOM_OPS = frozenset(
+    {
+        "RandomUniform",
+        "RandomUniformInt",
+        "RandomStandardNormal",
+        "TruncatedNormal",
+        "ParameterizedTruncatedNormal",
+        "Multinomial",
+        "RandomShuffle",
+        "RandomGamma",
+        "RandomPoisson",
+        "RandomPoissonV2",
+        "RandomCrop",
+    }
+)
+
+
+def random_ops_behind(graph_def: graph_pb2.GraphDef, fetches: dict[str, str]) -> dict[str, list]:
+    """Output key -> the unseeded random op types its value depends on, for each of
+    `fetches` (key -> node name) that depends on one: through the graph's inputs, and through
+    every function a node on the way calls (however deep; a function counts whole)."""
+    functions = {f.signature.name: f for f in graph_def.library.function}
+    in_function: dict[str, set[str]] = {}
+
+    def of_function(name: str) -> set[str]:
+        if name not in in_function:
+            in_function[name] = set()  # a recursive call adds nothing new
+            in_function[name] = set().union(*(of_node(n) for n in functions[name].node_def))
+        return in_function[name]
+
+    def of_node(node) -> set[str]:
+        found = set()
+        if node.op in RANDOM_OPS and not node.attr["seed"].i and not node.attr["seed2"].i:
+            found.add(node.op)
+        called = [node.op] + [
+            f.name for a in node.attr.values() for f in [a.func, *a.list.func] if f.name
+        ]
+        for name in called:
+            if name in functions:
+                found |= of_function(name)
+        return found
+
+    nodes = {n.name: n for n in graph_def.node}
+    result = {}
+    for key, fetch in fetches.items():
+        seen, todo, found = set(), [fetch], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in nodes:
+                continue
+            seen.add(name)
+            found |= of_node(nodes[name])
+            todo.extend(i.lstrip("^").split(":")[0] for i in nodes[name].input)
+        if found:
+            result[key] = sorted(found)
+    return result
+
+
 def ops_of(graph_def: graph_pb2.GraphDef) -> list[str]:
     """Op types used by the graph and every function in its library, sorted."""
     functions = {f.signature.name for f in graph_def.library.function}
