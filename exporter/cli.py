@@ -625,6 +625,12 @@ def java(
     "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON."
 )
 @click.option(
+    "--save-outputs",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Write the inputs, both sides' outputs and each output's worst element into DIR.",
+)
+@click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report as JUnit XML.",
@@ -651,7 +657,9 @@ def java(
     help="An option for the JVM of the Java side, e.g. --java-option=-Xmx2g (repeatable).",
 )
 @click.option(
-    "--force", is_flag=True, help="Replace --report/--junit files that tf2java did not write."
+    "--force",
+    is_flag=True,
+    help="Replace --report/--junit files that tf2java did not write, and --save-outputs.",
 )
 @side_effects_option
 @with_options(output_checks)
@@ -662,6 +670,7 @@ def parity(
     fmt,
     against,
     report,
+    save_outputs,
     junit,
     timeout,
     op_libraries,
@@ -700,6 +709,8 @@ def parity(
             against=against,
             skip=skip,
             shape_only=shape_only,
+            save_outputs=save_outputs,
+            force=force,
         )
     except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
         if report or junit:

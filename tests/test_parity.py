@@ -208,10 +208,26 @@ def test_outputs_of_random_ops_and_the_exports_own_checks(tmp_path):
             "doubled": {"compare": "skip", "why": "--skip"},
         },
     }
-    parity = cli("parity", out, "--report", tmp_path / "report.json")
+    saved = tmp_path / "saved"
+    parity = cli("parity", out, "--report", tmp_path / "report.json", "--save-outputs", saved)
     assert parity.exit_code == 0, parity.output
     assert "atol 0.05" in parity.output and "[--] doubled: not compared (--skip)" in parity.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["atol"] == 0.05
+    # what each side gave, and where the random output differs most (its values, their gap)
+    case = saved / "frozen" / "serving_default"
+    feed = np.load(case / "inputs.npz")["x"]
+    python, java = np.load(case / "python.npz"), np.load(case / "java.npz")
+    np.testing.assert_allclose(python["doubled"], feed * 2)
+    np.testing.assert_allclose(java["doubled"], feed * 2)
+    worst = json.loads((case / "worst.json").read_text())
+    assert worst["doubled"] is None  # the same on both sides
+    i, j = worst["noisy"]["index"]
+    assert worst["noisy"]["python"] == pytest.approx(float(python["noisy"][i, j]))
+    assert worst["noisy"]["java"] == pytest.approx(float(java["noisy"][i, j]))
+    gaps = np.abs(python["noisy"].astype(np.float64) - java["noisy"])
+    assert worst["noisy"]["abs_diff"] == pytest.approx(float(gaps.max()))
+    taken = cli("parity", out, "--save-outputs", saved)
+    assert taken.exit_code == 2 and "--force" in taken.output
     wrong = cli("parity", out, "--shape-only", "nope")
     assert wrong.exit_code == 2 and "--shape-only nope: no output has that key" in wrong.output

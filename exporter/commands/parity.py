@@ -9,11 +9,15 @@ module imports no TensorFlow, `parity` starts the worker's JVM first and imports
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+import numpy as np
 
 from exporter import targets
 from exporter.commands import javaside
@@ -21,7 +25,7 @@ from exporter.commands.javaside import JavaSide
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
-from exporter.core.fsutil import staged_file
+from exporter.core.fsutil import check_target, refuse_overlap, staged_dir, staged_file
 from exporter.errors import (
     EXIT_ENVIRONMENT,
     EXIT_MISMATCH,
@@ -36,7 +40,7 @@ from exporter.errors import (
     first_line,
 )
 from exporter.java import javaenv
-from exporter.java.worker import load_arrays
+from exporter.java.worker import load_arrays, save_arrays
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -183,6 +187,8 @@ def parity(
     against: Path | None = None,
     skip: tuple[str, ...] = (),
     shape_only: tuple[str, ...] = (),
+    save_outputs: Path | None = None,
+    force: bool = False,
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
@@ -194,6 +200,9 @@ def parity(
     ModelError (manifest, files), IncompatibleModelError (ops the runtime lacks), UsageError
     (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
+    if save_outputs is not None:  # before anything runs
+        refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
+        check_target(save_outputs, force, "--force")
     unchanged = require_source(export_dir, against) if against is not None else None
     if java is None:
         java = javaside.prepare(
@@ -272,12 +281,15 @@ def parity(
             report.seconds = time.monotonic() - started
             return report
         report.tensorflow_java = response.get("tensorflow_java")
+        saved = []
         for job, case, answer in zip(java.jobs, report.cases, response["jobs"]):
             if not answer["ok"]:
                 case.error = answer["error"]
                 continue
             data = load_arrays(job.result)
             actual = {o.key: data[f"o{i}"] for i, o in enumerate(job.outputs)}
+            feed = java.feeds[(case.format, case.signature)]
+            saved.append((case.format, case.signature, feed, expected[job.id], actual))
             case.comparison = compare(
                 expected[job.id],
                 actual,
@@ -286,8 +298,59 @@ def parity(
                 label=f"{case.format} {case.signature}",
                 outputs=outputs,
             )
+        if save_outputs is not None:
+            write_outputs(save_outputs, force, saved)
+            report.notes.append(f"inputs and both sides' outputs saved in {save_outputs}")
     report.seconds = time.monotonic() - started
     return report
+
+
+def write_outputs(dest: Path, force: bool, cases: list[tuple]) -> None:
+    """`--save-outputs DIR`: per artifact and signature, `inputs.npz`, `python.npz` and
+    `java.npz` (strings as bytes and lengths, no pickles) and `worst.json`: per output, where
+    the two sides differ most (its index, both values, the difference)."""
+    with staged_dir(dest, force) as stage:
+        for fmt, key, feed, expected, actual in cases:
+            where = stage / fmt / re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("._")
+            where.mkdir(parents=True)
+            save_arrays(where / "inputs.npz", feed)
+            save_arrays(where / "python.npz", expected)
+            save_arrays(where / "java.npz", actual)
+            worst = {k: worst_element(expected[k], actual[k]) for k in expected if k in actual}
+            (where / "worst.json").write_text(json.dumps(worst, indent=2) + "\n")
+
+
+def worst_element(expected: np.ndarray, actual: np.ndarray) -> dict | None:
+    """Where two outputs differ most: the index, both values and their difference (numbers:
+    the largest absolute difference; anything else: the first element that differs); None
+    where they are equal or their shapes differ."""
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    if expected.shape != actual.shape or expected.size == 0:
+        return None
+    if expected.dtype.kind in "fc" and actual.dtype.kind in "fc":
+        diff = np.abs(expected.astype(np.float64) - actual.astype(np.float64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        flat = int(np.argmax(diff))
+        if diff.flat[flat] == 0:
+            return None
+    else:
+        unequal = np.flatnonzero(expected.ravel() != actual.ravel())
+        if not unequal.size:
+            return None
+        flat = int(unequal[0])
+    index = [int(i) for i in np.unravel_index(flat, expected.shape)]
+
+    def plain(v):  # JSON: text for bytes, NaN and Inf
+        v = v.item() if hasattr(v, "item") else v
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace")
+        return str(v) if isinstance(v, float) and not math.isfinite(v) else v
+
+    e, a = expected.flat[flat].item(), actual.flat[flat].item()
+    found = {"index": index, "python": plain(e), "java": plain(a)}
+    if isinstance(e, int | float) and isinstance(a, int | float):
+        found["abs_diff"] = plain(abs(float(e) - float(a)))
+    return found
 
 
 def _require_tensors(export_dir: Path, arts) -> None:
