@@ -625,6 +625,12 @@ def java(
     "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON."
 )
 @click.option(
+    "--expected",
+    "expected_npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Outputs computed elsewhere for --inputs, keyed by output key: both sides must match.",
+)
+@click.option(
     "--save-outputs",
     type=click.Path(path_type=Path),
     metavar="DIR",
@@ -670,6 +676,7 @@ def parity(
     fmt,
     against,
     report,
+    expected_npz,
     save_outputs,
     junit,
     timeout,
@@ -711,6 +718,7 @@ def parity(
             shape_only=shape_only,
             save_outputs=save_outputs,
             force=force,
+            expected_npz=expected_npz,
         )
     except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
         if report or junit:

@@ -231,3 +231,50 @@ def test_outputs_of_random_ops_and_the_exports_own_checks(tmp_path):
     assert taken.exit_code == 2 and "--force" in taken.output
     wrong = cli("parity", out, "--shape-only", "nope")
     assert wrong.exit_code == 2 and "--shape-only nope: no output has that key" in wrong.output
+
+
+def test_both_sides_against_outputs_computed_elsewhere(tmp_path):
+    """--expected: outputs the original framework gave for --inputs; Python TensorFlow and
+    TensorFlow Java must both match them."""
+    import tensorflow as tf
+    from click.testing import CliRunner
+
+    from exporter.cli import main
+
+    def cli(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((None, 3), tf.float32, name="x")])
+        def serve(self, x):
+            return {"doubled": x * 2.0}
+
+    module = Doubler()
+    tf.saved_model.save(module, str(tmp_path / "src"), signatures={"serving_default": module.serve})
+    out = tmp_path / "out"
+    assert cli("export", tmp_path / "src", out, "--format", "frozen").exit_code == 0
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.savez(tmp_path / "in.npz", x=x)
+    np.savez(tmp_path / "good.npz", doubled=x * 2)
+    good = cli("parity", out, "--inputs", tmp_path / "in.npz", "--expected", tmp_path / "good.npz")
+    assert good.exit_code == 0, good.output
+    assert "python vs --expected:" in good.output and "java vs --expected:" in good.output
+    np.savez(tmp_path / "drifted.npz", doubled=x * 2 + np.float32(0.5))
+    drifted = cli(
+        "parity",
+        out,
+        "--inputs",
+        tmp_path / "in.npz",
+        "--expected",
+        tmp_path / "drifted.npz",
+        "--junit",
+        tmp_path / "junit.xml",
+    )
+    assert drifted.exit_code == 1, drifted.output
+    assert drifted.output.count("[x]  doubled: 6 of 6 values beyond tolerance") == 2
+    assert 'name="java vs --expected: doubled"' in (tmp_path / "junit.xml").read_text()
+    np.savez(tmp_path / "typo.npz", doubles=x * 2)
+    typo = cli("parity", out, "--inputs", tmp_path / "in.npz", "--expected", tmp_path / "typo.npz")
+    assert typo.exit_code == 3 and "array(s) doubles name no output of the model" in typo.output
+    alone = cli("parity", out, "--expected", tmp_path / "good.npz")
+    assert alone.exit_code == 2 and "give those with --inputs FILE.npz" in alone.output

@@ -52,10 +52,17 @@ class CaseResult:
     java_class: str
     comparison: Comparison | None = None
     error: str | None = None
+    # Each side against outputs computed elsewhere (--expected): "python", "java"
+    expected: list[Comparison] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.comparison is not None and self.comparison.ok
+        return (
+            self.error is None
+            and self.comparison is not None
+            and self.comparison.ok
+            and all(c.ok for c in self.expected)
+        )
 
     def to_json(self) -> dict:
         data = {
@@ -66,6 +73,8 @@ class CaseResult:
         }
         if self.comparison is not None:
             data["outputs"] = self.comparison.to_json()["outputs"]
+        if self.expected:
+            data["against_expected"] = [c.to_json() for c in self.expected]
         if self.error:
             data["error"] = self.error
         return data
@@ -127,6 +136,9 @@ class ParityReport:
                 out.append(f"  [x]  Java failed: {case.error}")
             for line in case.comparison.lines() if case.comparison else []:
                 out.append("  " + line)
+            for other in case.expected:
+                out.append(f"  {other.label}:")
+                out.extend("    " + line for line in other.lines())
         out.extend(f"note: {n}" for n in self.notes)
         if self.refused:
             out.append(f"parity REFUSED: {self.refused}")
@@ -151,14 +163,15 @@ class ParityReport:
             tc = ET.SubElement(suite, "testcase", classname="tf2java.parity", name="pre-check")
             ET.SubElement(tc, "error", message=self.refused).text = self.refused
         for case in self.cases:
-            checks = case.comparison.checks if case.comparison else []
+            checks = [(c, c.key) for c in (case.comparison.checks if case.comparison else [])]
+            checks += [(c, f"{o.label}: {c.key}") for o in case.expected for c in o.checks]
             classname = f"{case.format}.{case.signature}"
             if case.error:
                 failures += 1
                 tc = ET.SubElement(suite, "testcase", classname=classname, name="java run")
                 ET.SubElement(tc, "failure", message=case.error).text = case.error
-            for check in checks:
-                tc = ET.SubElement(suite, "testcase", classname=classname, name=check.key)
+            for check, name in checks:
+                tc = ET.SubElement(suite, "testcase", classname=classname, name=name)
                 if not check.ok:
                     failures += 1
                     message = "; ".join(check.problems)
@@ -189,6 +202,7 @@ def parity(
     shape_only: tuple[str, ...] = (),
     save_outputs: Path | None = None,
     force: bool = False,
+    expected_npz: Path | None = None,
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
@@ -203,6 +217,11 @@ def parity(
     if save_outputs is not None:  # before anything runs
         refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
         check_target(save_outputs, force, "--force")
+    if expected_npz is not None and inputs_npz is None:
+        raise UsageError(
+            f"--expected {expected_npz}: outputs computed elsewhere fit the inputs they were "
+            "computed from; give those with --inputs FILE.npz"
+        )
     unchanged = require_source(export_dir, against) if against is not None else None
     if java is None:
         java = javaside.prepare(
@@ -237,6 +256,10 @@ def parity(
                         f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
                     )
                 outputs[key] = {"compare": how, "why": flag}
+        reference = None
+        if expected_npz is not None:
+            of = _expected_outputs(expected_npz, manifest)
+            reference = {j.sig.key: of(j.sig.key) for c in java.classes for j in c.signatures}
         # Nothing runs on either side before these checks pass: the worker is held.
         arts = artifact_graphs(export_dir, manifest.artifacts)
         _require_tensors(export_dir, arts)
@@ -298,11 +321,50 @@ def parity(
                 label=f"{case.format} {case.signature}",
                 outputs=outputs,
             )
+            if reference is not None:
+                want = reference[case.signature]
+                for side, got in (("python", expected[job.id]), ("java", actual)):
+                    label = f"{side} vs --expected"
+                    case.expected.append(
+                        compare(want, got, atol=atol, rtol=rtol, label=label, outputs=outputs)
+                    )
         if save_outputs is not None:
             write_outputs(save_outputs, force, saved)
             report.notes.append(f"inputs and both sides' outputs saved in {save_outputs}")
     report.seconds = time.monotonic() - started
     return report
+
+
+def _expected_outputs(path: Path, manifest) -> Callable[[str], dict]:
+    """`--expected FILE.npz`: outputs keyed by output key (or SIGNATURE/KEY where signatures
+    share a key), never unpickled. Returns signature key -> its expected outputs; an array
+    that names no output is an error naming it."""
+    arrays = inputs_mod.read_arrays(path)
+    if isinstance(arrays, np.ndarray):
+        raise ModelError(f"--expected {path}: one array (.npy); give an .npz keyed by output keys")
+    sigs = {s.key: s for a in manifest.artifacts for s in a.signatures}
+    names = {o.key for s in sigs.values() for o in s.outputs}
+    names |= {f"{k}/{o.key}" for k, s in sigs.items() for o in s.outputs}
+    unknown = sorted(set(arrays) - names)
+    if unknown:
+        raise ModelError(
+            f"--expected {path}: array(s) {', '.join(unknown)} name no output of the model; its "
+            f"outputs: {', '.join(sorted(o.key for s in sigs.values() for o in s.outputs))}"
+        )
+
+    def of(signature: str) -> dict:
+        keys = [o.key for o in sigs[signature].outputs]
+        found = {k: arrays[f"{signature}/{k}"] for k in keys if f"{signature}/{k}" in arrays}
+        found |= {k: arrays[k] for k in keys if k in arrays and k not in found}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise ModelError(
+                f"--expected {path}: no array for output(s) {', '.join(missing)} of signature "
+                f"'{signature}'"
+            )
+        return found
+
+    return of
 
 
 def write_outputs(dest: Path, force: bool, cases: list[tuple]) -> None:
