@@ -773,8 +773,9 @@ def inspect(src, show_all, as_json, **source):
     "--inputs",
     "specs",
     multiple=True,
-    metavar="KEY=FILE.npy[,KEY=FILE.npz:ARRAY]",
-    help="Input arrays from .npy/.npz files (never unpickled).",
+    metavar="FILE.npz|KEY=FILE.npy[,KEY=FILE.npz:ARRAY]",
+    help="Input arrays from .npy/.npz files (never unpickled); FILE.npz alone: keyed by input "
+    "key, as export and parity take it.",
 )
 @click.option(
     "--input-json",

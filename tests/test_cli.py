@@ -300,3 +300,21 @@ def test_global_flags_after_the_command(run, split_export):
     result = run("inspect", split_export / "no-such", "--debug")
     assert result.exit_code != 0 and isinstance(result.exception, Exception)
     assert not result.output.startswith("error:")
+
+
+def test_run_takes_an_npz_as_export_and_parity_do(run, split_source, tmp_path):
+    import numpy as np
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.savez(tmp_path / "in.npz", x=x)
+    keyed = run("run", split_source, "--inputs", tmp_path / "in.npz", "--outdir", tmp_path / "a")
+    assert keyed.exit_code == 0, keyed.output
+    named = run(
+        "run", split_source, "--inputs", f"x={tmp_path / 'in.npz'}:x", "--outdir", tmp_path / "b"
+    )
+    assert named.exit_code == 0, named.output
+    for path in (tmp_path / "a").iterdir():
+        np.testing.assert_array_equal(np.load(path), np.load(tmp_path / "b" / path.name))
+    bracket = run("run", split_source, "--inputs", f"x={tmp_path / 'in.npz'}[x]")
+    assert bracket.exit_code == EXIT_USAGE
+    assert f"name the array after a colon: x={tmp_path / 'in.npz'}:x" in _one_error_line(bracket)

@@ -16,7 +16,7 @@ import numpy as np
 from exporter.core import dtypes
 from exporter.core import manifest as manifest_mod
 from exporter.core.fsutil import staged_dir
-from exporter.core.inputs import check_input, format_shape, read_arrays
+from exporter.core.inputs import check_input, format_shape, load_npz, read_arrays
 from exporter.core.model import Signature
 from exporter.errors import ModelError, UsageError
 
@@ -225,11 +225,19 @@ def _value_lines(key: str, value: Any, indent: str) -> list[str]:
 def parse_inputs(
     specs: tuple[str, ...], json_specs: tuple[str, ...], sig: Signature
 ) -> dict[str, np.ndarray]:
-    """`KEY=FILE.npy`, `KEY=FILE.npz:array` (comma-separated or repeated) and `KEY=JSON`.
-    Files are read without unpickling; JSON is parsed as data only."""
+    """`KEY=FILE.npy`, `KEY=FILE.npz:array` (comma-separated or repeated), `FILE.npz` keyed
+    by input keys (as `export` and `parity` take it) and `KEY=JSON`. Files are read without
+    unpickling; JSON is parsed as data only."""
     by_key = {t.key: t for t in sig.inputs}
     values: dict[str, np.ndarray] = {}
     for spec in (s for group in specs for s in group.split(",") if s):
+        bracket = re.fullmatch(r"(.*)\[([^\]]+)\]", spec)
+        if bracket:  # saved_model_cli's KEY=FILE.npz[ARRAY]
+            path, array = bracket.groups()
+            raise UsageError(f"--inputs {spec}: name the array after a colon: {path}:{array}")
+        if "=" not in spec and spec.endswith(".npz"):
+            values.update(load_npz(Path(spec), sig))
+            continue
         key, _, ref = spec.partition("=")
         if key not in by_key or not ref:
             raise UsageError(
