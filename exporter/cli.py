@@ -607,7 +607,9 @@ def java(
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "outs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @click.option(
     "--inputs",
     "inputs_npz",
@@ -671,7 +673,7 @@ def java(
 @with_options(output_checks)
 @with_options(tolerances)
 def parity(
-    out,
+    outs,
     inputs_npz,
     fmt,
     against,
@@ -691,44 +693,76 @@ def parity(
     seed,
     batch,
 ):
-    """Run OUT's model in Python TensorFlow and, through its generated Java class, in
-    TensorFlow Java; compare every output. Exit 0 only when all match."""
+    """Run each export OUT's model in Python TensorFlow and, through its generated Java class,
+    in TensorFlow Java; compare every output. Exit 0 only when all match."""
     from exporter.commands.parity import check_report_target, refused_report
     from exporter.commands.parity import parity as run_parity
 
-    for path, flag in ((report, "--report"), (junit, "--junit")):
-        if path:  # before anything runs
-            check_report_target(path, force, out, flag)
-    try:
-        result = run_parity(
-            out,
-            inputs_npz=inputs_npz,
-            batch=batch,
-            seed=seed,
-            formats=FORMAT_CHOICES[fmt] if fmt else None,
-            op_libraries=list(op_libraries),
-            jvm_options=list(jvm_options),
-            atol=atol,
-            rtol=rtol,
-            timeout=timeout,
-            allow_side_effects=allow_side_effects,
-            echo=_echo,
-            against=against,
-            skip=skip,
-            shape_only=shape_only,
-            save_outputs=save_outputs,
-            force=force,
-            expected_npz=expected_npz,
-        )
-    except Tf2JavaError as exc:  # refused before comparing: the reports say why, then the line
-        if report or junit:
+    if len(outs) > 1:
+        for flag, value in (
+            ("--inputs", inputs_npz),
+            ("--against", against),
+            ("--expected", expected_npz),
+            ("--save-outputs", save_outputs),
+        ):
+            if value:
+                raise click.UsageError(f"{flag} is about one export; give one OUT with it")
+    for out in outs:
+        for path, flag in ((report, "--report"), (junit, "--junit")):
+            if path:  # before anything runs
+                check_report_target(path, force, out, flag)
+    results, codes = [], []
+    for out in outs:
+        if len(outs) > 1:
+            click.echo(f"== {out}")
+        try:
+            result = run_parity(
+                out,
+                inputs_npz=inputs_npz,
+                batch=batch,
+                seed=seed,
+                formats=FORMAT_CHOICES[fmt] if fmt else None,
+                op_libraries=list(op_libraries),
+                jvm_options=list(jvm_options),
+                atol=atol,
+                rtol=rtol,
+                timeout=timeout,
+                allow_side_effects=allow_side_effects,
+                echo=_echo,
+                against=against,
+                skip=skip,
+                shape_only=shape_only,
+                save_outputs=save_outputs,
+                force=force,
+                expected_npz=expected_npz,
+            )
+        except Tf2JavaError as exc:  # refused before comparing: the reports say why
             tolerances = (
                 DEFAULT_ATOL if atol is None else atol,
                 DEFAULT_RTOL if rtol is None else rtol,
             )
-            _write_reports(refused_report(out, exc, *tolerances), report, junit, force)
-        raise
-    _finish_parity(result, report, junit, force)
+            if len(outs) == 1:
+                if report or junit:
+                    _write_reports(refused_report(out, exc, *tolerances), report, junit, force)
+                raise
+            click.echo(f"error: {out}: {printable(tidy(str(exc)))}", err=True)
+            results.append(refused_report(out, exc, *tolerances))
+            codes.append(exc.exit_code)
+            continue
+        results.append(result)
+        codes.append(result.exit_code)
+        for line in result.lines():
+            click.echo(printable(line))
+    if len(outs) == 1:
+        _write_reports(results[0], report, junit, force)
+    else:
+        from exporter.commands.parity import write_reports_of_many
+
+        write_reports_of_many(results, report, junit, force)
+        passed = sum(not code for code in codes)
+        click.echo(f"parity over {len(outs)} exports: {passed} passed")
+    if max(codes):
+        sys.exit(max(codes))
 
 
 def _write_reports(result, report: Path | None, junit: Path | None, force: bool) -> None:
@@ -738,15 +772,6 @@ def _write_reports(result, report: Path | None, junit: Path | None, force: bool)
         parity_mod.write_report(result, report, force)
     if junit:
         parity_mod.write_junit(result, junit, force)
-
-
-def _finish_parity(result, report: Path | None, junit: Path | None, force: bool) -> None:
-    """Writes the reports, prints the result and exits with its code (README's table)."""
-    _write_reports(result, report, junit, force)
-    for line in result.lines():
-        click.echo(printable(line))
-    if result.exit_code:
-        sys.exit(result.exit_code)
 
 
 @main.command()

@@ -278,3 +278,45 @@ def test_both_sides_against_outputs_computed_elsewhere(tmp_path):
     assert typo.exit_code == 3 and "array(s) doubles name no output of the model" in typo.output
     alone = cli("parity", out, "--expected", tmp_path / "good.npz")
     assert alone.exit_code == 2 and "give those with --inputs FILE.npz" in alone.output
+
+
+def test_several_exports_in_one_run(split_export, keras_export, tmp_path):
+    """`parity OUT1 OUT2 OUT3`: one process, a report per export (one JSON, a JUnit suite
+    each), a refused one among them, and the run's exit code the worst."""
+    from click.testing import CliRunner
+
+    from exporter.cli import main
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(split_export, tampered)
+    frozen = tampered / "frozen.pb"
+    changed = bytearray(frozen.read_bytes())
+    changed[-1] ^= 1  # a flipped bit: the tamper check refuses it
+    frozen.write_bytes(bytes(changed))
+    result = CliRunner().invoke(
+        main,
+        [
+            "parity",
+            str(split_export),
+            str(keras_export),
+            str(tampered),
+            "--junit",
+            str(tmp_path / "junit.xml"),
+            "--report",
+            str(tmp_path / "report.json"),
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "parity over 3 exports: 2 passed" in result.output
+    assert f"error: {tampered}: " in result.output
+    suites = ET.parse(tmp_path / "junit.xml").getroot()
+    assert suites.tag == "testsuites"
+    names = [s.get("name") for s in suites]
+    assert names == [f"tf2java.parity.{p.name}" for p in (split_export, keras_export, tampered)]
+    assert suites[2].find("testcase").get("name") == "pre-check"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [e["ok"] for e in report["exports"]] == [True, True, False] and not report["ok"]
+    one = CliRunner().invoke(
+        main, ["parity", str(split_export), str(keras_export), "--against", "x"]
+    )
+    assert one.exit_code == 2 and "--against is about one export" in one.output

@@ -151,9 +151,14 @@ class ParityReport:
         return out
 
     def junit_xml(self) -> str:
+        suite = self.junit_suite("tf2java.parity")
+        return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+    def junit_suite(self, name: str) -> ET.Element:
+        """The report as one JUnit test suite called `name`."""
         suite = ET.Element(
             "testsuite",
-            name="tf2java.parity",
+            name=name,
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"),
             time=f"{self.seconds:.2f}",
         )
@@ -179,7 +184,7 @@ class ParityReport:
         suite.set("tests", str(len(suite)))
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
-        return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+        return suite
 
 
 def parity(
@@ -463,6 +468,26 @@ def write_report(report: ParityReport, path: Path, force: bool = False) -> None:
     check_report_target(path, force, Path(report.export_dir), "--report")
     with staged_file(path, True) as stage:
         stage.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+
+
+def write_reports_of_many(
+    reports: list[ParityReport], report: Path | None, junit: Path | None, force: bool
+) -> None:
+    """The reports of a run over several exports: one JSON (`exports`, one report each) and
+    one JUnit file (a test suite per export, named after its folder)."""
+    for path, flag in ((report, "--report"), (junit, "--junit")):
+        for r in reports if path else []:
+            check_report_target(path, force, Path(r.export_dir), flag)
+    if report:
+        data = {"ok": all(r.ok for r in reports), "exports": [r.to_json() for r in reports]}
+        with staged_file(report, True) as stage:
+            stage.write_text(json.dumps(data, indent=2) + "\n")
+    if junit:
+        suites = ET.Element("testsuites", name="tf2java.parity")
+        for r in reports:
+            suites.append(r.junit_suite(f"tf2java.parity.{Path(r.export_dir).name}"))
+        with staged_file(junit, True) as stage:
+            stage.write_text(ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n")
 
 
 def write_junit(report: ParityReport, path: Path, force: bool = False) -> None:
