@@ -18,6 +18,7 @@ import click
 
 from exporter import __version__
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.inputs import DEFAULT_BATCH
 from exporter.core.report import Report
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, EXIT_USAGE, Tf2JavaError, first_line
 from exporter.targets import TARGETS, default_formats
@@ -244,9 +245,8 @@ tolerances = [
     click.option(
         "--batch",
         type=click.IntRange(min=1),
-        default=2,
-        show_default=True,
-        help="Size given to unknown (-1) leading dimensions of generated inputs.",
+        help="Size given to unknown (-1) leading dimensions of generated inputs [default: the "
+        "export's, else 2].",
     ),
 ]
 
@@ -506,7 +506,7 @@ def export(
         force=force,
         optimize=optimize,
         seed=seed,
-        batch=batch,
+        batch=DEFAULT_BATCH if batch is None else batch,
         atol=DEFAULT_ATOL if atol is None else atol,
         rtol=DEFAULT_RTOL if rtol is None else rtol,
         skip=skip,

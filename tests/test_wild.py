@@ -511,6 +511,8 @@ def test_a_graph_that_runs_at_batch_1_only_says_so(tmp_path):
     assert "Graph execution error" not in result.output
     assert not (tmp_path / "out").exists()
     ok("export", src, tmp_path / "out", "--batch", "1")
+    assert _manifest(tmp_path / "out")["checks"]["batch"] == 1
+    assert "parity OK: 2 of 2" in ok("parity", tmp_path / "out")  # at the export's batch
 
 
 def test_first_line_of_a_tensorflow_runtime_error():

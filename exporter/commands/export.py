@@ -143,7 +143,12 @@ def export(
             pinned=dict(source.pinned),
             keras=source.details.get("keras"),
             source_sha256=source_digest(src),
-            checks={"atol": atol, "rtol": rtol, **({"outputs": outputs} if outputs else {})},
+            checks={
+                "atol": atol,
+                "rtol": rtol,
+                "batch": batch,
+                **({"outputs": outputs} if outputs else {}),
+            },
         )
         (stage / MANIFEST_NAME).write_text(manifest.dumps())
     return ExportResult(out, manifest, checks)

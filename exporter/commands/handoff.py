@@ -191,7 +191,7 @@ def handoff(
     formats: tuple[str, ...] | None = None,
     force: bool = False,
     seed: int = 0,
-    batch: int = inputs_mod.DEFAULT_BATCH,
+    batch: int | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     echo: Callable[[str], None] = lambda s: None,
@@ -208,6 +208,7 @@ def handoff(
     manifest_mod.verify_files(export_dir, data)
     atol = data.checks.get("atol", DEFAULT_ATOL) if atol is None else atol  # the export's
     rtol = data.checks.get("rtol", DEFAULT_RTOL) if rtol is None else rtol
+    batch = data.checks.get("batch", inputs_mod.DEFAULT_BATCH) if batch is None else batch
     refuse_overlap(dest, export_dir, "export", "DEST")
     check_target(dest, force)  # before parity runs; staged_module checks again when it writes
     previous = module_files.read_stamp(dest) if dest.is_dir() else None

@@ -191,7 +191,7 @@ def parity(
     export_dir: Path,
     *,
     inputs_npz: Path | None = None,
-    batch: int = inputs_mod.DEFAULT_BATCH,
+    batch: int | None = None,
     seed: int = 0,
     atol: float | None = None,
     rtol: float | None = None,
@@ -219,6 +219,8 @@ def parity(
     ModelError (manifest, files), IncompatibleModelError (ops the runtime lacks), UsageError
     (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
+    if batch is None:  # the batch the export was checked at (a graph may run at 1 only)
+        batch = manifest_mod.read(export_dir)[0].checks.get("batch", inputs_mod.DEFAULT_BATCH)
     if save_outputs is not None:  # before anything runs
         refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
         check_target(save_outputs, force, "--force")
