@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-parity bench-crossing bench-cold bench-export lint clean
+.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -54,6 +54,10 @@ bench-memory: setup
 bench-java: setup
 	$(BIN)/python benchmarks/java_stub.py
 
+# Peak resident memory of a JVM loading a frozen graph: generated class vs raw TensorFlow Java
+bench-java-memory: setup
+	$(BIN)/python benchmarks/java_memory.py --mib $(or $(MIB),288)
+
 # tf2java parity wall time against its floor (import tensorflow + a JVM with TensorFlow Java)
 bench-parity: setup
 	$(BIN)/python benchmarks/parity_wall.py
@@ -70,7 +74,7 @@ bench-cold: setup
 bench-export: setup
 	$(BIN)/python benchmarks/export_wall.py
 
-bench: bench-java bench-parity bench-crossing bench-cold bench-export bench-memory
+bench: bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tf2java tests benchmarks tools

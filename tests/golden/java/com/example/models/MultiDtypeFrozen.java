@@ -4,6 +4,7 @@
 
 package com.example.models;
 
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
@@ -157,13 +158,13 @@ public final class MultiDtypeFrozen implements MultiDtype {
   public static MultiDtypeFrozen load(Path file, ConfigProto config) throws LoadException {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(config, "config");
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+      return fromStream(in, config, file.toString());
+    } catch (LoadException e) {
+      throw e;
     } catch (IOException e) {
       throw new LoadException("cannot read " + file + ": " + e, e);
     }
-    return fromBytes(bytes, config, file.toString());
   }
 
   /**
@@ -190,33 +191,46 @@ public final class MultiDtypeFrozen implements MultiDtype {
       throws LoadException {
     Objects.requireNonNull(resource, "resource");
     Objects.requireNonNull(config, "config");
-    byte[] bytes;
     try (InputStream in = MultiDtypeFrozen.class.getResourceAsStream(resource)) {
       if (in == null) {
         throw new LoadException("no classpath resource " + resource, null);
       }
-      bytes = in.readAllBytes();
+      return fromStream(new BufferedInputStream(in, 1 << 16), config, resource);
     } catch (LoadException e) {
       throw e;
     } catch (IOException e) {
       throw new LoadException("cannot read classpath resource " + resource + ": " + e, e);
     }
-    return fromBytes(bytes, config, resource);
   }
 
-  private static MultiDtypeFrozen fromBytes(byte[] bytes, ConfigProto config, String where)
+  /**
+   * The model of a GraphDef read from {@code in}. The GraphDef is parsed from the stream, not
+   * from a copy of the file's bytes, and lives only in {@link #imported}: once TensorFlow holds
+   * the graph it and the bytes TensorFlow Java made of it are garbage.
+   */
+  private static MultiDtypeFrozen fromStream(InputStream in, ConfigProto config, String where)
       throws LoadException {
+    Graph graph = imported(in, where);
+    try {
+      return new MultiDtypeFrozen(graph, config);
+    } catch (RuntimeException e) {
+      graph.close();
+      throw new LoadException("cannot load " + where + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Graph imported(InputStream in, String where) throws LoadException {
     GraphDef graphDef;
     try {
       requireRuntime();
-      graphDef = GraphDef.parseFrom(bytes);
+      graphDef = GraphDef.parseFrom(in);
     } catch (IOException | RuntimeException e) {
       throw new LoadException("cannot load " + where + ": " + e.getMessage(), e);
     }
     Graph graph = new Graph();
     try {
       graph.importGraphDef(graphDef);
-      return new MultiDtypeFrozen(graph, config);
+      return graph;
     } catch (RuntimeException e) {
       graph.close();
       throw new LoadException("cannot load " + where + ": " + e.getMessage(), e);
