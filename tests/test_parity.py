@@ -204,6 +204,7 @@ def test_outputs_of_random_ops_and_the_exports_own_checks(tmp_path):
     assert checks == {
         "atol": 0.05,
         "rtol": 1e-05,
+        "batch": 2,
         "outputs": {
             "noisy": {"compare": "shape", "why": "unseeded random op(s) RandomUniform"},
             "doubled": {"compare": "skip", "why": "--skip"},
