@@ -113,6 +113,15 @@ public final class Mem {
 WAYS = ("floor", "raw", "stub-load", "stub")
 
 
+def _run(command: list[str], env: dict) -> str | None:
+    """The command's stdout; None, after printing its stderr's end, when it fails."""
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return None
+    return proc.stdout
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=288, help="MiB of weights")
@@ -122,25 +131,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tf2java-jmem-") as tmp:
         work = Path(tmp)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-        built = subprocess.run(
-            [sys.executable, "-c", BUILD, str(work), str(args.mib)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if built.returncode != 0:
-            print(built.stderr[-3000:], file=sys.stderr)
+        built = _run([sys.executable, "-c", BUILD, str(work), str(args.mib)], env)
+        if built is None:
             return 1
-        rows = built.stdout.split()[-1]
-        generated = subprocess.run(
-            [sys.executable, "-m", "exporter", "java", str(work / "out"), "--package", "bench"]
-            + ["--out", str(work / "src"), "--no-compile"],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if generated.returncode != 0:
-            print(generated.stderr[-3000:], file=sys.stderr)
+        rows = built.split()[-1]
+        java_out = ["--package", "bench", "--out", str(work / "src"), "--no-compile"]
+        if (
+            _run([sys.executable, "-m", "exporter", "java", str(work / "out"), *java_out], env)
+            is None
+        ):
             return 1
         (work / "src" / "bench" / "Mem.java").write_text(MEM_JAVA)
         javaenv.compile_sources(sorted((work / "src").rglob("*.java")), work / "classes")
@@ -150,16 +149,10 @@ def main() -> int:
         weights = frozen.stat().st_size / 2**20
         peaks = {}
         for way in WAYS:
-            proc = subprocess.run(
-                [java, "-cp", cp, "bench.Mem", way, str(frozen), rows],
-                capture_output=True,
-                text=True,
-                env=env,
-            )
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
+            peak = _run([java, "-cp", cp, "bench.Mem", way, str(frozen), rows], env)
+            if peak is None:
                 return 1
-            peaks[way] = int(proc.stdout.split()[-1]) / 1024
+            peaks[way] = int(peak.split()[-1]) / 1024
         print(
             f"peak resident memory, frozen.pb of {weights:.0f} MiB (W), TensorFlow Java "
             f"{javaenv.runtime_version()}, load and one call, fresh JVM each"

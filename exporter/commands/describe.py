@@ -49,8 +49,7 @@ def inspect(src: Path, options: LoadOptions, show_all: bool = False) -> dict[str
         notes = list(source.notes)
         if source.graph_def is not None:
             for sig in source.signatures:
-                fetches = {o.key: o.name for o in sig.outputs}
-                for key, ops in random_ops_behind(source.graph_def, fetches).items():
+                for key, ops in random_ops_behind(source.graph_def, sig).items():
                     notes.append(
                         f"signature '{sig.key}' output '{key}' depends on unseeded random op(s) "
                         f"{', '.join(ops)}: two runs differ, so export and parity compare its "

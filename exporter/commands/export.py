@@ -18,7 +18,7 @@ from exporter.checks import opcheck, registry
 from exporter.checks.scan import require_consent, source_side_effects, touches, warnings_for
 from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
-from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, by_hand, compare
 from exporter.core.fsutil import refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.core.manifest import MANIFEST_NAME, Manifest, source_digest
@@ -302,21 +302,12 @@ def output_checks(
     outputs: dict[str, dict[str, str]] = {}
     if source.graph_def is not None:
         for sig in sigs:
-            fetches = {o.key: o.name for o in sig.outputs}
-            for key, ops in random_ops_behind(source.graph_def, fetches).items():
+            for key, ops in random_ops_behind(source.graph_def, sig).items():
                 outputs[key] = {
                     "compare": "shape",
                     "why": f"unseeded random op(s) {', '.join(ops)}",
                 }
-    keys = {o.key for sig in sigs for o in sig.outputs}
-    for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
-        for key in names:
-            if key not in keys:
-                raise UsageError(
-                    f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
-                )
-            outputs[key] = {"compare": how, "why": flag}
-    return outputs
+    return by_hand(outputs, {o.key for sig in sigs for o in sig.outputs}, skip, shape_only)
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:

@@ -29,6 +29,7 @@ from exporter.errors import UsageError, VerificationError
 from exporter.java import binding, javaenv, module_files, planning, rendering, writing
 from exporter.java import changes as changes_mod
 from exporter.java.naming import is_package, pascal
+from exporter.java.worker import string_bytes
 
 JUNIT_VERSION = "4.13.2"  # tested equal to gradle.properties' junitVersion
 # The platforms TensorFlow Java publishes native libraries for (tensorflow-core-native's
@@ -206,9 +207,9 @@ def handoff(
     VerificationError."""
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
-    atol = data.checks.get("atol", DEFAULT_ATOL) if atol is None else atol  # the export's
-    rtol = data.checks.get("rtol", DEFAULT_RTOL) if rtol is None else rtol
-    batch = data.checks.get("batch", inputs_mod.DEFAULT_BATCH) if batch is None else batch
+    atol = data.checked("atol", atol, DEFAULT_ATOL)  # the export's, unless given
+    rtol = data.checked("rtol", rtol, DEFAULT_RTOL)
+    batch = data.checked("batch", batch, inputs_mod.DEFAULT_BATCH)
     refuse_overlap(dest, export_dir, "export", "DEST")
     check_target(dest, force)  # before parity runs; staged_module checks again when it writes
     previous = module_files.read_stamp(dest) if dest.is_dir() else None
@@ -602,9 +603,8 @@ def _save_golden(path: Path, value, t: binding.JavaTensor) -> None:
     if t.info.dtype != "string":
         np.save(path, np.array(dtypes.get(t.info.dtype).to_java(value), order="C"))  # keeps rank 0
         return
-    items = [v if isinstance(v, bytes) else str(v).encode() for v in value.reshape(-1).tolist()]
-    np.save(path, np.frombuffer(b"".join(items), np.uint8))
-    lengths = np.array([len(v) for v in items], np.int64).reshape(value.shape)
+    data, lengths = string_bytes(value)
+    np.save(path, data)
     np.save(path.with_name(path.name.removesuffix(".npy") + ".lengths.npy"), lengths)
 
 

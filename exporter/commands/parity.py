@@ -24,7 +24,7 @@ from exporter.commands import javaside
 from exporter.commands.javaside import JavaSide
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
-from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, by_hand, compare
 from exporter.core.fsutil import check_target, refuse_overlap, staged_dir, staged_file
 from exporter.errors import (
     EXIT_ENVIRONMENT,
@@ -220,7 +220,7 @@ def parity(
     (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
     if batch is None:  # the batch the export was checked at (a graph may run at 1 only)
-        batch = manifest_mod.read(export_dir)[0].checks.get("batch", inputs_mod.DEFAULT_BATCH)
+        batch = manifest_mod.read(export_dir)[0].checked("batch", None, inputs_mod.DEFAULT_BATCH)
     if save_outputs is not None:  # before anything runs
         refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
         check_target(save_outputs, force, "--force")
@@ -252,17 +252,10 @@ def parity(
         manifest = java.manifest
         # The export's own checks, unless told otherwise: its tolerances, and its outputs not
         # compared by value (unseeded random ops, --skip, --shape-only), with this run's.
-        atol = manifest.checks.get("atol", DEFAULT_ATOL) if atol is None else atol
-        rtol = manifest.checks.get("rtol", DEFAULT_RTOL) if rtol is None else rtol
-        outputs = dict(manifest.checks.get("outputs", {}))
+        atol = manifest.checked("atol", atol, DEFAULT_ATOL)
+        rtol = manifest.checked("rtol", rtol, DEFAULT_RTOL)
         keys = {o.key for a in manifest.artifacts for sig in a.signatures for o in sig.outputs}
-        for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
-            for key in names:
-                if key not in keys:
-                    raise UsageError(
-                        f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
-                    )
-                outputs[key] = {"compare": how, "why": flag}
+        outputs = by_hand(manifest.checks.get("outputs", {}), keys, skip, shape_only)
         reference = None
         if expected_npz is not None:
             of = _expected_outputs(expected_npz, manifest)

@@ -9,12 +9,28 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from exporter.errors import UsageError
+
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
 NOTHING_COMPARED = "(all outputs)"  # the check a comparison of no values fails
 # How an output is compared (the manifest's `checks`): its values (the default), its dtype
 # and shape only (an output of unseeded random ops, `--shape-only`), or not at all (`--skip`).
 HOW = ("values", "shape", "skip")
+
+
+def by_hand(outputs: dict[str, dict], keys: set[str], skip=(), shape_only=()) -> dict[str, dict]:
+    """`outputs` (key -> {"compare", "why"}) with the outputs `--shape-only` and `--skip`
+    name. Raises UsageError for a key no output has (`keys`)."""
+    outputs = dict(outputs)
+    for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
+        for key in names:
+            if key not in keys:
+                raise UsageError(
+                    f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
+                )
+            outputs[key] = {"compare": how, "why": flag}
+    return outputs
 
 
 @dataclass

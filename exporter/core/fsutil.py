@@ -75,14 +75,23 @@ def staged_dir(target: Path, force: bool) -> Iterator[Path]:
     """Yields an empty directory; on success it replaces `target`, on error it is removed.
     An interrupted run leaves `target` as it was (or absent), never half-written."""
     check_target(target, force)
+    with stage_beside(target) as stage:
+        yield stage
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp's 0700 was for the stage only
+        replace(stage, target)
+
+
+@contextlib.contextmanager
+def stage_beside(target: Path) -> Iterator[Path]:
+    """Yields an empty directory beside `target` (same file system, so its entries move into
+    place atomically), named so that a killed run's is removed by the next; it is removed on
+    the way out, whatever is left in it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(target)
     prefix = f"{_stage_prefix(target)}{os.getpid()}-"
     stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix))
     try:
         yield stage
-        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp's 0700 was for the stage only
-        replace(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

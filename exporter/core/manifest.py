@@ -41,6 +41,11 @@ class Manifest:
     # {"compare": "shape" | "skip", "why"}}} for outputs not compared by value.
     checks: dict[str, Any] = field(default_factory=dict)
 
+    def checked(self, name: str, given: Any, default: Any) -> Any:
+        """A check's setting (atol, rtol, batch): `given` unless None, else the export's,
+        else `default`."""
+        return self.checks.get(name, default) if given is None else given
+
     def artifact(self, fmt: str) -> Artifact:
         for art in self.artifacts:
             if art.format == fmt:

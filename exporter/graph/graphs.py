@@ -452,10 +452,11 @@ RANDOM_OPS = frozenset(
 )
 
 
-def random_ops_behind(graph_def: graph_pb2.GraphDef, fetches: dict[str, str]) -> dict[str, list]:
-    """Output key -> the unseeded random op types its value depends on, for each of
-    `fetches` (key -> node name) that depends on one: through the graph's inputs, and through
-    every function a node on the way calls (however deep; a function counts whole)."""
+def random_ops_behind(graph_def: graph_pb2.GraphDef, sig: Signature) -> dict[str, list]:
+    """Output key -> the unseeded random op types its value depends on, for each output of
+    `sig` that depends on one: through the graph's inputs, and through every function a node
+    on the way calls (however deep; a function counts whole)."""
+    fetches = {o.key: o.name for o in sig.outputs}
     functions = {f.signature.name: f for f in graph_def.library.function}
     in_function: dict[str, set[str]] = {}
 

@@ -9,16 +9,14 @@ writes anything."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.core.fsutil import check_target, remove_stale_stages, staged_dir, staged_file
+from exporter.core.fsutil import check_target, stage_beside, staged_dir, staged_file
+from exporter.core.manifest import sha256_file
 from exporter.errors import ModelError, UsageError
 
 STAMP = ".tf2java-handoff.json"
@@ -71,13 +69,9 @@ def staged_module(
             yield stage
             _write_stamp(stage, Stamp(_digests(stage), handoff))
         return
-    remove_stale_stages(dest)
-    stage = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-{os.getpid()}-"))
-    try:
+    with stage_beside(dest) as stage:
         yield stage
         update(stage, dest, handoff, echo)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def update(stage: Path, dest: Path, handoff: dict, echo: Callable[[str], None]) -> None:
@@ -94,7 +88,7 @@ def update(stage: Path, dest: Path, handoff: dict, echo: Callable[[str], None]) 
         elif (
             target.is_file()
             and not target.is_symlink()
-            and _file_sha(target)
+            and sha256_file(target)
             in (
                 sha,
                 stamp.files.get(rel),
@@ -126,7 +120,7 @@ def update(stage: Path, dest: Path, handoff: dict, echo: Callable[[str], None]) 
     for rel, sha in stamp.files.items():
         if rel in files or rel in beside or not (dest / rel).is_file() or (dest / rel).is_symlink():
             continue
-        if _file_sha(dest / rel) == sha:  # tf2java's and no longer part of the module
+        if sha256_file(dest / rel) == sha:  # tf2java's and no longer part of the module
             (dest / rel).unlink()
             _prune(dest, (dest / rel).parent)
         else:
@@ -158,18 +152,10 @@ def _write_stamp(root: Path, stamp: Stamp) -> None:
 
 def _digests(root: Path) -> dict[str, str]:
     return {
-        p.relative_to(root).as_posix(): _file_sha(p)
+        p.relative_to(root).as_posix(): sha256_file(p)
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != STAMP
     }
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _inside(rel: str) -> bool:

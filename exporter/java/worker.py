@@ -26,6 +26,14 @@ from exporter.java.binding import ANY_RANK, Crossing, WorkerJob
 # go across unchanged and are reinterpreted on the way back.
 
 
+def string_bytes(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A string array as the strings' bytes one after another (uint8, C order) and each
+    one's length (int64, of the array's shape): binary strings, trailing NULs too, survive."""
+    items = [v.encode() if isinstance(v, str) else bytes(v) for v in value.ravel()]
+    lengths = np.array([len(v) for v in items], np.int64).reshape(value.shape)
+    return np.frombuffer(b"".join(items), np.uint8), lengths
+
+
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     """An .npz that needs no pickling: string arrays go as their bytes concatenated, the
     length of each, and the shape, so binary strings (trailing NULs too) survive exactly;
@@ -33,9 +41,8 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     flat: dict[str, np.ndarray] = {}
     for key, value in arrays.items():
         if value.dtype.kind in "OSU":
-            items = [v.encode() if isinstance(v, str) else bytes(v) for v in value.ravel()]
-            flat[f"{key}.bytes"] = np.frombuffer(b"".join(items), np.uint8)
-            flat[f"{key}.lengths"] = np.array([len(v) for v in items], np.int64)
+            flat[f"{key}.bytes"], lengths = string_bytes(value)
+            flat[f"{key}.lengths"] = lengths.ravel()
             flat[f"{key}.shape"] = np.array(value.shape, np.int64)
         elif value.dtype.kind == "V":  # bfloat16 (ml_dtypes): .npy would keep raw records only
             flat[f"{key}.{value.dtype.name}"] = value.view(f"u{value.dtype.itemsize}")
