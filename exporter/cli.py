@@ -228,16 +228,47 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
             ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous_int))
 
 
+def _tolerance(ctx, param, values: tuple[str, ...]) -> tuple[float | None, dict[str, float]]:
+    """--atol V and --atol OUTPUT=V (repeatable): the tolerance of every float output, and
+    the outputs that have their own."""
+    flag, every, of = f"--{param.name}", None, {}
+    for value in values:
+        key, sep, number = value.rpartition("=")
+        try:
+            tol = float(number)
+        except ValueError:
+            tol = -1.0
+        if not (tol >= 0 and tol != float("inf")) or (sep and not key):
+            raise click.BadParameter(
+                f"'{value}' is not a tolerance: give a number >= 0 (1e-4), or OUTPUT=NUMBER "
+                "for one output",
+                param_hint=flag,
+            )
+        if sep:
+            of[key] = tol
+        elif every is not None and every != tol:
+            raise click.BadParameter(f"given twice ({every:g}, {tol:g})", param_hint=flag)
+        else:
+            every = tol
+    return every, of
+
+
 tolerances = [
     click.option(
         "--atol",
-        type=click.FloatRange(min=0),
-        help=f"Absolute tolerance of float outputs [default: the export's, else {DEFAULT_ATOL:g}].",
+        multiple=True,
+        metavar="[OUTPUT=]TOL",
+        callback=_tolerance,
+        help="Absolute tolerance of float outputs, or of one (--atol probs=1e-4; repeatable) "
+        f"[default: the export's, else {DEFAULT_ATOL:g}].",
     ),
     click.option(
         "--rtol",
-        type=click.FloatRange(min=0),
-        help=f"Relative tolerance of float outputs [default: the export's, else {DEFAULT_RTOL:g}].",
+        multiple=True,
+        metavar="[OUTPUT=]TOL",
+        callback=_tolerance,
+        help="Relative tolerance of float outputs, or of one (--rtol probs=1e-3; repeatable) "
+        f"[default: the export's, else {DEFAULT_RTOL:g}].",
     ),
     click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs."
@@ -507,8 +538,10 @@ def export(
         optimize=optimize,
         seed=seed,
         batch=DEFAULT_BATCH if batch is None else batch,
-        atol=DEFAULT_ATOL if atol is None else atol,
-        rtol=DEFAULT_RTOL if rtol is None else rtol,
+        atol=DEFAULT_ATOL if atol[0] is None else atol[0],
+        rtol=DEFAULT_RTOL if rtol[0] is None else rtol[0],
+        atol_of=atol[1],
+        rtol_of=rtol[1],
         skip=skip,
         shape_only=shape_only,
         java_runtimes=java_runtimes,
@@ -724,8 +757,10 @@ def parity(
                 formats=FORMAT_CHOICES[fmt] if fmt else None,
                 op_libraries=list(op_libraries),
                 jvm_options=list(jvm_options),
-                atol=atol,
-                rtol=rtol,
+                atol=atol[0],
+                rtol=rtol[0],
+                atol_of=atol[1],
+                rtol_of=rtol[1],
                 timeout=timeout,
                 allow_side_effects=allow_side_effects,
                 echo=_echo,
@@ -738,8 +773,8 @@ def parity(
             )
         except Tf2JavaError as exc:  # refused before comparing: the reports say why
             tolerances = (
-                DEFAULT_ATOL if atol is None else atol,
-                DEFAULT_RTOL if rtol is None else rtol,
+                DEFAULT_ATOL if atol[0] is None else atol[0],
+                DEFAULT_RTOL if rtol[0] is None else rtol[0],
             )
             if len(outs) == 1:
                 if report or junit:
@@ -934,6 +969,8 @@ def handoff(
     labels,
     fmt,
     force,
+    atol,
+    rtol,
     **checks,
 ):
     """Make DEST a Java module (Maven and Gradle) for the export OUT that builds and tests
@@ -956,6 +993,10 @@ def handoff(
         formats=FORMAT_CHOICES[fmt] if fmt else None,
         force=force,
         echo=_echo,
+        atol=atol[0],
+        rtol=rtol[0],
+        atol_of=atol[1],
+        rtol_of=rtol[1],
         **checks,
     )
     click.echo(

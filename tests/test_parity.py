@@ -275,6 +275,27 @@ def test_both_sides_against_outputs_computed_elsewhere(tmp_path):
     assert drifted.exit_code == 1, drifted.output
     assert drifted.output.count("[x]  doubled: 6 of 6 values beyond tolerance") == 2
     assert 'name="java vs --expected: doubled"' in (tmp_path / "junit.xml").read_text()
+    # the output's own tolerance, given to parity, or recorded by the export
+    near = ("--inputs", tmp_path / "in.npz", "--expected", tmp_path / "drifted.npz")
+    loose = cli("parity", out, *near, "--atol", "doubled=0.6", "--report", tmp_path / "r.json")
+    assert loose.exit_code == 0, loose.output
+    assert loose.output.count("max rel diff") == loose.output.count("(atol 0.6)") == 3
+    (case,) = json.loads((tmp_path / "r.json").read_text())["cases"]
+    (vs_java,) = case["against_expected"][1]["outputs"]
+    assert vs_java["atol"] == 0.6 and vs_java["why"] == "--atol doubled=0.6"
+    assert (vs_java["values"], vs_java["beyond"], vs_java["max_abs_diff"]) == (6, 0, 0.5)
+    assert vs_java["p99_abs_diff"] == vs_java["mean_abs_diff"] == 0.5
+    kept = tmp_path / "kept"
+    made = cli("export", tmp_path / "src", kept, "--format", "frozen", "--atol", "doubled=0.6")
+    assert made.exit_code == 0, made.output
+    checks = json.loads((kept / "manifest.json").read_text())["checks"]
+    assert checks["atol"] == 1e-5 and checks["outputs"] == {
+        "doubled": {"compare": "values", "why": "--atol doubled=0.6", "atol": 0.6}
+    }
+    assert cli("parity", kept, *near).exit_code == 0
+    for bad in ("doubled=", "=0.1", "-1", "doubled=x"):
+        refused = cli("parity", out, "--atol", bad)
+        assert refused.exit_code == 2 and "is not a tolerance" in refused.output, bad
     np.savez(tmp_path / "typo.npz", doubles=x * 2)
     typo = cli("parity", out, "--inputs", tmp_path / "in.npz", "--expected", tmp_path / "typo.npz")
     assert typo.exit_code == 3 and "array(s) doubles name no output of the model" in typo.output

@@ -56,6 +56,8 @@ def export(
     batch: int = inputs_mod.DEFAULT_BATCH,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
+    atol_of: dict[str, float] | None = None,
+    rtol_of: dict[str, float] | None = None,
     java_runtimes: tuple[str, ...] = (),
     allow_incompatible: bool = False,
     shapes: dict[str, str] | None = None,
@@ -72,7 +74,9 @@ def export(
     `options`: how to read the source (tags, feeds and fetches of a graph, --set pins...).
     `shapes`: KEY or SIG/KEY -> dims text ("-1,784", "" for a scalar) for inputs whose shape
     the graph does not record. `inputs`: an .npz of inputs for the checks instead of generated
-    ones. `java_runtimes`: TensorFlow Java versions that must load the result.
+    ones. `atol_of`/`rtol_of`: output key -> its own tolerance, recorded with `skip` and
+    `shape_only` for parity. `java_runtimes`: TensorFlow Java versions that must load the
+    result.
     `allow_side_effects`: run a model whose signatures reach outside it (files, network).
     Raises UsageError, ModelError, VerificationError, IncompatibleModelError."""
     options = options or LoadOptions()
@@ -100,7 +104,7 @@ def export(
         )
         for note in source.notes:
             echo(f"note: {note}")
-        outputs = output_checks(source, sigs, skip, shape_only)
+        outputs = output_checks(source, sigs, skip, shape_only, atol_of, rtol_of)
         for key, how in outputs.items():
             if how["why"].startswith("unseeded"):
                 echo(
@@ -294,11 +298,12 @@ def _check(check, feed: Feed, sig: Signature, tolerances, echo) -> Comparison:
 
 
 def output_checks(
-    source: Source, sigs: list[Signature], skip=(), shape_only=()
-) -> dict[str, dict[str, str]]:
+    source: Source, sigs: list[Signature], skip=(), shape_only=(), atol_of=None, rtol_of=None
+) -> dict[str, dict]:
     """Output key -> how it is compared when not by value: by dtype and shape where its value
-    depends on unseeded random ops (or `shape_only`), not at all where `skip` names it.
-    Raises UsageError for a key no output has."""
+    depends on unseeded random ops (or `shape_only`), not at all where `skip` names it; and
+    the tolerances of outputs that have their own (`atol_of`, `rtol_of`). Raises UsageError
+    for a key no output has."""
     outputs: dict[str, dict[str, str]] = {}
     if source.graph_def is not None:
         for sig in sigs:
@@ -307,7 +312,8 @@ def output_checks(
                     "compare": "shape",
                     "why": f"unseeded random op(s) {', '.join(ops)}",
                 }
-    return by_hand(outputs, {o.key for sig in sigs for o in sig.outputs}, skip, shape_only)
+    keys = {o.key for sig in sigs for o in sig.outputs}
+    return by_hand(outputs, keys, skip, shape_only, atol_of, rtol_of)
 
 
 def scan_warnings(stage: Path, artifacts: list[Artifact]) -> list[str]:

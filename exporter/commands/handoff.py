@@ -22,7 +22,7 @@ from exporter.commands.parity import parity
 from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
-from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, by_hand
 from exporter.core.fsutil import check_target, refuse_overlap, scratch
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
@@ -195,6 +195,8 @@ def handoff(
     batch: int | None = None,
     atol: float | None = None,
     rtol: float | None = None,
+    atol_of: dict[str, float] | None = None,
+    rtol_of: dict[str, float] | None = None,
     echo: Callable[[str], None] = lambda s: None,
 ) -> str:
     """Writes DEST, a Maven and Gradle module for the export in `export_dir`, and returns its
@@ -203,8 +205,9 @@ def handoff(
     gives that change (unless `project_version` says; never a version already handed off for
     another model). Runs parity first and refuses a model that fails it. `labels`: output key
     or name -> a labels file (one per line), shipped as a resource and compiled into a top-k
-    method. Raises UsageError (names, labels, DEST, version), ModelError (the export),
-    VerificationError."""
+    method. `atol`/`rtol` (and `atol_of`/`rtol_of`, output key -> its own): the export's
+    unless given, for parity and the golden checks. Raises UsageError (names, labels, DEST,
+    version), ModelError (the export), VerificationError."""
     data, _ = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, data)
     atol = data.checked("atol", atol, DEFAULT_ATOL)  # the export's, unless given
@@ -233,7 +236,9 @@ def handoff(
     module = replace(module, version=version)
     record.update(version=version, group=module.group, artifact=module.artifact)
 
-    report = _parity(export_dir, seed, batch, atol, rtol, echo)
+    keys = {o.key for a in data.artifacts for s in a.signatures for o in s.outputs}
+    how = by_hand(data.checks.get("outputs", {}), keys, atol_of=atol_of, rtol_of=rtol_of)
+    report = _parity(export_dir, seed, batch, (atol, rtol, atol_of, rtol_of), echo)
     runtime = java_runtime(javaenv.classpath(), report.tensorflow_java or "")
     handed, text, sha = _handed_manifest(data, runtime)
     classes = [  # each knows the model file it ships with: its load()
@@ -256,7 +261,6 @@ def handoff(
         shipped = {c.artifact.format for c in classes}
         label_files = _resources(stage, module, export_dir, data, text, labels, shipped)
         writing.write_sources(classes, handed, sha, stage / "src/main/java")
-        how = data.checks.get("outputs", {})
         golden = _golden_vectors(stage, module, export_dir, classes, batch, seed, how)
         context = _context(
             module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
@@ -336,10 +340,21 @@ def _module(data, group: str, artifact: str | None, version: str, package: str |
     return Module(group, artifact, version, package)
 
 
-def _parity(export_dir: Path, seed: int, batch: int, atol: float, rtol: float, echo):
-    """Parity on the export; a failure hands nothing off."""
+def _parity(export_dir: Path, seed: int, batch: int, tolerances: tuple, echo):
+    """Parity on the export, with `tolerances` (atol, rtol, atol_of, rtol_of); a failure
+    hands nothing off."""
     echo("checking parity before the hand-off")
-    report = parity(export_dir, seed=seed, batch=batch, atol=atol, rtol=rtol, echo=echo)
+    atol, rtol, atol_of, rtol_of = tolerances
+    report = parity(
+        export_dir,
+        seed=seed,
+        batch=batch,
+        atol=atol,
+        rtol=rtol,
+        atol_of=atol_of,
+        rtol_of=rtol_of,
+        echo=echo,
+    )
     if not report.ok:
         raise VerificationError(
             "parity failed, so nothing was handed off:\n" + "\n".join(report.lines())
@@ -439,7 +454,10 @@ def _golden_vectors(
                         "top_k": t.top_k if compared == "values" else "",
                         "top_labels": _top_labels(outputs[t.info.key], t),
                         # dtype and shape only (unseeded random ops): any value within
-                        "atol": "Double.POSITIVE_INFINITY" if compared == "shape" else "ATOL",
+                        "atol": "Double.POSITIVE_INFINITY"
+                        if compared == "shape"
+                        else _literal(how, t.info.key, "atol"),
+                        "rtol": _literal(how, t.info.key, "rtol"),
                     }
                 )
             test = f"{cls.artifact.format}{pascal(jsig.method)}"
@@ -606,6 +624,13 @@ def _save_golden(path: Path, value, t: binding.JavaTensor) -> None:
     data, lengths = string_bytes(value)
     np.save(path, data)
     np.save(path.with_name(path.name.removesuffix(".npy") + ".lengths.npy"), lengths)
+
+
+def _literal(how: dict | None, key: str, name: str) -> str:
+    """The Java tolerance of one output's golden check: its own (`--atol KEY=V`), else the
+    class's constant (ATOL, RTOL)."""
+    own = (how or {}).get(key, {}).get(name)
+    return name.upper() if own is None else repr(float(own))
 
 
 def _max_diff(case) -> float:

@@ -195,6 +195,8 @@ def parity(
     seed: int = 0,
     atol: float | None = None,
     rtol: float | None = None,
+    atol_of: dict[str, float] | None = None,
+    rtol_of: dict[str, float] | None = None,
     formats: tuple[str, ...] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     op_libraries: list[Path] = (),
@@ -211,7 +213,8 @@ def parity(
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
     and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
-    else generated with `batch` and `seed`), and compares every output within `atol`/`rtol`.
+    else generated with `batch` and `seed`), and compares every output within `atol`/`rtol`
+    (`atol_of`/`rtol_of`: output key -> its own, as `--atol KEY=V` gives them).
     `formats` limits the artifacts; `op_libraries` are loaded on both sides; `jvm_options`
     go to the worker's JVM, which gets `timeout` seconds. `java`: the Java side prepared with
     those same arguments (`javaside.prepare`), started before TensorFlow was imported; made
@@ -255,7 +258,9 @@ def parity(
         atol = manifest.checked("atol", atol, DEFAULT_ATOL)
         rtol = manifest.checked("rtol", rtol, DEFAULT_RTOL)
         keys = {o.key for a in manifest.artifacts for sig in a.signatures for o in sig.outputs}
-        outputs = by_hand(manifest.checks.get("outputs", {}), keys, skip, shape_only)
+        outputs = by_hand(
+            manifest.checks.get("outputs", {}), keys, skip, shape_only, atol_of, rtol_of
+        )
         reference = None
         if expected_npz is not None:
             of = _expected_outputs(expected_npz, manifest)

@@ -5,7 +5,8 @@ within atol + rtol * |expected|). Every failure is collected before the verdict.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -19,18 +20,84 @@ NOTHING_COMPARED = "(all outputs)"  # the check a comparison of no values fails
 HOW = ("values", "shape", "skip")
 
 
-def by_hand(outputs: dict[str, dict], keys: set[str], skip=(), shape_only=()) -> dict[str, dict]:
-    """`outputs` (key -> {"compare", "why"}) with the outputs `--shape-only` and `--skip`
-    name. Raises UsageError for a key no output has (`keys`)."""
-    outputs = dict(outputs)
+def by_hand(
+    outputs: dict[str, dict],
+    keys: set[str],
+    skip=(),
+    shape_only=(),
+    atol_of: dict[str, float] | None = None,
+    rtol_of: dict[str, float] | None = None,
+) -> dict[str, dict]:
+    """`outputs` (key -> {"compare", "why"[, "atol", "rtol"]}) with the outputs `--shape-only`
+    and `--skip` name, and the tolerances of single outputs (`--atol KEY=V`: `atol_of`,
+    `rtol_of`). Raises UsageError for a key no output has (`keys`)."""
+    outputs = {k: dict(v) for k, v in outputs.items()}
+
+    def known(flag: str, key: str) -> None:
+        if key not in keys:
+            raise UsageError(
+                f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
+            )
+
     for flag, names, how in (("--shape-only", shape_only, "shape"), ("--skip", skip, "skip")):
         for key in names:
-            if key not in keys:
-                raise UsageError(
-                    f"{flag} {key}: no output has that key; keys: {', '.join(sorted(keys))}"
-                )
+            known(flag, key)
             outputs[key] = {"compare": how, "why": flag}
+    for name, given in (("atol", atol_of or {}), ("rtol", rtol_of or {})):
+        for key, value in given.items():
+            known(f"--{name}", key)
+            check = outputs.setdefault(key, {"compare": "values", "why": ""})
+            check[name] = float(value)
+            told = f"--{name} {key}={value:g}"
+            check["why"] = f"{check['why']}, {told}" if check["why"] else told
     return outputs
+
+
+class Spread:
+    """The differences of one output, gathered over any number of batches in bounded
+    memory: their count, maximum and sum, and a histogram of 50 bins per decade from 1e-40
+    to 1e40 that places the 99th percentile within 5 % (the upper edge of its bin)."""
+
+    PER_DECADE, LOW, HIGH = 50, -40, 40
+
+    def __init__(self) -> None:
+        self.bins = np.zeros((self.HIGH - self.LOW) * self.PER_DECADE + 1, np.int64)
+        self.count, self.total, self.max = 0, 0.0, 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        """`values`: finite, non-negative differences."""
+        if not values.size:
+            return
+        where = np.zeros(values.shape, np.int64)  # bin 0: exactly equal
+        positive = values > 0
+        logs = np.log10(values[positive])
+        where[positive] = 1 + np.clip(
+            np.floor((logs - self.LOW) * self.PER_DECADE), 0, len(self.bins) - 2
+        ).astype(np.int64)
+        self.bins += np.bincount(where, minlength=len(self.bins))
+        self.count += int(values.size)
+        self.total += float(values.sum())
+        self.max = max(self.max, float(values.max()))
+
+    def merge(self, other: Spread) -> None:
+        self.bins += other.bins
+        self.count += other.count
+        self.total += other.total
+        self.max = max(self.max, other.max)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    @property
+    def p99(self) -> float | None:
+        if not self.count:
+            return None
+        rank = math.ceil(0.99 * self.count)
+        at = int(np.searchsorted(np.cumsum(self.bins), rank))
+        if at == 0:
+            return 0.0
+        return min(10.0 ** (self.LOW + at / self.PER_DECADE), self.max)
 
 
 @dataclass
@@ -42,10 +109,23 @@ class OutputCheck:
     shape: list[int] | None = None
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
+    # Float outputs: the 99th percentile and mean of |expected - actual| and of that over
+    # |expected| (the relative ones where expected is not 0), how many values were compared
+    # and how many were beyond tolerance
+    p99_abs_diff: float | None = None
+    mean_abs_diff: float | None = None
+    p99_rel_diff: float | None = None
+    mean_rel_diff: float | None = None
+    values: int | None = None
+    beyond: int | None = None
     how: str = "values"
-    why: str = ""  # why an output is not compared by value
+    why: str = ""  # why an output is not compared by value, or by its own tolerance
+    atol: float | None = None  # the tolerances it was compared with
+    rtol: float | None = None
+    # The differences behind the figures, to add up batches (`merge`); not in the JSON
+    spread: tuple[Spread, Spread] | None = field(default=None, repr=False, compare=False)
 
-    def line(self, atol: float) -> str:
+    def line(self, atol: float | None = None) -> str:
         mark = "[ok]" if self.ok else "[x] "
         because = f" ({self.why})" if self.why else ""
         if self.how == "skip":
@@ -53,15 +133,19 @@ class OutputCheck:
         if self.ok and self.how == "shape":
             return f"{mark} {self.key}: dtype and shape only{because}"
         if self.ok and self.max_abs_diff is not None:
-            detail = (
-                f"max abs diff {self.max_abs_diff:.2e}, max rel diff "
-                f"{self.max_rel_diff:.2e} (atol {atol:g})"
-            )
+            detail = f"max abs diff {self.max_abs_diff:.2e}"
+            if self.max_abs_diff and self.p99_abs_diff is not None:
+                detail += f" (p99 {self.p99_abs_diff:.1e}, mean {self.mean_abs_diff:.1e})"
+            tol = self.atol if self.atol is not None else atol
+            detail += f", max rel diff {self.max_rel_diff:.2e} (atol {tol:g})"
         elif self.ok:
             detail = "identical"
         else:
             detail = "; ".join(self.problems)
         return f"{mark} {self.key}: {detail}"
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "spread"}
 
 
 @dataclass
@@ -84,7 +168,7 @@ class Comparison:
             "ok": self.ok,
             "atol": self.atol,
             "rtol": self.rtol,
-            "outputs": [asdict(c) for c in self.checks],
+            "outputs": [c.to_json() for c in self.checks],
         }
 
 
@@ -97,13 +181,15 @@ def compare(
     label: str = "",
     outputs: dict[str, dict] | None = None,
 ) -> Comparison:
-    """`outputs`: output key -> {"compare": one of HOW, "why": text} for the outputs not
-    compared by value (the manifest's `checks.outputs`)."""
+    """`outputs`: output key -> {"compare": one of HOW, "why": text[, "atol", "rtol"]} for
+    the outputs not compared by value or with tolerances of their own (the manifest's
+    `checks.outputs`)."""
     checks = []
     outputs = outputs or {}
     for key in sorted(set(expected) | set(actual)):
         how = outputs.get(key, {}).get("compare", "values")
         why = outputs.get(key, {}).get("why", "")
+        a, r = outputs.get(key, {}).get("atol", atol), outputs.get(key, {}).get("rtol", rtol)
         if how == "skip":
             checks.append(OutputCheck(key, True, how=how, why=why))
         elif key not in actual:
@@ -115,7 +201,7 @@ def compare(
             if how == "shape":
                 check = _shape_only(key, exp, act)
             else:
-                check = _compare_one(key, exp, act, atol, rtol)
+                check = _compare_one(key, exp, act, a, r)
             check.how, check.why = how, why
             checks.append(check)
     compared = sum(
@@ -137,6 +223,7 @@ def _compare_one(
     key: str, exp: np.ndarray, act: np.ndarray, atol: float, rtol: float
 ) -> OutputCheck:
     check = OutputCheck(key, True, dtype=_dtype_name(exp), shape=list(exp.shape))
+    check.atol, check.rtol = atol, rtol
     if _dtype_name(exp) != _dtype_name(act):
         check.problems.append(f"dtype {_dtype_name(act)}, expected {_dtype_name(exp)}")
     if exp.shape != act.shape:
@@ -178,21 +265,82 @@ def _compare_floats(
     if not np.all(same_inf):
         check.problems.append(f"Inf differs in {int(np.count_nonzero(~same_inf))} position(s)")
     finite = np.isfinite(exp) & np.isfinite(act)
-    if np.any(finite):
-        diff = np.abs(exp[finite] - act[finite])
-        scale = np.abs(exp[finite])
-        check.max_abs_diff = float(diff.max())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
-        check.max_rel_diff = float(rel.max())
-        bad = int(np.count_nonzero(diff > atol + rtol * scale))
-        if bad:
-            check.problems.append(
-                f"{bad} of {exp.size} values beyond tolerance: max abs diff "
-                f"{check.max_abs_diff:.2e} (atol {atol:g}, rtol {rtol:g})"
+    diff = np.abs(exp[finite] - act[finite])
+    scale = np.abs(exp[finite])
+    spread = Spread(), Spread()
+    spread[0].add(diff)
+    spread[1].add(diff[scale > 0] / scale[scale > 0])
+    beyond = int(np.count_nonzero(diff > atol + rtol * scale))
+    unscaled = bool(np.any((scale == 0) & (diff > 0)))  # relative to 0: infinite
+    _figures(check, spread, beyond, int(exp.size), unscaled)
+
+
+def _figures(
+    check: OutputCheck, spread: tuple[Spread, Spread], beyond: int, size: int, unscaled: bool
+) -> None:
+    """Sets a float output's figures from its differences, and its problem when values are
+    beyond tolerance."""
+    absolute, relative = spread
+    check.spread, check.values, check.beyond = spread, size, beyond
+    check.max_abs_diff = absolute.max
+    check.p99_abs_diff, check.mean_abs_diff = absolute.p99, absolute.mean
+    check.max_rel_diff = math.inf if unscaled else relative.max
+    check.p99_rel_diff, check.mean_rel_diff = relative.p99, relative.mean
+    if beyond:
+        check.problems.append(
+            f"{beyond} of {size} values beyond tolerance: max abs diff "
+            f"{absolute.max:.2e}, p99 {absolute.p99:.1e}, mean {absolute.mean:.1e} "
+            f"(atol {check.atol:g}, rtol {check.rtol:g})"
+        )
+
+
+def merge(label: str, parts: list[Comparison]) -> Comparison:
+    """One comparison of the batches `parts` (of one signature, in order): each output's
+    figures over every value, its leading dimension the sum of the batches'. A problem other
+    than values beyond tolerance is named with the first batch that had it."""
+    if len(parts) == 1:
+        return parts[0]
+    by_key: dict[str, list[OutputCheck]] = {}
+    for part in parts:
+        for check in part.checks:
+            by_key.setdefault(check.key, []).append(check)
+    checks = []
+    for key, those in by_key.items():
+        first = those[0]
+        check = OutputCheck(
+            key,
+            True,
+            dtype=first.dtype,
+            how=first.how,
+            why=first.why,
+            atol=first.atol,
+            rtol=first.rtol,
+        )
+        if first.shape:
+            check.shape = [sum(c.shape[0] for c in those if c.shape), *first.shape[1:]]
+        for number, c in enumerate(those, 1):
+            for problem in c.problems:
+                if " values beyond tolerance" in problem:
+                    continue
+                if not any(problem in p for p in check.problems):
+                    check.problems.append(f"batch {number}: {problem}")
+        spreads = [c.spread for c in those if c.spread is not None]
+        if spreads:
+            total = Spread(), Spread()
+            for absolute, relative in spreads:
+                total[0].merge(absolute)
+                total[1].merge(relative)
+            _figures(
+                check,
+                total,
+                sum(c.beyond or 0 for c in those),
+                sum(c.values or 0 for c in those),
+                any(c.max_rel_diff == math.inf for c in those),
             )
-    else:
-        check.max_abs_diff = check.max_rel_diff = 0.0
+        check.ok = not check.problems
+        checks.append(check)
+    first = parts[0]
+    return Comparison(label, first.atol, first.rtol, checks)
 
 
 def _dtype_name(a: np.ndarray) -> str:
