@@ -646,10 +646,18 @@ def java(
 @click.option(
     "--inputs",
     "inputs_npz",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Inputs keyed by signature input keys [default: generated].",
+    type=click.Path(exists=True, path_type=Path),
+    metavar="FILE.npz|DIR|FILE.tfrecord",
+    help="Inputs: an .npz keyed by input key, a folder of them (a batch each) or a TFRecord "
+    "of tf.Example records (--batch a batch, default 64) [default: generated].",
 )
 @format_option("Check one format only [default: every artifact].")
+@click.option(
+    "--signature",
+    "signatures",
+    multiple=True,
+    help="Signature to check (repeatable) [default: every one the export has].",
+)
 @click.option(
     "--against",
     type=click.Path(path_type=Path),
@@ -709,6 +717,7 @@ def parity(
     outs,
     inputs_npz,
     fmt,
+    signatures,
     against,
     report,
     expected_npz,
@@ -751,10 +760,11 @@ def parity(
         try:
             result = run_parity(
                 out,
-                inputs_npz=inputs_npz,
+                inputs=inputs_npz,
                 batch=batch,
                 seed=seed,
                 formats=FORMAT_CHOICES[fmt] if fmt else None,
+                signatures=tuple(s for s in signatures if s != "all"),
                 op_libraries=list(op_libraries),
                 jvm_options=list(jvm_options),
                 atol=atol[0],

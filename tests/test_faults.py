@@ -32,7 +32,7 @@ def _workers() -> set[int]:
 def test_nan_inf_empty_scalars_and_strings(edges_export, tmp_path):
     x = np.array([[1.0, 0.0, -2.0], [3.0, -1.0, 0.5]], np.float32)
     np.savez(tmp_path / "in.npz", x=x)
-    report = parity(edges_export, inputs_npz=tmp_path / "in.npz")
+    report = parity(edges_export, inputs=tmp_path / "in.npz")
     assert report.ok, "\n".join(report.lines())
     with np.errstate(divide="ignore", invalid="ignore"):
         assert np.isnan(np.log(x)).any() and np.isneginf(np.log(x)).any()  # the case is real
@@ -48,7 +48,7 @@ def test_a_batch_of_zero_goes_through_with_its_inner_shape(edges_export, tmp_pat
     through the result's flat data and shape, which keep the inner dimensions a nested Java
     array of no rows would lose."""
     np.savez(tmp_path / "in.npz", x=np.zeros((0, 3), np.float32))
-    report = parity(edges_export, inputs_npz=tmp_path / "in.npz")
+    report = parity(edges_export, inputs=tmp_path / "in.npz")
     assert report.ok, "\n".join(report.lines())
     for case in report.cases:
         checks = {c.key: c for c in case.comparison.checks}
@@ -66,7 +66,7 @@ def test_out_of_memory_is_a_parity_failure_with_its_cause(
     options = ["-Xmx32m", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"]
     options += ["-XX:+CrashOnOutOfMemoryError"] if crash else []
     before = _workers()
-    report = parity(edges_export, inputs_npz=tmp_path / "in.npz", jvm_options=options)
+    report = parity(edges_export, inputs=tmp_path / "in.npz", jvm_options=options)
     assert not report.ok
     for case in report.cases:
         assert "OutOfMemoryError" in case.error, case.error

@@ -276,7 +276,7 @@ def test_tf1_builder_every_signature_on_real_examples(matrix, tmp_path):
     assert generated.ok, "\n".join(generated.lines())
     x = np.array([[1, 2, 3], [3, 2, 1]], np.float32)
     np.savez(tmp_path / "in.npz", x=x, inputs=models.tf_examples(x).astype(bytes))
-    report = parity(out, inputs_npz=tmp_path / "in.npz")
+    report = parity(out, inputs=tmp_path / "in.npz")
     assert report.ok, "\n".join(report.lines())
     assert len(report.cases) == 4  # three SavedModel signatures and the frozen 'predict'
 

@@ -53,7 +53,7 @@ def test_parity_on_given_inputs_repeats_exactly(demo_export, tmp_path):
     """The design (this process runs Python TensorFlow, a worker process runs TensorFlow Java)
     works run after run in one process, with identical results."""
     np.savez(tmp_path / "in.npz", **demo_model.example_inputs(batch=5, seed=3))
-    reports = [parity(demo_export, inputs_npz=tmp_path / "in.npz") for _ in range(3)]
+    reports = [parity(demo_export, inputs=tmp_path / "in.npz") for _ in range(3)]
     assert all(r.ok for r in reports)
     diffs = {(c.format, c.comparison.checks[0].max_abs_diff) for r in reports for c in r.cases}
     assert len(diffs) == 2  # one figure per format, the same in every run
@@ -131,7 +131,7 @@ def test_inputs_python_tensorflow_refuses_are_named_with_the_fix(demo_export, tm
     feed["input_ids"] = np.full_like(feed["input_ids"], 1 << 30)  # outside the embedding table
     np.savez(tmp_path / "in.npz", **feed)
     with pytest.raises(ModelError) as caught:
-        parity(demo_export, inputs_npz=tmp_path / "in.npz")
+        parity(demo_export, inputs=tmp_path / "in.npz")
     message = str(caught.value)
     assert "signature 'serving_default' fails in Python TensorFlow on the given inputs" in message
     assert "1073741824" in message and "--inputs FILE.npz" in message

@@ -42,12 +42,12 @@ def assert_parity(
     checks = {"seed": seed, "batch": batch, "atol": atol, "rtol": rtol}
     npz = None if inputs is None else Path(inputs)
     if (path / MANIFEST_NAME).is_file():
-        report = parity(path, inputs_npz=npz, **checks)
+        report = parity(path, inputs=npz, **checks)
     else:
         with tempfile.TemporaryDirectory(dir=workdir) as tmp:
             out = Path(tmp) / "export"
             export(path, out, inputs=npz, **checks)
-            report = parity(out, inputs_npz=npz, **checks)
+            report = parity(out, inputs=npz, **checks)
     if not report.ok:
         raise AssertionError("\n".join(report.lines()))
     return report

@@ -45,7 +45,7 @@ def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print
         javaenv.compile_sources(sources, stage / "classes")
 
         step(echo, "5/5 checking Python/Java parity on both formats")
-        report = parity(stage / "export", inputs_npz=stage / "inputs.npz", echo=echo)
+        report = parity(stage / "export", inputs=stage / "inputs.npz", echo=echo)
         report.export_dir = str(out / "export")
         write_report(report, stage / "parity.json")
         write_junit(report, stage / "parity.xml")

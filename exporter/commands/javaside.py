@@ -1,6 +1,6 @@
 """The Java half of a parity run, made without TensorFlow so that it can start first: the
-generated classes compiled, the inputs written, the worker's JVM started with TensorFlow Java
-and held until the checks that need TensorFlow pass (`parity.parity` releases it)."""
+generated classes compiled and the worker's JVM started with TensorFlow Java, waiting for its
+first batch until the checks that need TensorFlow pass (`parity.parity` sends it)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from exporter import targets
-from exporter.core import fsutil
-from exporter.core import inputs as inputs_mod
+from exporter.core import fsutil, streams
 from exporter.core import manifest as manifest_mod
+from exporter.core.inputs import DEFAULT_BATCH
+from exporter.core.model import Signature
+from exporter.errors import UsageError
 from exporter.java import binding, javaenv, planning, rendering, writing
 from exporter.java.worker import save_arrays
 
@@ -23,19 +25,28 @@ PARITY_PACKAGE = "tf2java.parity"
 
 @dataclass
 class JavaSide:
-    """A prepared Java side: the manifest, the inputs by (format, signature key), the classes,
-    one worker job per signature, and the held worker. Leaving the `with` block stops the
-    worker if it still runs and removes the scratch folder."""
+    """A prepared Java side: the manifest, the inputs and the signatures they go to by
+    (format, signature key), the first batch where it was read without TensorFlow, the
+    classes, one worker job per signature, and the worker, waiting for its first batch.
+    Leaving the `with` block stops the worker if it still runs and removes the scratch
+    folder."""
 
     export_dir: Path
     manifest: manifest_mod.Manifest
     sha: str
-    feeds: dict[tuple[str, str], dict[str, np.ndarray]]
+    inputs: streams.Inputs
+    sigs: dict[tuple[str, str], Signature]
+    first: streams.Feeds | None
     strings: str
     classes: list[binding.JavaClass]
-    jobs: list[binding.WorkerJob]
+    # One worker job per signature checked, with its class and signature
+    runs: list[tuple[binding.WorkerJob, binding.JavaClass, binding.JavaSignature]]
     worker: javaenv.Worker
     scratch: tempfile.TemporaryDirectory = field(repr=False)
+
+    @property
+    def jobs(self) -> list[binding.WorkerJob]:
+        return [job for job, _, _ in self.runs]
 
     def __enter__(self) -> JavaSide:
         return self
@@ -44,34 +55,52 @@ class JavaSide:
         self.worker.__exit__(*exc)
         self.scratch.cleanup()
 
+    def send(self, feeds: streams.Feeds) -> None:
+        """Writes each job's inputs from `feeds` and lets the worker run them all while this
+        process goes on (`worker.receive` waits for the answers)."""
+        for job, cls, jsig in self.runs:
+            save_arrays(job.inputs, feeds[(cls.artifact.format, jsig.sig.key)])
+        self.worker.send(self.jobs)
+
 
 def prepare(
     export_dir: Path,
     *,
-    inputs_npz: Path | None = None,
-    batch: int = inputs_mod.DEFAULT_BATCH,
-    seed: int = 0,
+    inputs: streams.Inputs | None = None,
     formats: tuple[str, ...] | None = None,
+    signatures: tuple[str, ...] = (),
     op_libraries: list[Path] = (),
     jvm_options: list[str] = (),
     echo: Callable[[str], None] = lambda s: None,
 ) -> JavaSide:
-    """Reads and verifies the export's manifest, makes the inputs of every Java-run signature
-    (`inputs_npz`, else generated with `batch` and `seed`), generates and compiles the
-    classes (javac, cached) and starts the worker held. Raises ModelError (manifest, files,
-    inputs), EnvironmentError_ (no JDK or TensorFlow Java)."""
+    """Reads and verifies the export's manifest, reads the first batch of `inputs` (default:
+    generated) for the signatures checked (`signatures`, else every one) where that needs no
+    TensorFlow, generates and compiles the classes (javac, cached) and starts the worker.
+    Raises ModelError (manifest, files, inputs), UsageError (a signature the export does not
+    have), EnvironmentError_ (no JDK or TensorFlow Java)."""
+    inputs = inputs or streams.open_inputs(None, DEFAULT_BATCH)
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
-    feeds = {}
-    known = {t.key for a in manifest.artifacts for s in a.signatures for t in s.inputs}
-    for art in manifest.artifacts:
-        for sig in art.signatures if targets.get(art.format).runs_in_java else []:
-            feeds[(art.format, sig.key)] = (
-                inputs_mod.load_npz(inputs_npz, sig, known)
-                if inputs_npz
-                else inputs_mod.generate(sig, batch=batch, seed=seed)
-            )
-    strings = "bytes" if any(_binary(v) for f in feeds.values() for v in f.values()) else "text"
+    sigs = {
+        (art.format, sig.key): sig
+        for art in manifest.artifacts
+        if targets.get(art.format).runs_in_java
+        for sig in art.signatures
+        if not signatures or sig.key in signatures
+    }
+    unknown = sorted(set(signatures) - {s.key for a in manifest.artifacts for s in a.signatures})
+    if unknown:
+        have = sorted({s.key for a in manifest.artifacts for s in a.signatures})
+        raise UsageError(
+            f"--signature {', '.join(unknown)}: the export has no such signature; it has "
+            f"{', '.join(have)}"
+        )
+    first = streams.first_feeds(inputs, sigs)
+    if first is not None:
+        binary = any(_binary(v) for f in first.values() for v in f.values())
+    else:  # serialized Examples go as bytes; their features' strings as text
+        binary = any(t.example is not None for s in sigs.values() for t in s.inputs)
+    strings = "bytes" if binary else "text"
     classes = planning.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
     scratch = fsutil.scratch("parity")
     try:
@@ -84,24 +113,26 @@ def prepare(
             return sources
 
         compiled = javaenv.compile_keyed(key, render)
-        jobs = []
+        runs = []
         for cls in classes:
             for jsig in cls.signatures:
-                inputs_file = work / f"in{len(jobs)}.npz"
-                save_arrays(inputs_file, feeds[(cls.artifact.format, jsig.sig.key)])
-                jobs.append(java_job(len(jobs), cls, jsig, export_dir, inputs_file, work))
+                if (cls.artifact.format, jsig.sig.key) in sigs:
+                    where = work / f"in{len(runs)}.npz"
+                    job = java_job(len(runs), cls, jsig, export_dir, where, work)
+                    runs.append((job, cls, jsig))
         worker = javaenv.start_worker(
             work,
-            jobs=jobs,
             jars=[*javaenv.classpath(), str(compiled)],
             jvm_options=list(jvm_options),
             op_libraries=[str(Path(p).resolve()) for p in op_libraries],
-            hold=True,
+            rounds=True,
         )
     except BaseException:
         scratch.cleanup()
         raise
-    return JavaSide(export_dir, manifest, sha, feeds, strings, classes, jobs, worker, scratch)
+    return JavaSide(
+        export_dir, manifest, sha, inputs, sigs, first, strings, classes, runs, worker, scratch
+    )
 
 
 def _binary(value: np.ndarray) -> bool:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +24,12 @@ import numpy as np
 from exporter import targets
 from exporter.commands import javaside
 from exporter.commands.javaside import JavaSide
+from exporter.core import dtypes, streams
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
-from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, by_hand, compare
+from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Tally, by_hand, compare
 from exporter.core.fsutil import check_target, refuse_overlap, staged_dir, staged_file
+from exporter.core.inputs import DEFAULT_BATCH, check_input
 from exporter.errors import (
     EXIT_ENVIRONMENT,
     EXIT_MISMATCH,
@@ -95,6 +99,7 @@ class ParityReport:
     refused: str | None = None
     refused_exit: int | None = None
     worker_failed: bool = False  # the Java worker crashed or timed out
+    inputs: str = ""  # what went in: how many examples, in how many batches, from where
 
     @property
     def ok(self) -> bool:
@@ -120,6 +125,7 @@ class ParityReport:
             "tensorflow_python": self.tensorflow_python,
             "tensorflow_java": self.tensorflow_java,
             "seconds": round(self.seconds, 2),
+            "inputs": self.inputs,
             "cases": [c.to_json() for c in self.cases],
             "notes": self.notes,
             **({"refused": self.refused} if self.refused else {}),
@@ -140,6 +146,8 @@ class ParityReport:
                 out.append(f"  {other.label}:")
                 out.extend("    " + line for line in other.lines())
         out.extend(f"note: {n}" for n in self.notes)
+        if self.inputs:
+            out.append(f"inputs: {self.inputs}")
         if self.refused:
             out.append(f"parity REFUSED: {self.refused}")
             return out
@@ -190,7 +198,7 @@ class ParityReport:
 def parity(
     export_dir: Path,
     *,
-    inputs_npz: Path | None = None,
+    inputs: Path | None = None,
     batch: int | None = None,
     seed: int = 0,
     atol: float | None = None,
@@ -198,6 +206,7 @@ def parity(
     atol_of: dict[str, float] | None = None,
     rtol_of: dict[str, float] | None = None,
     formats: tuple[str, ...] | None = None,
+    signatures: tuple[str, ...] = (),
     timeout: float = DEFAULT_TIMEOUT,
     op_libraries: list[Path] = (),
     jvm_options: list[str] = (),
@@ -212,22 +221,28 @@ def parity(
     expected_npz: Path | None = None,
 ) -> ParityReport:
     """Runs every signature of every Java-run artifact in `export_dir` through Python TensorFlow
-    and, through its generated class, TensorFlow Java, on the same inputs (`inputs_npz`,
-    else generated with `batch` and `seed`), and compares every output within `atol`/`rtol`
-    (`atol_of`/`rtol_of`: output key -> its own, as `--atol KEY=V` gives them).
-    `formats` limits the artifacts; `op_libraries` are loaded on both sides; `jvm_options`
-    go to the worker's JVM, which gets `timeout` seconds. `java`: the Java side prepared with
-    those same arguments (`javaside.prepare`), started before TensorFlow was imported; made
-    here when None. Returns the ParityReport (not ok on any mismatch or Java failure). Raises
-    ModelError (manifest, files), IncompatibleModelError (ops the runtime lacks), UsageError
-    (side effects not allowed), EnvironmentError_ (no JDK or TensorFlow Java)."""
+    and, through its generated class, TensorFlow Java, on the same inputs, and compares every
+    output within `atol`/`rtol` (`atol_of`/`rtol_of`: output key -> its own, as `--atol KEY=V`
+    gives them). `inputs`: an .npz keyed by input key, a folder of them (a batch each) or a
+    TFRecord file of tf.Example records (`batch` a batch), read batch by batch; else inputs
+    generated with `batch` and `seed`. `formats` limits the artifacts, `signatures` the
+    signatures (keys; default: every one); `op_libraries` are
+    loaded on both sides; `jvm_options` go to the worker's JVM, which gets `timeout` seconds
+    a batch. `java`: the Java side prepared with those same arguments (`javaside.prepare`),
+    started before TensorFlow was imported; made here when None. Returns the ParityReport
+    (not ok on any mismatch or Java failure). Raises ModelError (manifest, files, inputs),
+    IncompatibleModelError (ops the runtime lacks), UsageError (side effects not allowed),
+    EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
     if batch is None:  # the batch the export was checked at (a graph may run at 1 only)
-        batch = manifest_mod.read(export_dir)[0].checked("batch", None, inputs_mod.DEFAULT_BATCH)
+        batch = manifest_mod.read(export_dir)[0].checked("batch", None, DEFAULT_BATCH)
+        if inputs is not None and not _is_npz(inputs) and batch >= DEFAULT_BATCH:
+            batch = STREAM_BATCH  # records of a TFRecord: more at a time than generated ones
+    source = streams.open_inputs(inputs, batch, seed)
     if save_outputs is not None:  # before anything runs
         refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
         check_target(save_outputs, force, "--force")
-    if expected_npz is not None and inputs_npz is None:
+    if expected_npz is not None and source.kind != "npz":
         raise UsageError(
             f"--expected {expected_npz}: outputs computed elsewhere fit the inputs they were "
             "computed from; give those with --inputs FILE.npz"
@@ -236,10 +251,9 @@ def parity(
     if java is None:
         java = javaside.prepare(
             export_dir,
-            inputs_npz=inputs_npz,
-            batch=batch,
-            seed=seed,
+            inputs=source,
             formats=formats,
+            signatures=tuple(signatures),
             op_libraries=op_libraries,
             jvm_options=jvm_options,
             echo=echo,
@@ -265,7 +279,7 @@ def parity(
         if expected_npz is not None:
             of = _expected_outputs(expected_npz, manifest)
             reference = {j.sig.key: of(j.sig.key) for c in java.classes for j in c.signatures}
-        # Nothing runs on either side before these checks pass: the worker is held.
+        # Nothing runs on either side before these checks pass: the worker waits.
         arts = artifact_graphs(export_dir, manifest.artifacts)
         _require_tensors(export_dir, arts)
         graphs = [(f"{a.format} ({a.path})", g) for a, g in arts]
@@ -288,44 +302,75 @@ def parity(
                 "string tensors went to Java as byte[] (the inputs hold strings that are not "
                 "UTF-8 text); `tf2java java --strings bytes` generates that API"
             )
-        for cls in java.classes:
-            for jsig in cls.signatures:
-                report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
-
-        # The JVM is up (it started while this process imported TensorFlow); it loads the
-        # models and runs every job while this process runs the same inputs through Python
-        # TensorFlow: the two sides share nothing but files.
+        for _, cls, jsig in java.runs:
+            report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
         echo(f"running {len(java.jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
-        java.worker.release()
-        expected = python_side(
-            export_dir, java.classes, java.feeds, given=bool(inputs_npz), batch=batch
-        )
+        ran = _run_batches(java, report, (atol, rtol, outputs), reference, timeout, echo)
+        if ran is not None and save_outputs is not None:
+            number, kept = ran
+            write_outputs(save_outputs, force, kept)
+            which = f" (batch {number}: the first that failed, else the first)" if number else ""
+            report.notes.append(f"inputs and both sides' outputs saved in {save_outputs}{which}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+# The records of a TFRecord batch, unless --batch says, or the export was checked at batch 1
+STREAM_BATCH = 64
+
+
+def _is_npz(path: Path) -> bool:
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
+def _run_batches(
+    java: JavaSide, report: ParityReport, tolerances: tuple, reference, timeout: float, echo
+) -> tuple[int, list] | None:
+    """Runs each batch of the inputs on both sides at once (the JVM, up since before
+    TensorFlow was imported, runs the Java side while this process runs Python's; they share
+    nothing but files) and folds each signature's comparison into `report`. Returns the batch
+    kept for --save-outputs (its number, 0 for a single batch; its cases), None when the
+    worker failed (every case then holds why)."""
+    atol, rtol, outputs = tolerances
+    tallies = {id(case): Tally(f"{case.format} {case.signature}") for case in report.cases}
+    progress = Progress(java.inputs, echo)
+    runners: dict = {}
+    kept: tuple[int, list] = (0, [])
+    examples = batches = 0
+    feeds_of = streams.batches(java.inputs, java.sigs, parse_examples)
+    for feeds, where in (
+        [(java.first, 1.0)] if java.first is not None and not java.inputs.streamed else feeds_of
+    ):
+        batches += 1
+        examples += streams.examples_in(feeds)
+        java.send(feeds)
+        expected = python_side(java, feeds, runners)
         try:
-            response = java.worker.wait(timeout)
+            response = java.worker.receive(timeout)
         except JavaWorkerError as exc:  # a crash or a hang fails every case, exit 4
             for case in report.cases:
                 case.error = str(exc)
             report.worker_failed = True
-            report.seconds = time.monotonic() - started
-            return report
+            return None
         report.tensorflow_java = response.get("tensorflow_java")
-        saved = []
-        for job, case, answer in zip(java.jobs, report.cases, response["jobs"]):
+        batch_cases, failed = [], False
+        for (job, _, _), case, answer in zip(java.runs, report.cases, response["jobs"]):
+            if case.error:
+                continue
             if not answer["ok"]:
-                case.error = answer["error"]
+                case.error = answer["error"] + (f" (batch {batches})" if batches > 1 else "")
                 continue
             data = load_arrays(job.result)
             actual = {o.key: data[f"o{i}"] for i, o in enumerate(job.outputs)}
-            feed = java.feeds[(case.format, case.signature)]
-            saved.append((case.format, case.signature, feed, expected[job.id], actual))
-            case.comparison = compare(
-                expected[job.id],
-                actual,
-                atol=atol,
-                rtol=rtol,
-                label=f"{case.format} {case.signature}",
-                outputs=outputs,
+            feed = feeds[(case.format, case.signature)]
+            batch_cases.append((case.format, case.signature, feed, expected[job.id], actual))
+            label = f"{case.format} {case.signature}"
+            compared = compare(
+                expected[job.id], actual, atol=atol, rtol=rtol, label=label, outputs=outputs
             )
+            failed |= not compared.ok
+            tallies[id(case)].add(compared, batches)
+            case.comparison = tallies[id(case)].result()
             if reference is not None:
                 want = reference[case.signature]
                 for side, got in (("python", expected[job.id]), ("java", actual)):
@@ -333,11 +378,64 @@ def parity(
                     case.expected.append(
                         compare(want, got, atol=atol, rtol=rtol, label=label, outputs=outputs)
                     )
-        if save_outputs is not None:
-            write_outputs(save_outputs, force, saved)
-            report.notes.append(f"inputs and both sides' outputs saved in {save_outputs}")
-    report.seconds = time.monotonic() - started
-    return report
+        if batches == 1 or (failed and not kept[0]):
+            kept = (batches if java.inputs.streamed else 0, batch_cases)
+        progress.update(where, examples)
+    progress.done()
+    report.inputs = java.inputs.describe(examples, batches)
+    return kept
+
+
+class Progress:
+    """How far a run through streamed inputs is: on a terminal, one line rewritten in place
+    on stderr; elsewhere (a CI log), a line each tenth of the way. Nothing for one batch."""
+
+    def __init__(self, inputs: streams.Inputs, echo: Callable[[str], None]):
+        self.inputs, self.echo = inputs, echo
+        self.started, self.tenths = time.monotonic(), 0
+        self.live = inputs.streamed and sys.stderr.isatty()
+
+    def update(self, where: float, examples: int) -> None:
+        if not self.inputs.streamed:
+            return
+        line = (
+            f"{where:4.0%} of {self.inputs.path.name}: {examples} example(s) in "
+            f"{time.monotonic() - self.started:.1f} s"
+        )
+        if self.live:
+            sys.stderr.write(f"\r{line}")
+            sys.stderr.flush()
+        elif int(where * 10) > self.tenths:
+            self.tenths = int(where * 10)
+            self.echo(line.strip())
+
+    def done(self) -> None:
+        if self.live:
+            sys.stderr.write("\n")
+
+
+def parse_examples(records: np.ndarray, sig, where: str) -> dict[str, np.ndarray]:
+    """Each input of `sig` from the Example feature of its key, with TensorFlow's parser."""
+    import tensorflow as tf
+
+    spec = {}
+    for t in sig.inputs:
+        kind = dtypes.get(t.dtype).kind
+        dtype = tf.string if kind == "string" else tf.float32 if kind == "float" else tf.int64
+        spec[t.key] = tf.io.FixedLenFeature(t.shape[1:], dtype)
+    try:
+        parsed = tf.io.parse_example(records.tolist(), spec)
+    except (tf.errors.InvalidArgumentError, ValueError) as exc:
+        raise ModelError(
+            f"{where}: not Examples with the model's features ({first_line(exc)})"
+        ) from None
+    feed = {}
+    for t in sig.inputs:
+        value = parsed[t.key].numpy()
+        if t.dtype != "string":
+            value = value.astype(dtypes.get(t.dtype).numpy)
+        feed[t.key] = check_input(t, value, where)
+    return feed
 
 
 def _expected_outputs(path: Path, manifest) -> Callable[[str], dict]:
@@ -435,30 +533,31 @@ def _require_tensors(export_dir: Path, arts) -> None:
                     )
 
 
-def python_side(
-    export_dir: Path, classes, feeds: dict, given: bool, batch: int = inputs_mod.DEFAULT_BATCH
-) -> dict[int, dict]:
-    """Each job's outputs in Python TensorFlow, by job number (the order of the jobs):
-    every artifact loaded once, a stateful signature on a fresh load."""
+def python_side(java: JavaSide, feeds: streams.Feeds, runners: dict) -> dict[int, dict]:
+    """Each job's outputs in Python TensorFlow on `feeds`, by job number: every artifact
+    loaded once for the run (`runners`, kept across batches), a stateful signature on a fresh
+    load."""
     from exporter.sources import LIBRARY_ERRORS
 
-    expected, runners = {}, {}
-    for cls in classes:
+    expected = {}
+    given = java.inputs.kind != "generated"
+    for job, cls, jsig in java.runs:
         fmt = cls.artifact.format
         if fmt not in runners:
-            runners[fmt] = targets.get(fmt).runner(export_dir, cls.artifact)
-        for jsig in cls.signatures:
-            try:
-                expected[len(expected)] = runners[fmt](jsig.sig.key, feeds[(fmt, jsig.sig.key)])
-            except ModelError as exc:  # the runner's guard: TensorFlow refused these inputs
-                if not isinstance(exc.__cause__, LIBRARY_ERRORS):
-                    raise
-                raise ModelError(
-                    f"{fmt} signature '{jsig.sig.key}' fails in Python TensorFlow on "
-                    f"{'the given' if given else 'generated'} inputs "
-                    f"({first_line(exc.__cause__)}); give inputs it accepts with --inputs FILE.npz"
-                    + ("" if given else batch_hint(exc.__cause__, batch))
-                ) from exc.__cause__
+            runners[fmt] = targets.get(fmt).runner(java.export_dir, cls.artifact)
+        try:
+            expected[job.id] = runners[fmt](jsig.sig.key, feeds[(fmt, jsig.sig.key)])
+        except ModelError as exc:  # the runner's guard: TensorFlow refused these inputs
+            if not isinstance(exc.__cause__, (*LIBRARY_ERRORS, UnicodeDecodeError)):
+                raise
+            binary = isinstance(exc.__cause__, UnicodeDecodeError)
+            raise ModelError(
+                f"{fmt} signature '{jsig.sig.key}' fails in Python TensorFlow on "
+                f"{'the given' if given else 'generated'} inputs "
+                f"({exc if binary else first_line(exc.__cause__)}); give inputs it accepts "
+                "with --inputs FILE.npz"
+                + ("" if given else batch_hint(exc.__cause__, java.inputs.batch))
+            ) from exc.__cause__
     return expected
 
 

@@ -6,7 +6,8 @@ within atol + rtol * |expected|). Every failure is collected before the verdict.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -294,53 +295,70 @@ def _figures(
         )
 
 
-def merge(label: str, parts: list[Comparison]) -> Comparison:
-    """One comparison of the batches `parts` (of one signature, in order): each output's
-    figures over every value, its leading dimension the sum of the batches'. A problem other
-    than values beyond tolerance is named with the first batch that had it."""
-    if len(parts) == 1:
-        return parts[0]
-    by_key: dict[str, list[OutputCheck]] = {}
-    for part in parts:
-        for check in part.checks:
-            by_key.setdefault(check.key, []).append(check)
-    checks = []
-    for key, those in by_key.items():
-        first = those[0]
-        check = OutputCheck(
-            key,
-            True,
-            dtype=first.dtype,
-            how=first.how,
-            why=first.why,
-            atol=first.atol,
-            rtol=first.rtol,
-        )
-        if first.shape:
-            check.shape = [sum(c.shape[0] for c in those if c.shape), *first.shape[1:]]
-        for number, c in enumerate(those, 1):
+class Tally:
+    """The comparisons of one signature, batch after batch, folded as they come in bounded
+    memory: each output's figures over every value, its leading dimension the sum of the
+    batches', and each other problem once, named with the first batch that had it."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.batches: list[Comparison] = []  # the first only: a run of one batch is its own
+        self.checks: dict[str, OutputCheck] = {}
+        self.seen: dict[str, set[str]] = {}
+        self.count = 0
+
+    def add(self, comparison: Comparison, number: int) -> None:
+        self.count += 1
+        if not self.batches:
+            self.batches.append(comparison)
+        for c in comparison.checks:
+            acc = self.checks.get(c.key)
+            if acc is None:
+                acc = self.checks[c.key] = OutputCheck(
+                    c.key, True, dtype=c.dtype, how=c.how, why=c.why, atol=c.atol, rtol=c.rtol
+                )
+                acc.shape = list(c.shape) if c.shape is not None else None
+                acc.values = acc.beyond = 0
+                self.seen[c.key] = set()
+            elif acc.shape and c.shape and len(acc.shape) == len(c.shape):
+                acc.shape[0] += c.shape[0]
             for problem in c.problems:
-                if " values beyond tolerance" in problem:
-                    continue
-                if not any(problem in p for p in check.problems):
-                    check.problems.append(f"batch {number}: {problem}")
-        spreads = [c.spread for c in those if c.spread is not None]
-        if spreads:
-            total = Spread(), Spread()
-            for absolute, relative in spreads:
-                total[0].merge(absolute)
-                total[1].merge(relative)
-            _figures(
-                check,
-                total,
-                sum(c.beyond or 0 for c in those),
-                sum(c.values or 0 for c in those),
-                any(c.max_rel_diff == math.inf for c in those),
-            )
-        check.ok = not check.problems
-        checks.append(check)
-    first = parts[0]
-    return Comparison(label, first.atol, first.rtol, checks)
+                kind = re.sub(r"[0-9.e+-]+", "#", problem)
+                if " values beyond tolerance" not in problem and kind not in self.seen[c.key]:
+                    self.seen[c.key].add(kind)
+                    acc.problems.append(f"batch {number}: {problem}")
+            if c.spread is not None:
+                if acc.spread is None:
+                    acc.spread = Spread(), Spread()
+                acc.spread[0].merge(c.spread[0])
+                acc.spread[1].merge(c.spread[1])
+                acc.values += c.values or 0
+                acc.beyond += c.beyond or 0
+                if c.max_rel_diff == math.inf:
+                    acc.max_rel_diff = math.inf
+
+    def result(self) -> Comparison:
+        """The comparison of every batch so far (a single batch's as it was)."""
+        if self.count == 1:
+            return self.batches[0]
+        checks = []
+        for acc in self.checks.values():
+            check = replace(acc, problems=list(acc.problems))
+            if acc.spread is not None:
+                unscaled = acc.max_rel_diff == math.inf
+                _figures(check, acc.spread, acc.beyond, acc.values, unscaled)
+            check.ok = not check.problems
+            checks.append(check)
+        first = self.batches[0]
+        return Comparison(self.label, first.atol, first.rtol, checks)
+
+
+def merge(label: str, parts: list[Comparison]) -> Comparison:
+    """One comparison of the batches `parts` (of one signature, in order): see Tally."""
+    tally = Tally(label)
+    for number, part in enumerate(parts, 1):
+        tally.add(part, number)
+    return tally.result()
 
 
 def _dtype_name(a: np.ndarray) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -219,28 +220,70 @@ class Worker:
     """A running Java worker: `wait` for its response; leaving the `with` block stops it if
     it still runs (an error or Ctrl-C on this side), with everything it started."""
 
-    def __init__(self, proc: subprocess.Popen, work: Path, watch_write: int, started: float):
+    def __init__(
+        self,
+        proc: subprocess.Popen,
+        work: Path,
+        watch_write: int,
+        started: float,
+        reply: int | None = None,
+    ):
         self.proc, self.work, self._watch, self.started = proc, work, watch_write, started
+        self._reply, self._rounds = reply, 0
+        self._answers, self._sent = work / "round0.answers.json", started
 
     def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()  # a held worker reads end-of-file: it runs nothing
+            self.proc.stdin.close()  # a worker of rounds reads end-of-file: it ends
         if self.proc.poll() is None:
             _stop(self.proc)
-        if self._watch is not None:
-            os.close(self._watch)
-            self._watch = None
+        for fd in (self._watch, self._reply):
+            if fd is not None:
+                os.close(fd)
+        self._watch = self._reply = None
 
-    def release(self) -> None:
-        """Lets a worker started with `hold` run its jobs (its JVM is up by now, or soon)."""
+    def send(self, jobs: list[WorkerJob]) -> None:
+        """Sends `jobs` to a worker started with `rounds`, which runs them with the models it
+        loaded for earlier rounds while this process goes on; `receive` waits for them."""
+        order = self.work / f"round{self._rounds}.json"
+        self._answers = self.work / f"round{self._rounds}.answers.json"
+        order.write_text(
+            json.dumps({"jobs": [j.to_json() for j in jobs], "response": str(self._answers)})
+        )
+        self._sent = self.started if self._rounds == 0 else time.monotonic()
+        self._rounds += 1
         try:
-            self.proc.stdin.write(b"go\n")
-            self.proc.stdin.close()
-        except (BrokenPipeError, ValueError):  # it died already: `wait` says why
+            self.proc.stdin.write(f"{order}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):  # it died already: `receive` says why
             pass
+
+    def receive(self, timeout: float) -> dict:
+        """The answers of the round `send` sent ({"jobs": [...], "tensorflow_java"}).
+        `timeout` counts from the worker's start for the first round (its JVM starting is
+        part of it), from the sending for the others. Raises JavaWorkerError (timeout,
+        crash), EnvironmentError_ (TensorFlow Java did not start)."""
+        try:
+            left = max(0.1, timeout - (time.monotonic() - self._sent))
+            if not select.select([self._reply], [], [], left)[0]:
+                _stop(self.proc)
+                raise JavaWorkerError(
+                    f"the Java worker did not finish within {timeout:g} s and was stopped "
+                    "(raise --timeout)"
+                )
+            if os.read(self._reply, 1):
+                found = json.loads(self._answers.read_text())
+                self._answers.unlink()
+                return found
+            self.proc.wait()  # end-of-file: it ended without answering
+        except BaseException:  # Ctrl-C, SIGTERM: the worker goes with this process
+            _stop(self.proc)
+            raise
+        self._answer()  # raises: it died, or TensorFlow Java did not start
+        raise JavaWorkerError(f"the Java worker ended without answering ({self.proc.returncode})")
 
     def wait(self, timeout: float) -> dict:
         left = max(0.1, timeout - (time.monotonic() - self.started))
@@ -255,6 +298,11 @@ class Worker:
         except BaseException:  # Ctrl-C, SIGTERM: the worker goes with this process
             _stop(self.proc)
             raise
+        return self._answer()
+
+    def _answer(self) -> dict:
+        """The response of a worker that ended; raises JavaWorkerError when it died without
+        one, EnvironmentError_ when TensorFlow Java did not start."""
         response_file = self.work / "response.json"
         if not response_file.is_file():
             log = (self.work / "worker.log").read_text(errors="replace")
@@ -273,28 +321,32 @@ def start_worker(
     jobs: list[WorkerJob] | None = None,
     jars: list[str] | None = None,
     jvm_options: list[str] = (),
-    hold: bool = False,
+    rounds: bool = False,
     **extra,
 ) -> Worker:
     """Starts one worker process (one JVM, `worker.py`) on a request written into
     `work`, and returns at once: the JVM starts and runs its jobs while this process goes on.
-    With `hold`, it starts the JVM and TensorFlow Java, then waits for `Worker.release`
-    before it runs anything. Its output goes to `work/worker.log`."""
+    With `rounds`, it starts the JVM and TensorFlow Java and runs no jobs of its own but each
+    round `Worker.send` sends, until the `with` block ends. Its output goes to
+    `work/worker.log`."""
     request_file, response_file = work / "request.json", work / "response.json"
     request = {
         "jvm": jvm_path(),
         "classpath": list(jars or classpath()),
         "jvm_options": ["-Xss4m", f"-XX:ErrorFile={work}/hs_err_pid%p.log", *jvm_options],
         "jobs": [job.to_json() for job in jobs or []],
-        "hold": hold,
         **extra,
     }
-    request_file.write_text(json.dumps(request, indent=2))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     # Its own process group, so that a stop takes the JVM and everything it started; it holds
     # the read end of a pipe whose write end only this process has: when this process ends,
-    # however it ends (SIGKILL too), the worker reads end-of-file and exits.
+    # however it ends (SIGKILL too), the worker reads end-of-file and exits. With rounds, a
+    # second pipe carries its replies, whose end-of-file here says that it ended.
     watch_read, watch_write = os.pipe()
+    reply_read, reply_write = os.pipe() if rounds else (None, None)
+    if rounds:
+        request.update(rounds=True, reply_fd=reply_write)
+    request_file.write_text(json.dumps(request, indent=2))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     try:
         with (work / "worker.log").open("w") as log:
             proc = subprocess.Popen(
@@ -306,17 +358,21 @@ def start_worker(
                     str(response_file),
                     str(watch_read),
                 ],
-                stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
+                stdin=subprocess.PIPE if rounds else subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=work,
                 start_new_session=True,
-                pass_fds=(watch_read,),
+                pass_fds=(watch_read,) + ((reply_write,) if rounds else ()),
             )
     except BaseException:
         os.close(watch_write)
+        if rounds:
+            os.close(reply_read)
         raise
     finally:
         os.close(watch_read)
-    return Worker(proc, work, watch_write, time.monotonic())
+        if rounds:
+            os.close(reply_write)  # the worker's alone: its end is end-of-file here
+    return Worker(proc, work, watch_write, time.monotonic(), reply_read)

@@ -6,6 +6,11 @@ TensorFlow's protobuf descriptors, and the second to load aborts the process
 ("File already exists in database: tensorflow/core/data/service/common.proto").
 
 Usage: python -m exporter.java.worker REQUEST.json RESPONSE.json [PARENT_PIPE_FD]
+
+A request with `rounds` (its `reply_fd` a pipe to the parent) runs no jobs of its own: it
+reads the path of a round (a JSON of jobs and where to write their answers) from each line of
+its standard input, runs that round with the models it loaded for earlier ones, writes the
+answers and one byte to `reply_fd`, and ends at end-of-file.
 """
 
 from __future__ import annotations
@@ -106,8 +111,8 @@ def main(argv: list[str]) -> int:
         if request.get("op_libraries") and not request.get("registry_out"):
             for library in request["op_libraries"]:
                 tensorflow_java.loadLibrary(library)
-        if request.get("hold") and sys.stdin.readline().strip() != "go":
-            return 0  # the parent stopped before releasing it: nothing runs
+        if request.get("rounds"):
+            _rounds(jpype, request, response)
         if request.get("registry_out"):
             response["registry"] = _dump_registry(jpype, tensorflow_java, request)
         response["loads"] = [_try_load(jpype, m) for m in request.get("load_models", [])]
@@ -124,6 +129,27 @@ def main(argv: list[str]) -> int:
     response["python_tensorflow_loaded"] = "tensorflow" in sys.modules
     Path(argv[1]).write_text(json.dumps(response, indent=2))
     return 0
+
+
+def _rounds(jpype, request: dict, response: dict) -> None:
+    """Runs each round the parent sends on standard input (the path of its JSON, one per
+    line) until end-of-file; the models stay loaded from one round to the next."""
+    reply = int(request["reply_fd"])
+    models: dict = {}
+    try:
+        for line in sys.stdin:
+            order = json.loads(Path(line.strip()).read_text())
+            answers = {"tensorflow_java": response["tensorflow_java"], "jobs": []}
+            for job in order["jobs"]:
+                answers["jobs"].append(_run_job(jpype, WorkerJob.from_json(job), models))
+            written = Path(order["response"])
+            staged = written.with_name(written.name + ".part")
+            staged.write_text(json.dumps(answers))
+            staged.replace(written)
+            os.write(reply, b"\n")
+    finally:
+        for model in models.values():
+            model.close()
 
 
 def _dump_registry(jpype, tensorflow_java, request: dict) -> dict:

@@ -197,6 +197,12 @@ def guarded(run: Runner, where: str) -> Runner:
             return run(key, inputs)
         except LIBRARY_ERRORS as exc:
             raise ModelError(f"{where}: signature '{key}' failed: {first_line(exc)}") from exc
+        except UnicodeDecodeError as exc:  # TensorFlow's message quoted binary input
+            raise ModelError(
+                f"{where}: signature '{key}' failed on its inputs with a message quoting binary "
+                "strings (serialized protos?); numpy's fixed-width bytes ('S') drop their "
+                "trailing NUL bytes: keep them whole, or give tf.Example records as a TFRecord"
+            ) from exc
 
     return run_guarded
 
