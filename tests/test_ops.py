@@ -131,25 +131,25 @@ def test_an_op_in_no_registry_is_a_custom_op(custom_op_export):
 
 
 def test_parity_runs_nothing_in_java_for_a_model_that_cannot_load(custom_op_export, monkeypatch):
-    """The worker's JVM starts while Python imports TensorFlow, held: the op check refuses
-    the model before the worker is released, and the held worker goes away unreleased."""
+    """The worker's JVM starts while Python imports TensorFlow and waits for rounds: the op
+    check refuses the model before a round is sent, and the worker goes away without one."""
     started = []
     real_start = javaenv.start_worker
 
-    def held_only(*args, **kwargs):
-        assert kwargs.get("hold") is True, "a worker that runs at once"
+    def waiting_only(*args, **kwargs):
+        assert kwargs.get("rounds") is True, "a worker that runs at once"
         started.append(real_start(*args, **kwargs))
         return started[-1]
 
-    def no_release(self):
+    def no_round(self, jobs):
         raise AssertionError("the worker must not run a model that cannot load")
 
-    monkeypatch.setattr(javaenv, "start_worker", held_only)
-    monkeypatch.setattr(javaenv.Worker, "release", no_release)
+    monkeypatch.setattr(javaenv, "start_worker", waiting_only)
+    monkeypatch.setattr(javaenv.Worker, "send", no_round)
     with pytest.raises(IncompatibleModelError, match="op 'CaseFoldUTF8' is not registered"):
         parity(custom_op_export)
     assert len(started) == 1 and started[0].proc.wait(timeout=30) is not None
-    assert not (started[0].work / "response.json").exists()
+    assert not list(started[0].work.glob("round*"))
     result = CliRunner().invoke(main, ["parity", str(custom_op_export)])
     assert result.exit_code == EXIT_MODEL
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
