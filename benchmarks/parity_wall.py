@@ -8,12 +8,17 @@ Java's natives and answers with no job). Parity runs both sides, so the floor is
 when they run one after the other; parity overlaps them. Measured on the demo model and an
 image model (Keras MobileNetV2, 96x96x3, random weights), batch 64, as medians of --repeat
 runs of `tf2java parity OUT` with its compiled classes cached (the first, cold run shown
-apart)."""
+apart).
+
+Then four exports (demo, image and a copy of each): `tf2java parity A B C D` in one run
+against four runs, and against the floor plus each model's own share (its single run's wall
+less the floor), the bound a run of several exports should stay within 1.3x of."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,15 +71,30 @@ def main() -> int:
             f"{jvm_floor:.2f} s = {floor:.2f} s ({os.cpu_count()} cores)"
         )
         tf2java = [sys.executable, "-m", "exporter", "parity", "--batch", "64"]
+        single = {}
         for model in ("demo", "image"):
             cold = wall([*tf2java, str(work / model)], env)
-            warm = statistics.median(
+            warm = single[model] = statistics.median(
                 wall([*tf2java, str(work / model)], env) for _ in range(args.repeat)
             )
             print(
                 f"{model}: parity {warm:.2f} s = {warm / floor:.2f}x the floor "
                 f"(first run, javac included: {cold:.2f} s = {cold / floor:.2f}x)"
             )
+        four = []
+        for model in ("demo", "image"):
+            shutil.copytree(work / model, work / f"{model}2")
+            four += [str(work / model), str(work / f"{model}2")]
+        wall([*tf2java, *four], env)  # compiles the copies' classes once
+        together = statistics.median(wall([*tf2java, *four], env) for _ in range(args.repeat))
+        apart = statistics.median(
+            sum(wall([*tf2java, out], env) for out in four) for _ in range(args.repeat)
+        )
+        bound = floor + 2 * sum(single[m] - floor for m in ("demo", "image"))
+        print(
+            f"4 exports: one run {together:.2f} s, four runs {apart:.2f} s; floor + each "
+            f"model's share {bound:.2f} s: one run = {together / bound:.2f}x that"
+        )
     return 0
 
 

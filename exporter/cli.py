@@ -3,6 +3,7 @@ stderr and an exit code (see the README); --debug shows the traceback instead.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -385,10 +386,12 @@ source_options = [
     ),
     click.option("--by-name", is_flag=True, help="Weights-only .h5: load layers by name."),
     click.option(
+        "--serving-version",
         "--version",
         "model_version",
         type=click.IntRange(min=0),
-        help="TensorFlow Serving's MODEL/<version>/ folders: the version [default: highest].",
+        help="TensorFlow Serving's MODEL/<version>/ folders: the version [default: highest]; "
+        "--version is an older spelling.",
     ),
     click.option(
         "--set",
@@ -737,7 +740,7 @@ def parity(
 ):
     """Run each export OUT's model in Python TensorFlow and, through its generated Java class,
     in TensorFlow Java; compare every output. Exit 0 only when all match."""
-    from exporter.commands.parity import check_report_target, refused_report
+    from exporter.commands.parity import check_report_target, refused_report, shared_java
     from exporter.commands.parity import parity as run_parity
 
     if len(outs) > 1:
@@ -754,50 +757,62 @@ def parity(
             if path:  # before anything runs
                 check_report_target(path, force, out, flag)
     results, codes = [], []
-    for out in outs:
-        if len(outs) > 1:
-            click.echo(f"== {out}")
-        try:
-            result = run_parity(
-                out,
-                inputs=inputs_npz,
-                batch=batch,
-                seed=seed,
-                formats=FORMAT_CHOICES[fmt] if fmt else None,
-                signatures=tuple(s for s in signatures if s != "all"),
-                op_libraries=list(op_libraries),
-                jvm_options=list(jvm_options),
-                atol=atol[0],
-                rtol=rtol[0],
-                atol_of=atol[1],
-                rtol_of=rtol[1],
-                timeout=timeout,
-                allow_side_effects=allow_side_effects,
-                echo=_echo,
-                against=against,
-                skip=skip,
-                shape_only=shape_only,
-                save_outputs=save_outputs,
-                force=force,
-                expected_npz=expected_npz,
-            )
-        except Tf2JavaError as exc:  # refused before comparing: the reports say why
-            tolerances = (
-                DEFAULT_ATOL if atol[0] is None else atol[0],
-                DEFAULT_RTOL if rtol[0] is None else rtol[0],
-            )
-            if len(outs) == 1:
-                if report or junit:
-                    _write_reports(refused_report(out, exc, *tolerances), report, junit, force)
-                raise
-            click.echo(f"error: {out}: {printable(tidy(str(exc)))}", err=True)
-            results.append(refused_report(out, exc, *tolerances))
-            codes.append(exc.exit_code)
-            continue
-        results.append(result)
-        codes.append(result.exit_code)
-        for line in result.lines():
-            click.echo(printable(line))
+    which = {
+        "formats": FORMAT_CHOICES[fmt] if fmt else None,
+        "signatures": tuple(s for s in signatures if s != "all"),
+        "op_libraries": list(op_libraries),
+        "jvm_options": list(jvm_options),
+    }
+    # Several exports share one JVM, started before TensorFlow is imported
+    with (
+        shared_java(list(outs), batch=batch, seed=seed, echo=_echo, **which)
+        if len(outs) > 1
+        else contextlib.nullcontext({}) as sides
+    ):
+        for out in outs:
+            if len(outs) > 1:
+                click.echo(f"== {out}")
+            try:
+                if isinstance(sides.get(out), Tf2JavaError):
+                    raise sides[out]
+                result = run_parity(
+                    out,
+                    java=sides.get(out),
+                    inputs=inputs_npz,
+                    batch=batch,
+                    seed=seed,
+                    atol=atol[0],
+                    rtol=rtol[0],
+                    atol_of=atol[1],
+                    rtol_of=rtol[1],
+                    timeout=timeout,
+                    allow_side_effects=allow_side_effects,
+                    echo=_echo,
+                    against=against,
+                    skip=skip,
+                    shape_only=shape_only,
+                    save_outputs=save_outputs,
+                    force=force,
+                    expected_npz=expected_npz,
+                    **which,
+                )
+            except Tf2JavaError as exc:  # refused before comparing: the reports say why
+                tolerances = (
+                    DEFAULT_ATOL if atol[0] is None else atol[0],
+                    DEFAULT_RTOL if rtol[0] is None else rtol[0],
+                )
+                if len(outs) == 1:
+                    if report or junit:
+                        _write_reports(refused_report(out, exc, *tolerances), report, junit, force)
+                    raise
+                click.echo(f"error: {out}: {printable(tidy(str(exc)))}", err=True)
+                results.append(refused_report(out, exc, *tolerances))
+                codes.append(exc.exit_code)
+                continue
+            results.append(result)
+            codes.append(result.exit_code)
+            for line in result.lines():
+                click.echo(printable(line))
     if len(outs) == 1:
         _write_reports(results[0], report, junit, force)
     else:
@@ -944,10 +959,11 @@ def scan(src, tags, as_json):
 @click.option("--group", default="com.example", show_default=True, help="Maven groupId.")
 @click.option("--artifact", help="Maven artifactId [default: from the model name].")
 @click.option(
+    "--module-version",
     "--version",
     "project_version",
     help="Module version [default: 1.0.0, then the next one semantic versioning gives the "
-    "change since the hand-off in DEST].",
+    "change since the hand-off in DEST]; --version is an older spelling.",
 )
 @click.option("--package", help="Java package [default: GROUP.MODELNAME].")
 @click.option("--class", "class_name", help="Base class name [default: from the model name].")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -225,10 +227,27 @@ def test_a_reader_that_goes_away_ends_it_quietly():
 
 @pytest.mark.slow
 @pytest.mark.jvm
+def _as_documented(text: str) -> list[str]:
+    """Output lines with what varies from run to run masked: numbers, the p99/mean figures
+    (absent where two sides agree exactly) and javac's line (absent when cached)."""
+    text = re.sub(r" \(p99 [^)]*\)", "", text)
+    text = re.sub(r"\d+(\.\d+)?(e[+-]\d+)?", "N", text)
+    return [line for line in text.splitlines() if not line.startswith("compiling ")]
+
+
 def test_the_demo_runs_end_to_end(run, tmp_path):
-    """`make demo`'s command: build, export, generate, compile, parity."""
+    """`make demo`'s command: build, export, generate, compile, parity; it prints what the
+    README shows, and DIR holds what the README lists."""
     result = run("demo", "--out", tmp_path / "demo")
     assert result.exit_code == 0, result.output
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## The demo") : readme.index("## Commands")]
+    documented = section.split("```\n")[1]
+    printed = result.output.replace(str(tmp_path / "demo"), "demo-out")
+    assert _as_documented(printed) == _as_documented(documented)
+    listed = set(re.findall(r"^\| `([^`]+?)/?`", section, re.M))
+    listed |= set(re.findall(r"^\| `[^`]+`, `([^`]+)`", section, re.M))
+    assert listed == {p.name for p in (tmp_path / "demo").iterdir()}
     report = json.loads((tmp_path / "demo" / "parity.json").read_text())
     assert report["ok"] is True and len(report["cases"]) == 2
     java = {p.name for p in (tmp_path / "demo" / "export" / "java").rglob("*.java")}

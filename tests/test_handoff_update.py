@@ -171,9 +171,16 @@ def test_a_new_model_into_the_teams_module(tmp_path):
 
     # a version names one model: 1.0.0 cannot come back for this one
     reused = cli(
-        "handoff", exports["v2"], module, "--group", "org.acme", "--force", "--version", "1.0.0"
+        "handoff",
+        exports["v2"],
+        module,
+        "--group",
+        "org.acme",
+        "--force",
+        "--module-version",
+        "1.0.0",
     )
     assert reused.exit_code == EXIT_USAGE
-    assert "--version 1.0.0: handed off before for another model" in reused.output
+    assert "--module-version 1.0.0: handed off before for another model" in reused.output
     again = cli("handoff", exports["v2"], module, "--group", "org.acme", "--force")
     assert again.exit_code == 0 and "(version 2.0.0)" in again.output  # nothing changed

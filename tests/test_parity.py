@@ -303,12 +303,22 @@ def test_both_sides_against_outputs_computed_elsewhere(tmp_path):
     assert alone.exit_code == 2 and "give those with --inputs FILE.npz" in alone.output
 
 
-def test_several_exports_in_one_run(split_export, keras_export, tmp_path):
-    """`parity OUT1 OUT2 OUT3`: one process, a report per export (one JSON, a JUnit suite
-    each), a refused one among them, and the run's exit code the worst."""
+def test_several_exports_in_one_run(split_export, keras_export, tmp_path, monkeypatch):
+    """`parity OUT1 OUT2 OUT3`: one process and one JVM, a report per export (one JSON, a
+    JUnit suite each), a refused one among them, and the run's exit code the worst."""
     from click.testing import CliRunner
 
     from exporter.cli import main
+    from exporter.java import javaenv
+
+    started = []
+    real_start = javaenv.start_worker
+
+    def counted(*args, **kwargs):
+        started.append(real_start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(javaenv, "start_worker", counted)
 
     tampered = tmp_path / "tampered"
     shutil.copytree(split_export, tampered)
@@ -331,6 +341,7 @@ def test_several_exports_in_one_run(split_export, keras_export, tmp_path):
     )
     assert result.exit_code == 3, result.output
     assert "parity over 3 exports: 2 passed" in result.output
+    assert len(started) == 1 and started[0].proc.poll() is not None  # one JVM, stopped
     assert f"error: {tampered}: " in result.output
     suites = ET.parse(tmp_path / "junit.xml").getroot()
     assert suites.tag == "testsuites"

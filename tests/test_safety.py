@@ -544,7 +544,7 @@ def test_labels_of_an_output_keyed_like_a_path_stay_inside_the_module(built, tmp
         (["--group", "../../evil"], "--group '../../evil' is not a Maven groupId"),
         (["--group", "com.acme\n"], "--group 'com.acme\\n' is not a Maven groupId"),
         (["--artifact", "my model"], "--artifact 'my model' is not a Maven artifactId"),
-        (["--version", ""], "--version '' is not a Maven version"),
+        (["--version", ""], "--module-version '' is not a Maven version"),
         (["--version", "1.0'\nprintln 'x"], "is not a Maven version"),
         (["--package", "java.models"], "the JVM prohibits packages under java."),
         (["--package", "com.acme\n"], "--package 'com.acme\\n': not a Java package name"),

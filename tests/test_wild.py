@@ -329,9 +329,9 @@ def test_tensorflow_serving_half_plus_two(tf1, tmp_path):
     printed = ok("parity", out)
     assert "parity OK: 10 of 10" in printed
 
-    old = ok("export", model, tmp_path / "v7", "--version", "7", "--format", "savedmodel")
+    old = ok("export", model, tmp_path / "v7", "--serving-version", "7", "--format", "savedmodel")
     assert "exported" in old
-    missing = cli("inspect", model, "--version", "9")
+    missing = cli("inspect", model, "--version", "9")  # the older spelling
     assert missing.exit_code == EXIT_USAGE
     assert "versions: 7, 123" in error_line(missing)
 

@@ -46,7 +46,8 @@ def run_demo(out: Path, force: bool = False, echo: Callable[[str], None] = print
 
         step(echo, "5/5 checking Python/Java parity on both formats")
         report = parity(stage / "export", inputs=stage / "inputs.npz", echo=echo)
-        report.export_dir = str(out / "export")
+        report.export_dir = str(out / "export")  # where they are once the demo ends
+        report.inputs = report.inputs.replace(str(stage), str(out))
         write_report(report, stage / "parity.json")
         write_junit(report, stage / "parity.xml")
     for line in report.lines():

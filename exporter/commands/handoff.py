@@ -322,8 +322,8 @@ def _module(data, group: str, artifact: str | None, version: str, package: str |
         )
     if not _VERSION.fullmatch(version):
         raise UsageError(
-            f"--version {version!r} is not a Maven version: letters, digits, '.', '-', '+' and "
-            "'_', starting with a letter or digit (1.0.0, 2.1.0-SNAPSHOT)"
+            f"--module-version {version!r} is not a Maven version: letters, digits, '.', '-', "
+            "'+' and '_', starting with a letter or digit (1.0.0, 2.1.0-SNAPSHOT)"
         )
     artifact = artifact or re.sub(r"[^a-z0-9]+", "-", data.name.lower()).strip("-") or "model"
     flag = "--package" if package else "--group"

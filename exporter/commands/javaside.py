@@ -27,9 +27,9 @@ PARITY_PACKAGE = "tf2java.parity"
 class JavaSide:
     """A prepared Java side: the manifest, the inputs and the signatures they go to by
     (format, signature key), the first batch where it was read without TensorFlow, the
-    classes, one worker job per signature, and the worker, waiting for its first batch.
-    Leaving the `with` block stops the worker if it still runs and removes the scratch
-    folder."""
+    classes and where they were compiled, one worker job per signature, and the worker,
+    waiting for its first batch (its own, or one shared by the exports of a run). Leaving the
+    `with` block stops its own worker if it still runs and removes the scratch folder."""
 
     export_dir: Path
     manifest: manifest_mod.Manifest
@@ -41,8 +41,10 @@ class JavaSide:
     classes: list[binding.JavaClass]
     # One worker job per signature checked, with its class and signature
     runs: list[tuple[binding.WorkerJob, binding.JavaClass, binding.JavaSignature]]
-    worker: javaenv.Worker
+    compiled: Path
     scratch: tempfile.TemporaryDirectory = field(repr=False)
+    worker: javaenv.Worker | None = None
+    owns_worker: bool = True
 
     @property
     def jobs(self) -> list[binding.WorkerJob]:
@@ -52,7 +54,8 @@ class JavaSide:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.worker.__exit__(*exc)
+        if self.worker is not None and self.owns_worker:
+            self.worker.__exit__(*exc)
         self.scratch.cleanup()
 
     def send(self, feeds: streams.Feeds) -> None:
@@ -73,11 +76,44 @@ def prepare(
     jvm_options: list[str] = (),
     echo: Callable[[str], None] = lambda s: None,
 ) -> JavaSide:
+    """The Java side of one export (`plan`) with a worker of its own, started."""
+    side = plan(export_dir, inputs=inputs, formats=formats, signatures=signatures, echo=echo)
+    try:
+        side.worker = start([side], Path(side.scratch.name), op_libraries, jvm_options)
+    except BaseException:
+        side.scratch.cleanup()
+        raise
+    return side
+
+
+def start(
+    sides: list[JavaSide], work: Path, op_libraries: list[Path] = (), jvm_options: list[str] = ()
+) -> javaenv.Worker:
+    """One worker (one JVM) for the Java sides `sides`, its files in `work`: the classes of
+    each on its classpath (each side's in a package of its own)."""
+    return javaenv.start_worker(
+        work,
+        jars=[*javaenv.classpath(), *(str(side.compiled) for side in sides)],
+        jvm_options=list(jvm_options),
+        op_libraries=[str(Path(p).resolve()) for p in op_libraries],
+        rounds=True,
+    )
+
+
+def plan(
+    export_dir: Path,
+    *,
+    inputs: streams.Inputs | None = None,
+    formats: tuple[str, ...] | None = None,
+    signatures: tuple[str, ...] = (),
+    package: str = PARITY_PACKAGE,
+    echo: Callable[[str], None] = lambda s: None,
+) -> JavaSide:
     """Reads and verifies the export's manifest, reads the first batch of `inputs` (default:
     generated) for the signatures checked (`signatures`, else every one) where that needs no
-    TensorFlow, generates and compiles the classes (javac, cached) and starts the worker.
-    Raises ModelError (manifest, files, inputs), UsageError (a signature the export does not
-    have), EnvironmentError_ (no JDK or TensorFlow Java)."""
+    TensorFlow, and generates and compiles the classes in `package` (javac, cached): a Java
+    side without its worker yet (`start`). Raises ModelError (manifest, files, inputs),
+    UsageError (a signature the export does not have), EnvironmentError_ (no JDK)."""
     inputs = inputs or streams.open_inputs(None, DEFAULT_BATCH)
     manifest, sha = manifest_mod.read(export_dir)
     manifest_mod.verify_files(export_dir, manifest)
@@ -101,11 +137,11 @@ def prepare(
     else:  # serialized Examples go as bytes; their features' strings as text
         binary = any(t.example is not None for s in sigs.values() for t in s.inputs)
     strings = "bytes" if binary else "text"
-    classes = planning.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
+    classes = planning.plan(manifest, package, formats=formats, strings=strings)
     scratch = fsutil.scratch("parity")
     try:
         work = Path(scratch.name)
-        key = f"{rendering.generator_digest()} {sha} {PARITY_PACKAGE} {strings} {formats}"
+        key = f"{rendering.generator_digest()} {sha} {package} {strings} {formats}"
 
         def render() -> list[Path]:
             sources = writing.write_sources(classes, manifest, sha, work / "src")
@@ -120,18 +156,11 @@ def prepare(
                     where = work / f"in{len(runs)}.npz"
                     job = java_job(len(runs), cls, jsig, export_dir, where, work)
                     runs.append((job, cls, jsig))
-        worker = javaenv.start_worker(
-            work,
-            jars=[*javaenv.classpath(), str(compiled)],
-            jvm_options=list(jvm_options),
-            op_libraries=[str(Path(p).resolve()) for p in op_libraries],
-            rounds=True,
-        )
     except BaseException:
         scratch.cleanup()
         raise
     return JavaSide(
-        export_dir, manifest, sha, inputs, sigs, first, strings, classes, runs, worker, scratch
+        export_dir, manifest, sha, inputs, sigs, first, strings, classes, runs, compiled, scratch
     )
 
 

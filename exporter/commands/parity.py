@@ -8,6 +8,7 @@ module imports no TensorFlow, `parity` starts the worker's JVM first and imports
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -28,7 +29,7 @@ from exporter.core import dtypes, streams
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Tally, by_hand, compare
-from exporter.core.fsutil import check_target, refuse_overlap, staged_dir, staged_file
+from exporter.core.fsutil import check_target, refuse_overlap, scratch, staged_dir, staged_file
 from exporter.core.inputs import DEFAULT_BATCH, check_input
 from exporter.errors import (
     EXIT_ENVIRONMENT,
@@ -38,6 +39,7 @@ from exporter.errors import (
     JavaWorkerError,
     ModelError,
     OutputExistsError,
+    Tf2JavaError,
     UsageError,
     VerificationError,
     batch_hint,
@@ -234,11 +236,7 @@ def parity(
     IncompatibleModelError (ops the runtime lacks), UsageError (side effects not allowed),
     EnvironmentError_ (no JDK or TensorFlow Java)."""
     started = time.monotonic()
-    if batch is None:  # the batch the export was checked at (a graph may run at 1 only)
-        batch = manifest_mod.read(export_dir)[0].checked("batch", None, DEFAULT_BATCH)
-        if inputs is not None and not _is_npz(inputs) and batch >= DEFAULT_BATCH:
-            batch = STREAM_BATCH  # records of a TFRecord: more at a time than generated ones
-    source = streams.open_inputs(inputs, batch, seed)
+    source = java.inputs if java is not None else inputs_for(export_dir, inputs, batch, seed)
     if save_outputs is not None:  # before anything runs
         refuse_overlap(save_outputs, export_dir, "export", "--save-outputs")
         check_target(save_outputs, force, "--force")
@@ -319,8 +317,62 @@ def parity(
 STREAM_BATCH = 64
 
 
-def _is_npz(path: Path) -> bool:
-    return path.is_file() and zipfile.is_zipfile(path)
+def inputs_for(export_dir: Path, inputs: Path | None, batch: int | None, seed: int):
+    """The inputs of a parity run (streams.Inputs): `inputs` or generated, in batches of
+    `batch`, else of the batch the export was checked at (a graph may run at 1 only), else
+    STREAM_BATCH records of a TFRecord."""
+    if batch is None:
+        batch = manifest_mod.read(export_dir)[0].checked("batch", None, DEFAULT_BATCH)
+        streamed = inputs is not None and not (inputs.is_file() and zipfile.is_zipfile(inputs))
+        if streamed and batch >= DEFAULT_BATCH:
+            batch = STREAM_BATCH
+    return streams.open_inputs(inputs, batch, seed)
+
+
+@contextlib.contextmanager
+def shared_java(
+    outs: list[Path],
+    *,
+    batch: int | None,
+    seed: int,
+    formats: tuple[str, ...] | None = None,
+    signatures: tuple[str, ...] = (),
+    op_libraries: list[Path] = (),
+    jvm_options: list[str] = (),
+    echo: Callable[[str], None] = lambda s: None,
+):
+    """The Java sides of several exports' parity runs with one worker (one JVM) for all,
+    started before TensorFlow is imported: yields export -> its JavaSide (for `parity`'s
+    `java`), or the Tf2JavaError that refused it before anything ran. The worker stops when
+    the block ends."""
+    sides: dict[Path, JavaSide | Tf2JavaError] = {}
+    work = scratch("parity-jvm")
+    try:
+        for number, out in enumerate(outs):
+            try:
+                sides[out] = javaside.plan(
+                    out,
+                    inputs=inputs_for(out, None, batch, seed),
+                    formats=formats,
+                    signatures=signatures,
+                    package=f"{javaside.PARITY_PACKAGE}.e{number}",
+                    echo=echo,
+                )
+            except Tf2JavaError as exc:
+                sides[out] = exc
+        planned = [side for side in sides.values() if isinstance(side, JavaSide)]
+        if not planned:  # every export refused: no JVM to start
+            yield sides
+            return
+        with javaside.start(planned, Path(work.name), op_libraries, jvm_options) as worker:
+            for side in planned:
+                side.worker, side.owns_worker = worker, False
+            yield sides
+    finally:
+        for side in sides.values():
+            if isinstance(side, JavaSide):
+                side.scratch.cleanup()
+        work.cleanup()
 
 
 def _run_batches(

@@ -128,7 +128,7 @@ def bump(version: str, level: str) -> str:
     if not match:
         raise UsageError(
             f"the module's version {version!r} is not MAJOR.MINOR.PATCH, so the next one cannot "
-            "be worked out; give it with --version"
+            "be worked out; give it with --module-version"
         )
     major, minor, patch = (int(part or 0) for part in match.groups()[:3])
     if level == "major":
@@ -154,14 +154,14 @@ def decide(previous: dict | None, record: dict, given: str | None) -> tuple[str,
         version = given or bump(was, changes.level)
         if given == was and changes.level != "none":
             raise UsageError(
-                f"--version {given}: the module holds {given} for another model (sha256 "
+                f"--module-version {given}: the module holds {given} for another model (sha256 "
                 f"{str(previous.get('model_sha256'))[:12]}); a changed model needs a new "
                 f"version: {bump(was, changes.level)} by semantic versioning ({changes.level}: "
                 f"{changes.lines[0]})"
             )
     if history.get(version, record["model_sha256"]) != record["model_sha256"]:
         raise UsageError(
-            f"--version {version}: handed off before for another model (sha256 "
+            f"--module-version {version}: handed off before for another model (sha256 "
             f"{history[version][:12]}); a version names one model: choose another"
         )
     history[version] = record["model_sha256"]

@@ -9,8 +9,9 @@ Usage: python -m exporter.java.worker REQUEST.json RESPONSE.json [PARENT_PIPE_FD
 
 A request with `rounds` (its `reply_fd` a pipe to the parent) runs no jobs of its own: it
 reads the path of a round (a JSON of jobs and where to write their answers) from each line of
-its standard input, runs that round with the models it loaded for earlier ones, writes the
-answers and one byte to `reply_fd`, and ends at end-of-file.
+its standard input, runs that round with the models it loaded for earlier ones (closing
+those the round does not use: the exports of a run take their turns), writes the answers and
+one byte to `reply_fd`, and ends at end-of-file.
 """
 
 from __future__ import annotations
@@ -140,8 +141,12 @@ def _rounds(jpype, request: dict, response: dict) -> None:
         for line in sys.stdin:
             order = json.loads(Path(line.strip()).read_text())
             answers = {"tensorflow_java": response["tensorflow_java"], "jobs": []}
-            for job in order["jobs"]:
-                answers["jobs"].append(_run_job(jpype, WorkerJob.from_json(job), models))
+            jobs = [WorkerJob.from_json(job) for job in order["jobs"]]
+            for job in jobs:
+                answers["jobs"].append(_run_job(jpype, job, models))
+            # A round runs every model of its export: those of an earlier export are done
+            for key in set(models) - {(job.java_class, job.model) for job in jobs}:
+                models.pop(key).close()
             written = Path(order["response"])
             staged = written.with_name(written.name + ".part")
             staged.write_text(json.dumps(answers))

@@ -72,7 +72,9 @@ def resolve_version(path: Path, version: int | None) -> Path:
     one (or `version`)."""
     if _has_saved_model(path):
         if version is not None:
-            raise UsageError(f"{path}: --version {version} needs a folder of numbered versions")
+            raise UsageError(
+                f"{path}: --serving-version {version} needs a folder of numbered versions"
+            )
         return path
     versions = serving_versions(path)
     chosen = max(versions) if version is None else version
