@@ -51,6 +51,9 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     assert "tf2java/testing.py" in modules
     assert "exporter/sources/tf1.py" in modules and "exporter/cli.py" in modules
     assert modules <= names, sorted(modules - names)
+    (entry_points,) = (n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    registered = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[pytest11]\ntf2java = tf2java.pytest_plugin" in registered
 
 
 def test_one_tensorflow_and_the_keras_2_that_goes_with_it():

@@ -36,9 +36,27 @@ def test_the_readmes_pytest_example_passes(keras_source, tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "1 passed" in proc.stdout
+    assert "2 passed" in proc.stdout
 
 
 def test_importing_the_package_does_not_import_tensorflow():
     code = "import sys, tf2java, tf2java.testing; assert 'tensorflow' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_one_jvm_serves_every_check_it_is_given(split_export, keras_source, tmp_path):
+    """`JVM()` (the `tf2java_jvm` fixture's): an export and a source checked in one JVM, which
+    stays up between them and stops when the block ends."""
+    from tf2java.testing import JVM, assert_parity
+
+    with JVM() as jvm:
+        first = assert_parity(split_export, jvm=jvm)
+        assert jvm.worker.proc.poll() is None
+        second = assert_parity(keras_source, workdir=tmp_path, jvm=jvm, batch=3)
+        assert jvm.worker.proc.poll() is None and jvm.worker.rounds == 2
+    assert jvm.worker.proc.poll() is not None
+    assert first.ok and second.ok
+    assert [c.java_class for c in first.cases] == ["SplitSavedModel", "SplitFrozen"]
+    assert {c.java_class for c in second.cases} == {"TwoHeadsSavedModel", "TwoHeadsFrozen"}
+    assert second.inputs == "3 generated example(s) (seed 0)"
+    assert not list(tmp_path.iterdir())  # the source's export went with its temporary folder

@@ -79,21 +79,19 @@ def prepare(
     """The Java side of one export (`plan`) with a worker of its own, started."""
     side = plan(export_dir, inputs=inputs, formats=formats, signatures=signatures, echo=echo)
     try:
-        side.worker = start([side], Path(side.scratch.name), op_libraries, jvm_options)
+        side.worker = start(Path(side.scratch.name), op_libraries, jvm_options)
     except BaseException:
         side.scratch.cleanup()
         raise
     return side
 
 
-def start(
-    sides: list[JavaSide], work: Path, op_libraries: list[Path] = (), jvm_options: list[str] = ()
-) -> javaenv.Worker:
-    """One worker (one JVM) for the Java sides `sides`, its files in `work`: the classes of
-    each on its classpath (each side's in a package of its own)."""
+def start(work: Path, op_libraries: list[Path] = (), jvm_options: list[str] = ()) -> javaenv.Worker:
+    """A worker (one JVM with TensorFlow Java) waiting for rounds, its files in `work`; it
+    serves any Java side (each job names its classes, loaded in a class loader of their own)."""
     return javaenv.start_worker(
         work,
-        jars=[*javaenv.classpath(), *(str(side.compiled) for side in sides)],
+        jars=list(javaenv.classpath()),
         jvm_options=list(jvm_options),
         op_libraries=[str(Path(p).resolve()) for p in op_libraries],
         rounds=True,
@@ -106,12 +104,11 @@ def plan(
     inputs: streams.Inputs | None = None,
     formats: tuple[str, ...] | None = None,
     signatures: tuple[str, ...] = (),
-    package: str = PARITY_PACKAGE,
     echo: Callable[[str], None] = lambda s: None,
 ) -> JavaSide:
     """Reads and verifies the export's manifest, reads the first batch of `inputs` (default:
     generated) for the signatures checked (`signatures`, else every one) where that needs no
-    TensorFlow, and generates and compiles the classes in `package` (javac, cached): a Java
+    TensorFlow, and generates and compiles the classes (javac, cached): a Java
     side without its worker yet (`start`). Raises ModelError (manifest, files, inputs),
     UsageError (a signature the export does not have), EnvironmentError_ (no JDK)."""
     inputs = inputs or streams.open_inputs(None, DEFAULT_BATCH)
@@ -137,11 +134,11 @@ def plan(
     else:  # serialized Examples go as bytes; their features' strings as text
         binary = any(t.example is not None for s in sigs.values() for t in s.inputs)
     strings = "bytes" if binary else "text"
-    classes = planning.plan(manifest, package, formats=formats, strings=strings)
+    classes = planning.plan(manifest, PARITY_PACKAGE, formats=formats, strings=strings)
     scratch = fsutil.scratch("parity")
     try:
         work = Path(scratch.name)
-        key = f"{rendering.generator_digest()} {sha} {package} {strings} {formats}"
+        key = f"{rendering.generator_digest()} {sha} {PARITY_PACKAGE} {strings} {formats}"
 
         def render() -> list[Path]:
             sources = writing.write_sources(classes, manifest, sha, work / "src")
@@ -154,7 +151,7 @@ def plan(
             for jsig in cls.signatures:
                 if (cls.artifact.format, jsig.sig.key) in sigs:
                     where = work / f"in{len(runs)}.npz"
-                    job = java_job(len(runs), cls, jsig, export_dir, where, work)
+                    job = java_job(len(runs), cls, jsig, export_dir, where, work, compiled)
                     runs.append((job, cls, jsig))
     except BaseException:
         scratch.cleanup()
@@ -183,7 +180,10 @@ def java_job(
     export_dir: Path,
     inputs_file: Path,
     work: Path,
+    classes: Path | None = None,
 ) -> binding.WorkerJob:
-    """The worker's request for one signature of one generated class of the export."""
+    """The worker's request for one signature of one generated class of the export (compiled
+    in `classes`, else on the worker's classpath)."""
     model = (export_dir / cls.artifact.path).resolve()
-    return binding.WorkerJob.of(job_id, cls, jsig, model, inputs_file, work / f"out{job_id}.npz")
+    result = work / f"out{job_id}.npz"
+    return binding.WorkerJob.of(job_id, cls, jsig, model, inputs_file, result, classes)

@@ -329,6 +329,55 @@ def inputs_for(export_dir: Path, inputs: Path | None, batch: int | None, seed: i
     return streams.open_inputs(inputs, batch, seed)
 
 
+class JVM:
+    """One Java worker (one JVM with TensorFlow Java, and `op_libraries` loaded) that parity
+    runs share, for the exports of one `tf2java parity` run or the tests of a pytest session:
+    each export's classes load in a class loader of their own and each export takes its turn,
+    the models of the one before closed first. Started at once (its start overlaps what comes
+    next); `close` (or leaving the `with` block) stops it."""
+
+    def __init__(self, op_libraries: list[Path] = (), jvm_options: list[str] = ()):
+        self.op_libraries = list(op_libraries)
+        self._work = scratch("parity-jvm")
+        try:
+            self.worker = javaside.start(Path(self._work.name), op_libraries, jvm_options)
+        except BaseException:
+            self._work.cleanup()
+            raise
+
+    def side(
+        self,
+        export_dir: Path,
+        *,
+        inputs: Path | None = None,
+        batch: int | None = None,
+        seed: int = 0,
+        formats: tuple[str, ...] | None = None,
+        signatures: tuple[str, ...] = (),
+        echo: Callable[[str], None] = lambda s: None,
+    ) -> JavaSide:
+        """The Java side of `export_dir` (for `parity`'s `java`), served by this JVM."""
+        side = javaside.plan(
+            export_dir,
+            inputs=inputs_for(export_dir, inputs, batch, seed),
+            formats=formats,
+            signatures=signatures,
+            echo=echo,
+        )
+        side.worker, side.owns_worker = self.worker, False
+        return side
+
+    def close(self) -> None:
+        self.worker.__exit__(None, None, None)
+        self._work.cleanup()
+
+    def __enter__(self) -> JVM:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @contextlib.contextmanager
 def shared_java(
     outs: list[Path],
@@ -341,38 +390,29 @@ def shared_java(
     jvm_options: list[str] = (),
     echo: Callable[[str], None] = lambda s: None,
 ):
-    """The Java sides of several exports' parity runs with one worker (one JVM) for all,
-    started before TensorFlow is imported: yields export -> its JavaSide (for `parity`'s
-    `java`), or the Tf2JavaError that refused it before anything ran. The worker stops when
-    the block ends."""
+    """The Java sides of several exports' parity runs with one JVM for all, started before
+    TensorFlow is imported: yields export -> its JavaSide (for `parity`'s `java`), or the
+    Tf2JavaError that refused it before anything ran. The JVM stops when the block ends."""
     sides: dict[Path, JavaSide | Tf2JavaError] = {}
-    work = scratch("parity-jvm")
-    try:
-        for number, out in enumerate(outs):
-            try:
-                sides[out] = javaside.plan(
-                    out,
-                    inputs=inputs_for(out, None, batch, seed),
-                    formats=formats,
-                    signatures=signatures,
-                    package=f"{javaside.PARITY_PACKAGE}.e{number}",
-                    echo=echo,
-                )
-            except Tf2JavaError as exc:
-                sides[out] = exc
-        planned = [side for side in sides.values() if isinstance(side, JavaSide)]
-        if not planned:  # every export refused: no JVM to start
+    with JVM(op_libraries, jvm_options) as jvm:
+        try:
+            for out in outs:
+                try:
+                    sides[out] = jvm.side(
+                        out,
+                        batch=batch,
+                        seed=seed,
+                        formats=formats,
+                        signatures=signatures,
+                        echo=echo,
+                    )
+                except Tf2JavaError as exc:
+                    sides[out] = exc
             yield sides
-            return
-        with javaside.start(planned, Path(work.name), op_libraries, jvm_options) as worker:
-            for side in planned:
-                side.worker, side.owns_worker = worker, False
-            yield sides
-    finally:
-        for side in sides.values():
-            if isinstance(side, JavaSide):
-                side.scratch.cleanup()
-        work.cleanup()
+        finally:
+            for side in sides.values():
+                if isinstance(side, JavaSide):
+                    side.scratch.cleanup()
 
 
 def _run_batches(

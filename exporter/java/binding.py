@@ -772,7 +772,9 @@ class WorkerJob:
     """The parity worker's request for one signature of one generated class: the class, the
     model file it loads, the method, where the inputs are and the outputs go, and how each
     tensor crosses. `nd`: the NdArray overload, which takes inputs straight from numpy's
-    memory; `fresh`: a stateful signature, run on a model loaded for it alone."""
+    memory; `fresh`: a stateful signature, run on a model loaded for it alone; `classes`:
+    the folder of the compiled class, loaded by a class loader of its own (a worker serves
+    exports it did not start with), or "" for the worker's classpath."""
 
     id: int
     java_class: str
@@ -784,6 +786,7 @@ class WorkerJob:
     outputs: tuple[Crossing, ...]
     nd: bool
     fresh: bool
+    classes: str = ""
 
     @classmethod
     def of(
@@ -794,6 +797,7 @@ class WorkerJob:
         model: Path,
         inputs: Path,
         result: Path,
+        classes: Path | None = None,
     ) -> WorkerJob:
         return cls(
             id=job_id,
@@ -806,6 +810,7 @@ class WorkerJob:
             outputs=tuple(Crossing.of(t, output=True) for t in jsig.outputs),
             nd=bool(jsig.nd_inputs),
             fresh=jsig.sig.stateful,
+            classes=str(classes or ""),
         )
 
     def to_json(self) -> dict:

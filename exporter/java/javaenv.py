@@ -245,6 +245,11 @@ class Worker:
                 os.close(fd)
         self._watch = self._reply = None
 
+    @property
+    def rounds(self) -> int:
+        """How many rounds it was sent."""
+        return self._rounds
+
     def send(self, jobs: list[WorkerJob]) -> None:
         """Sends `jobs` to a worker started with `rounds`, which runs them with the models it
         loaded for earlier rounds while this process goes on; `receive` waits for them."""

@@ -145,7 +145,7 @@ def _rounds(jpype, request: dict, response: dict) -> None:
             for job in jobs:
                 answers["jobs"].append(_run_job(jpype, job, models))
             # A round runs every model of its export: those of an earlier export are done
-            for key in set(models) - {(job.java_class, job.model) for job in jobs}:
+            for key in set(models) - {_model_key(job) for job in jobs}:
                 models.pop(key).close()
             written = Path(order["response"])
             staged = written.with_name(written.name + ".part")
@@ -205,20 +205,41 @@ def _graph_def_class(jpype):
     raise RuntimeError("no GraphDef class in this TensorFlow Java")
 
 
+def _model_key(job: WorkerJob) -> tuple[str, str, str]:
+    return (job.classes, job.java_class, job.model)
+
+
+_loaders: dict = {}
+
+
+def _loader(jpype, classes: str):
+    """The class loader of a folder of compiled classes (one per folder, kept for the
+    worker's life; its parent the classpath's, which holds TensorFlow Java), or None for
+    the classpath's own."""
+    if not classes:
+        return None
+    if classes not in _loaders:
+        url = jpype.JClass("java.nio.file.Paths").get(classes).toUri().toURL()
+        urls = jpype.JArray(jpype.JClass("java.net.URL"))([url])
+        parent = jpype.JClass("java.lang.ClassLoader").getSystemClassLoader()
+        _loaders[classes] = jpype.JClass("java.net.URLClassLoader")(urls, parent)
+    return _loaders[classes]
+
+
 def _run_job(jpype, job: WorkerJob, models: dict) -> dict:
     """Runs one signature through its generated class. Models stay loaded for the next job
     of the same class and file (`models`), except for a stateful signature's, which gets a
     model of its own, closed after the call."""
     paths = jpype.JClass("java.nio.file.Paths")
     try:
-        cls = jpype.JClass(job.java_class)
+        cls = jpype.JClass(job.java_class, loader=_loader(jpype, job.classes))
         data = load_arrays(job.inputs)
         keep = []  # numpy memory the Java side reads: alive until the call returns
         if job.nd:
             args = [_to_nd(jpype, data[p.key], p, keep) for p in job.params]
         else:
             args = [_to_java(jpype, data[p.key], p, keep) for p in job.params]
-        key = (job.java_class, job.model)
+        key = _model_key(job)
         if job.fresh or key not in models:
             model = cls.load(paths.get(job.model))
             if not job.fresh:
