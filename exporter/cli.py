@@ -19,6 +19,7 @@ import click
 
 from exporter import __version__
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+from exporter.core.console import Console
 from exporter.core.inputs import DEFAULT_BATCH
 from exporter.core.report import Report
 from exporter.errors import EXIT_MISMATCH, EXIT_MODEL, EXIT_USAGE, Tf2JavaError, first_line
@@ -97,7 +98,8 @@ def _quiet_tensorflow(ctx: click.Context) -> None:
     ctx.call_on_close(restore)
 
 
-GLOBAL_FLAGS = ("--debug", "--verbose")  # taken before the command name or after it
+# taken before the command name or after it
+GLOBAL_FLAGS = ("--debug", "--verbose", "--quiet", "-q")
 
 
 class Tf2JavaGroup(click.Group):
@@ -196,8 +198,7 @@ def printable(line: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
 
 
-def _echo(line: str) -> None:
-    click.echo(printable(line))
+_echo = Console(clean=printable)  # report lines on stdout, phases on stderr
 
 
 def emit(report: Report, as_json: bool = False) -> None:
@@ -215,9 +216,13 @@ def emit(report: Report, as_json: bool = False) -> None:
 @click.version_option(__version__, prog_name="tf2java")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("--verbose", is_flag=True, help="Let TensorFlow's own log lines through to stderr.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print the result only: no phases or progress on stderr."
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+def main(ctx: click.Context, debug: bool, verbose: bool, quiet: bool) -> None:
     """Export TensorFlow models for the JVM, generate typed Java loaders, prove parity."""
+    _echo.quiet = quiet
     if not verbose and ctx.invoked_subcommand is not None:
         _quiet_tensorflow(ctx)
     if threading.current_thread() is threading.main_thread():

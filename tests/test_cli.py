@@ -89,6 +89,34 @@ def test_export_does_not_touch_its_source(run, tmp_path, split_source):
     assert {p: p.read_bytes() for p in split_source.rglob("*") if p.is_file()} == before
 
 
+def test_export_and_parity_say_their_phases_on_stderr_and_quiet_says_none(
+    run, tmp_path, split_source
+):
+    """Outside a terminal each phase is a line on stderr as it starts; the result stays
+    alone on stdout; --quiet (before or after the command) leaves the result only."""
+    said = run("export", split_source, tmp_path / "out")
+    assert said.exit_code == 0, said.output
+    assert said.stderr.splitlines() == [
+        "loading the source",
+        "running the source on the check inputs",
+        "writing saved_model and checking it against the source",
+        "writing frozen.pb and checking it against the source",
+    ]
+    quiet = run("export", split_source, tmp_path / "again", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    again = quiet.stdout.replace(str(tmp_path / "again"), str(tmp_path / "out"))
+    assert _as_documented(again) == _as_documented(said.stdout)
+
+    checked = run("parity", tmp_path / "out")
+    assert checked.exit_code == 0, checked.output
+    assert checked.stderr.splitlines()[-1] == (
+        "running 2 signature(s) on TensorFlow Java and in Python TensorFlow"
+    )
+    quiet = run("-q", "parity", tmp_path / "out")
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet.output
+    assert "parity OK: 2 of 2 signature checks passed" in quiet.stdout
+
+
 def test_java_generation_and_its_errors(run, tmp_path, split_export):
     out = tmp_path / "java"
     result = run(

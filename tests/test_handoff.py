@@ -69,6 +69,11 @@ def test_a_module_that_maven_and_gradle_build_and_test_without_python(
         ["handoff", str(demo_export), str(dest), "--group", "org.acme", "--notes", str(notes)],
     )
     assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [  # its phases, a line each outside a terminal
+        "checking parity before the hand-off",
+        "writing the module: model files, classes, golden vectors, build",
+        "compiling the module's classes with javac",
+    ]
     assert "warning: --notes gives a meaning to `input_idz`, which the model has no input or " in (
         result.output
     )

@@ -19,6 +19,7 @@ from exporter.checks.scan import require_consent, source_side_effects, touches, 
 from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, by_hand, compare
+from exporter.core.console import phase
 from exporter.core.fsutil import refuse_overlap, staged_dir
 from exporter.core.inputs import format_shape
 from exporter.core.manifest import MANIFEST_NAME, Manifest, source_digest
@@ -87,7 +88,8 @@ def export(
     for runtime in java_runtimes:
         registry.load(runtime)  # an unknown runtime is a usage error before any work
     with staged_dir(out, force) as stage, tempfile.TemporaryDirectory() as work:
-        source = load_source(src, options, Path(work))
+        with phase(echo, "loading the source"):
+            source = load_source(src, options, Path(work))
         if source.saved_model_dir is None:
             raise UsageError(
                 f"{src}: a {source.format} file is an export target, not a source: TensorFlow "
@@ -112,18 +114,23 @@ def export(
                     "shape only, here and by parity"
                 )
         known = {t.key for sig in sigs for t in sig.inputs}
-        feeds = {sig.key: _feed(sig, inputs, batch, seed, known) for sig in sigs}
-        expected = {sig.key: _run(source, sig.key, feeds[sig.key], batch, inputs) for sig in sigs}
+        with phase(echo, "running the source on the check inputs"):
+            feeds = {sig.key: _feed(sig, inputs, batch, seed, known) for sig in sigs}
+            expected = {
+                sig.key: _run(source, sig.key, feeds[sig.key], batch, inputs) for sig in sigs
+            }
         source.release()  # each artifact is written and checked with the memory to itself
         checks = []
         artifacts = []
         for fmt in formats:
-            w = targets.get(fmt).write(source, stage, sigs, optimize)
-            if w.artifact is None:
-                raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
-            checks += _check_artifact(
-                w, source.format, expected, feeds, (atol, rtol, outputs), echo
-            )
+            target = targets.get(fmt)
+            with phase(echo, f"writing {target.path} and checking it against the source"):
+                w = target.write(source, stage, sigs, optimize)
+                if w.artifact is None:
+                    raise ModelError(f"no signature of {src} can be exported as {fmt}") from None
+                checks += _check_artifact(
+                    w, source.format, expected, feeds, (atol, rtol, outputs), echo
+                )
             artifacts.append(w.artifact)
             del w  # the next artifact gets the memory of this one's loaded model
             gc.collect()  # a loaded model sits in reference cycles

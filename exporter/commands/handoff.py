@@ -23,6 +23,7 @@ from exporter.core import dtypes
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, by_hand
+from exporter.core.console import phase
 from exporter.core.fsutil import check_target, refuse_overlap, scratch
 from exporter.core.inputs import format_shape
 from exporter.errors import UsageError, VerificationError
@@ -258,27 +259,29 @@ def handoff(
     history = dest / module_files.CHANGELOG
     existing = history.read_text(encoding="utf-8", errors="replace") if history.is_file() else None
     with module_files.staged_module(dest, force, record, echo) as stage:
-        shipped = {c.artifact.format for c in classes}
-        label_files = _resources(stage, module, export_dir, data, text, labels, shipped)
-        writing.write_sources(classes, handed, sha, stage / "src/main/java")
-        golden = _golden_vectors(stage, module, export_dir, classes, batch, seed, how)
-        context = _context(
-            module, data, runtime, classes, golden, report, notes_text, label_files, (atol, rtol)
-        )
-        context = replace(
-            context,
-            changes=changes.lines,
-            previous_version=previous.handoff.get("version") if previous else None,
-        )
-        (stage / module_files.CHANGELOG).write_text(
-            changes_mod.changelog(
-                existing, version, datetime.date.today().isoformat(), changes, previous is None
-            ),
-            encoding="utf-8",
-        )
-        _render_module(stage, context)
-        echo("compiling the module's classes with javac")
-        _compile_module(stage, context)
+        with phase(echo, "writing the module: model files, classes, golden vectors, build"):
+            shipped = {c.artifact.format for c in classes}
+            label_files = _resources(stage, module, export_dir, data, text, labels, shipped)
+            writing.write_sources(classes, handed, sha, stage / "src/main/java")
+            golden = _golden_vectors(stage, module, export_dir, classes, batch, seed, how)
+            tolerance = (atol, rtol)
+            context = _context(
+                module, data, runtime, classes, golden, report, notes_text, label_files, tolerance
+            )
+            context = replace(
+                context,
+                changes=changes.lines,
+                previous_version=previous.handoff.get("version") if previous else None,
+            )
+            (stage / module_files.CHANGELOG).write_text(
+                changes_mod.changelog(
+                    existing, version, datetime.date.today().isoformat(), changes, previous is None
+                ),
+                encoding="utf-8",
+            )
+            _render_module(stage, context)
+        with phase(echo, "compiling the module's classes with javac"):
+            _compile_module(stage, context)
     return version
 
 
@@ -343,18 +346,18 @@ def _module(data, group: str, artifact: str | None, version: str, package: str |
 def _parity(export_dir: Path, seed: int, batch: int, tolerances: tuple, echo):
     """Parity on the export, with `tolerances` (atol, rtol, atol_of, rtol_of); a failure
     hands nothing off."""
-    echo("checking parity before the hand-off")
     atol, rtol, atol_of, rtol_of = tolerances
-    report = parity(
-        export_dir,
-        seed=seed,
-        batch=batch,
-        atol=atol,
-        rtol=rtol,
-        atol_of=atol_of,
-        rtol_of=rtol_of,
-        echo=echo,
-    )
+    with phase(echo, "checking parity before the hand-off"):
+        report = parity(
+            export_dir,
+            seed=seed,
+            batch=batch,
+            atol=atol,
+            rtol=rtol,
+            atol_of=atol_of,
+            rtol_of=rtol_of,
+            echo=echo,
+        )
     if not report.ok:
         raise VerificationError(
             "parity failed, so nothing was handed off:\n" + "\n".join(report.lines())

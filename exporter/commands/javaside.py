@@ -14,6 +14,7 @@ import numpy as np
 from exporter import targets
 from exporter.core import fsutil, streams
 from exporter.core import manifest as manifest_mod
+from exporter.core.console import phase
 from exporter.core.inputs import DEFAULT_BATCH
 from exporter.core.model import Signature
 from exporter.errors import UsageError
@@ -141,11 +142,12 @@ def plan(
         key = f"{rendering.generator_digest()} {sha} {PARITY_PACKAGE} {strings} {formats}"
 
         def render() -> list[Path]:
-            sources = writing.write_sources(classes, manifest, sha, work / "src")
-            echo(f"compiling {len(sources)} generated file(s) with javac")
-            return sources
+            return writing.write_sources(classes, manifest, sha, work / "src")
 
-        compiled = javaenv.compile_keyed(key, render)
+        def compiling(files: int):
+            return phase(echo, f"compiling {files} generated file(s) with javac")
+
+        compiled = javaenv.compile_keyed(key, render, compiling)
         runs = []
         for cls in classes:
             for jsig in cls.signatures:

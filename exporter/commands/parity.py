@@ -29,6 +29,7 @@ from exporter.core import dtypes, streams
 from exporter.core import inputs as inputs_mod
 from exporter.core import manifest as manifest_mod
 from exporter.core.compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Tally, by_hand, compare
+from exporter.core.console import Console, note, phase
 from exporter.core.fsutil import check_target, refuse_overlap, scratch, staged_dir, staged_file
 from exporter.core.inputs import DEFAULT_BATCH, check_input
 from exporter.errors import (
@@ -302,8 +303,9 @@ def parity(
             )
         for _, cls, jsig in java.runs:
             report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
-        echo(f"running {len(java.jobs)} signature(s) on TensorFlow Java and in Python TensorFlow")
-        ran = _run_batches(java, report, (atol, rtol, outputs), reference, timeout, echo)
+        sides = "on TensorFlow Java and in Python TensorFlow"
+        with phase(echo, f"running {len(java.jobs)} signature(s) {sides}"):
+            ran = _run_batches(java, report, (atol, rtol, outputs), reference, timeout, echo)
         if ran is not None and save_outputs is not None:
             number, kept = ran
             write_outputs(save_outputs, force, kept)
@@ -473,19 +475,19 @@ def _run_batches(
         if batches == 1 or (failed and not kept[0]):
             kept = (batches if java.inputs.streamed else 0, batch_cases)
         progress.update(where, examples)
-    progress.done()
     report.inputs = java.inputs.describe(examples, batches)
     return kept
 
 
 class Progress:
-    """How far a run through streamed inputs is: on a terminal, one line rewritten in place
-    on stderr; elsewhere (a CI log), a line each tenth of the way. Nothing for one batch."""
+    """How far a run through streamed inputs is: on a terminal, the running phase's line
+    rewritten in place; elsewhere (a CI log), a line each tenth of the way; nothing with
+    --quiet, nor for one batch."""
 
     def __init__(self, inputs: streams.Inputs, echo: Callable[[str], None]):
         self.inputs, self.echo = inputs, echo
         self.started, self.tenths = time.monotonic(), 0
-        self.live = inputs.streamed and sys.stderr.isatty()
+        self.live = inputs.streamed and isinstance(echo, Console) and echo.live
 
     def update(self, where: float, examples: int) -> None:
         if not self.inputs.streamed:
@@ -495,15 +497,10 @@ class Progress:
             f"{time.monotonic() - self.started:.1f} s"
         )
         if self.live:
-            sys.stderr.write(f"\r{line}")
-            sys.stderr.flush()
+            self.echo.status(line.strip())
         elif int(where * 10) > self.tenths:
             self.tenths = int(where * 10)
-            self.echo(line.strip())
-
-    def done(self) -> None:
-        if self.live:
-            sys.stderr.write("\n")
+            note(self.echo, line.strip())
 
 
 def parse_examples(records: np.ndarray, sig, where: str) -> dict[str, np.ndarray]:
@@ -716,7 +713,6 @@ def require_source(export_dir: Path, src: Path) -> str:
 def refused_report(export_dir: Path, exc: Exception, atol: float, rtol: float) -> ParityReport:
     """The report of a run that a pre-check refused (a changed model, a tampered file, ops
     the runtime lacks...), so that a CI job has a report to publish whatever happened."""
-    import sys
 
     try:
         sha = manifest_mod.read(export_dir)[1]

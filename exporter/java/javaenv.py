@@ -134,9 +134,16 @@ def compile_cached(sources: list[Path]) -> Path:
     return compile_keyed(digest.hexdigest(), lambda: sources)
 
 
-def compile_keyed(key: str, render: Callable[[], list[Path]]) -> Path:
+def compile_keyed(
+    key: str,
+    render: Callable[[], list[Path]],
+    compiling: Callable[[int], contextlib.AbstractContextManager] = (
+        lambda files: contextlib.nullcontext()
+    ),
+) -> Path:
     """The classes javac makes of the sources `render` writes, compiled once per `key` (and
-    classpath and JDK); `render` runs only when they are not compiled yet."""
+    classpath and JDK); `render` runs only when they are not compiled yet, and javac inside
+    `compiling(number of files)` (a phase to show)."""
     digest = hashlib.sha256()
     for part in [str(java_home()), *classpath(), key]:
         digest.update(part.encode() + b"\0")
@@ -148,7 +155,8 @@ def compile_keyed(key: str, render: Callable[[], list[Path]]) -> Path:
     remove_dead(target.parent, ".tmp-")  # left by a compile that was killed
     stage = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{os.getpid()}-"))
     try:
-        compile_sources(sources, stage)
+        with compiling(len(sources)):
+            compile_sources(sources, stage)
         (stage / ".complete").write_text("")
         try:
             os.replace(stage, target)
