@@ -56,19 +56,18 @@ class Console:
             return False
 
     def __call__(self, line: str) -> None:
-        with self._lock:
-            self._lift()
-            self.out.write(self.clean(line) + "\n")
-            self.out.flush()
-            self._redraw()
+        self._print(self.out, line)
 
     def note(self, line: str) -> None:
-        if self.quiet:
-            return
+        if not self.quiet:
+            self._print(self.err, line)
+
+    def _print(self, stream: TextIO, line: str) -> None:
+        """`line` above the phase line on a terminal, which is drawn again under it."""
         with self._lock:
             self._lift()
-            self.err.write(self.clean(line) + "\n")
-            self.err.flush()
+            stream.write(self.clean(line) + "\n")
+            stream.flush()
             self._redraw()
 
     def status(self, text: str) -> None:
