@@ -187,7 +187,8 @@ def test_export_refuses_a_dtype_tensorflow_java_cannot_carry(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["export", str(src), str(out)])
     assert result.exit_code == EXIT_MODEL, result.output
-    (line,) = result.output.strip().splitlines()
+    (line,) = result.stderr.strip().splitlines()[-1:]  # after the phase that found it
+    assert line.startswith("error: ") and result.stdout == ""
     assert "input 'level' is int8" in line and "--format tflite" in line
     assert not out.exists()
 
