@@ -154,9 +154,18 @@ def test_an_export_is_tied_to_its_source(split_source, tmp_path):
     assert cli("export", src, out, "--format", "frozen").exit_code == 0
     recorded = json.loads((out / "manifest.json").read_text())["model"]["source_sha256"]
     assert recorded == manifest.source_digest(src) and len(recorded) == 64
-    passed = cli("parity", out, "--against", src)
+    passed = cli("parity", out, "--against", src, "--batch", 3, "--report", tmp_path / "r.json")
     assert passed.exit_code == 0, passed.output
     assert f"source {src} unchanged since the export (sha256 {recorded[:12]})" in passed.output
+    assert "loading the source to run it beside both sides" in passed.stderr
+    (case,) = json.loads((tmp_path / "r.json").read_text())["cases"]  # the source ran too
+    assert [c["label"] for c in case["against_expected"]] == [
+        "python vs the source",
+        "java vs the source",
+    ]
+    for side in case["against_expected"]:
+        assert side["ok"] and all(o["values"] > 0 for o in side["outputs"])
+        assert {o["shape"][0] for o in side["outputs"]} == {3}
 
     (data,) = (src / "variables").glob("variables.data-*")
     data.write_bytes(data.read_bytes()[::-1])  # saved over by another training run

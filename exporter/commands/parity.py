@@ -59,7 +59,7 @@ class CaseResult:
     java_class: str
     comparison: Comparison | None = None
     error: str | None = None
-    # Each side against outputs computed elsewhere (--expected): "python", "java"
+    # Each side against outputs computed elsewhere (--expected) or by the source (--against)
     expected: list[Comparison] = field(default_factory=list)
 
     @property
@@ -277,7 +277,8 @@ def parity(
         reference = None
         if expected_npz is not None:
             of = _expected_outputs(expected_npz, manifest)
-            reference = {j.sig.key: of(j.sig.key) for c in java.classes for j in c.signatures}
+            given = {j.sig.key: of(j.sig.key) for c in java.classes for j in c.signatures}
+            reference = Reference("--expected", lambda signature, feed: given[signature])
         # Nothing runs on either side before these checks pass: the worker waits.
         arts = artifact_graphs(export_dir, manifest.artifacts)
         _require_tensors(export_dir, arts)
@@ -303,8 +304,14 @@ def parity(
             )
         for _, cls, jsig in java.runs:
             report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
+        held = contextlib.ExitStack()
+        if against is not None:  # the source runs too, on every batch both sides run
+            wanted = {case.signature for case in report.cases}
+            reference = held.enter_context(
+                source_reference(against, manifest, wanted, allow_side_effects, echo)
+            )
         sides = "on TensorFlow Java and in Python TensorFlow"
-        with phase(echo, f"running {len(java.jobs)} signature(s) {sides}"):
+        with held, phase(echo, f"running {len(java.jobs)} signature(s) {sides}"):
             ran = _run_batches(java, report, (atol, rtol, outputs), reference, timeout, echo)
         if ran is not None and save_outputs is not None:
             number, kept = ran
@@ -427,6 +434,14 @@ def _run_batches(
     worker failed (every case then holds why)."""
     atol, rtol, outputs = tolerances
     tallies = {id(case): Tally(f"{case.format} {case.signature}") for case in report.cases}
+    sides = ("python", "java")
+    against = {
+        (id(case), side): Tally(f"{side} vs {reference.what}")
+        for case in report.cases
+        for side in sides
+        if reference is not None
+    }
+    wanted: dict = {}  # the reference's outputs of this batch, by signature and feed
     progress = Progress(java.inputs, echo)
     runners: dict = {}
     kept: tuple[int, list] = (0, [])
@@ -466,17 +481,65 @@ def _run_batches(
             tallies[id(case)].add(compared, batches)
             case.comparison = tallies[id(case)].result()
             if reference is not None:
-                want = reference[case.signature]
-                for side, got in (("python", expected[job.id]), ("java", actual)):
-                    label = f"{side} vs --expected"
-                    case.expected.append(
-                        compare(want, got, atol=atol, rtol=rtol, label=label, outputs=outputs)
+                key = (case.signature, id(feed))  # formats fed the same arrays: one run
+                if key not in wanted:
+                    wanted[key] = (feed, reference.outputs(case.signature, feed))
+                for side, got in zip(sides, (expected[job.id], actual)):
+                    tally = against[(id(case), side)]
+                    tally.add(
+                        compare(
+                            wanted[key][1],
+                            got,
+                            atol=atol,
+                            rtol=rtol,
+                            label=tally.label,
+                            outputs=outputs,
+                        ),
+                        batches,
                     )
+                case.expected = [against[(id(case), side)].result() for side in sides]
+        wanted.clear()
         if batches == 1 or (failed and not kept[0]):
             kept = (batches if java.inputs.streamed else 0, batch_cases)
         progress.update(where, examples)
     report.inputs = java.inputs.describe(examples, batches)
     return kept
+
+
+@dataclass
+class Reference:
+    """Outputs both sides are compared with besides each other: `what` names them in the
+    report ("--expected", "the source"); `outputs(signature, feed)` gives them for a batch."""
+
+    what: str
+    outputs: Callable[[str, dict], dict]
+
+
+@contextlib.contextmanager
+def source_reference(src: Path, manifest, signatures: set[str], allow_side_effects: bool, echo):
+    """`--against SRC`, unchanged since the export: the source loaded in this process to run
+    every batch beside both sides (with the export's --set pins), let go of at the end."""
+    import tempfile
+
+    from exporter.checks.scan import require_consent, source_side_effects
+    from exporter.sources import LoadOptions, load_source
+
+    pins = {name: str(value) for name, value in manifest.pinned.items()}
+    with tempfile.TemporaryDirectory(prefix="tf2java-against-") as work:
+        with phase(echo, "loading the source to run it beside both sides"):
+            source = load_source(src, LoadOptions(pins=pins, stage=False), Path(work))
+        missing = sorted(signatures - {s.key for s in source.signatures})
+        if missing:
+            raise VerificationError(
+                f"--against {src}: the source has no signature {', '.join(missing)}, which the "
+                "export has; give the source the export was made from"
+            )
+        sigs = [s for s in source.signatures if s.key in signatures]
+        require_consent(source_side_effects(source, sigs), allow_side_effects, echo, "parity")
+        try:
+            yield Reference("the source", source.run)
+        finally:
+            source.release()
 
 
 class Progress:
