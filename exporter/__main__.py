@@ -18,10 +18,12 @@ _interrupted.tf2java_startup = True  # the command line replaces it with its own
 
 def run() -> None:
     signal.signal(signal.SIGINT, _interrupted)
-    from exporter.cli import main
+    from exporter.cli import EXIT_INTERRUPTED, main, stopped
 
     try:
         main()
+    except KeyboardInterrupt:  # came out past the command line's handler (while it closed)
+        stopped(EXIT_INTERRUPTED)
     finally:  # the work is done and its exit code set: a Ctrl-C now changes neither
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 

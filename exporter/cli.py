@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -55,14 +56,32 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt()
 
 
+def _raised_where_ignored(unraisable) -> None:
+    """A stop signal's exception raised inside a callback Python ignores exceptions of (an
+    import lock's weakref callback, a finalizer) would be printed and lost: the signal is
+    raised again instead, to come out where the command line catches it."""
+    if isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)) and _STOPPED:
+        signal.raise_signal(signal.SIGTERM if _STOPPED[-1] == EXIT_TERMINATED else signal.SIGINT)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def stopped(code: int) -> NoReturn:
+    """Says why the run stopped (once, however many ways the signal came out) and exits."""
+    if not _SAID:
+        _SAID.append(code)
+        word = "interrupted" if code == EXIT_INTERRUPTED else "terminated"
+        click.echo(f"error: {word}", err=True)
+    sys.exit(code)
+
+
+_SAID: list[int] = []
+
+
 def _stopped_exit() -> None:
     """Exits 130 or 143 when a stop signal came, whatever exception it turned into."""
     if _STOPPED:
-        code = _STOPPED[-1]
-        click.echo(
-            f"error: {'interrupted' if code == EXIT_INTERRUPTED else 'terminated'}", err=True
-        )
-        sys.exit(code)
+        stopped(_STOPPED[-1])
 
 
 def _quiet_tensorflow(ctx: click.Context) -> None:
@@ -129,11 +148,9 @@ class Tf2JavaGroup(click.Group):
             click.echo(f"error: {printable(tidy(str(exc)))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:  # Ctrl-C: nothing half-written (staging is removed)
-            click.echo("error: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            stopped(EXIT_INTERRUPTED)
         except Terminated:
-            click.echo("error: terminated", err=True)
-            sys.exit(EXIT_TERMINATED)
+            stopped(EXIT_TERMINATED)
         except click.UsageError as exc:  # one line, as every other error
             where = exc.ctx.command_path if exc.ctx else ctx.command_path
             message = printable(exc.format_message().replace("\n", " "))
@@ -223,9 +240,12 @@ def emit(report: Report, as_json: bool = False) -> None:
 def main(ctx: click.Context, debug: bool, verbose: bool, quiet: bool) -> None:
     """Export TensorFlow models for the JVM, generate typed Java loaders, prove parity."""
     _echo.quiet = quiet
+    _SAID.clear()
     if not verbose and ctx.invoked_subcommand is not None:
         _quiet_tensorflow(ctx)
     if threading.current_thread() is threading.main_thread():
+        previous_hook, sys.unraisablehook = sys.unraisablehook, _raised_where_ignored
+        ctx.call_on_close(lambda: setattr(sys, "unraisablehook", previous_hook))
         previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
         ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous_term))
         current = signal.getsignal(signal.SIGINT)
