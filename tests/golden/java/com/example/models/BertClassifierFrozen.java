@@ -166,6 +166,18 @@ public final class BertClassifierFrozen implements BertClassifier {
   public static BertClassifierFrozen load(Path file, ConfigProto config) throws LoadException {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(config, "config");
+    Graph graph;
+    try {
+      requireRuntime();
+      graph = Tf2JavaSupport.importFile(file);
+    } catch (IOException e) {
+      throw new LoadException("cannot read " + file + ": " + e, e);
+    } catch (RuntimeException e) {
+      throw new LoadException("cannot load " + file + ": " + e.getMessage(), e);
+    }
+    if (graph != null) {
+      return withSession(graph, config, file.toString());
+    }
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
       return fromStream(in, config, file.toString());
     } catch (LoadException e) {
@@ -212,13 +224,19 @@ public final class BertClassifierFrozen implements BertClassifier {
   }
 
   /**
-   * The model of a GraphDef read from {@code in}. The GraphDef is parsed from the stream, not
+   * The model of a GraphDef read from {@code in} (a classpath resource, or a file where
+   * {@link Tf2JavaSupport#importFile} cannot be used). The GraphDef is parsed from the stream, not
    * from a copy of the file's bytes, and lives only in {@link #imported}: once TensorFlow holds
    * the graph it and the bytes TensorFlow Java made of it are garbage.
    */
   private static BertClassifierFrozen fromStream(InputStream in, ConfigProto config, String where)
       throws LoadException {
     Graph graph = imported(in, where);
+    return withSession(graph, config, where);
+  }
+
+  private static BertClassifierFrozen withSession(Graph graph, ConfigProto config, String where)
+      throws LoadException {
     try {
       return new BertClassifierFrozen(graph, config);
     } catch (RuntimeException e) {

@@ -158,6 +158,18 @@ public final class MultiDtypeFrozen implements MultiDtype {
   public static MultiDtypeFrozen load(Path file, ConfigProto config) throws LoadException {
     Objects.requireNonNull(file, "file");
     Objects.requireNonNull(config, "config");
+    Graph graph;
+    try {
+      requireRuntime();
+      graph = Tf2JavaSupport.importFile(file);
+    } catch (IOException e) {
+      throw new LoadException("cannot read " + file + ": " + e, e);
+    } catch (RuntimeException e) {
+      throw new LoadException("cannot load " + file + ": " + e.getMessage(), e);
+    }
+    if (graph != null) {
+      return withSession(graph, config, file.toString());
+    }
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
       return fromStream(in, config, file.toString());
     } catch (LoadException e) {
@@ -204,13 +216,19 @@ public final class MultiDtypeFrozen implements MultiDtype {
   }
 
   /**
-   * The model of a GraphDef read from {@code in}. The GraphDef is parsed from the stream, not
+   * The model of a GraphDef read from {@code in} (a classpath resource, or a file where
+   * {@link Tf2JavaSupport#importFile} cannot be used). The GraphDef is parsed from the stream, not
    * from a copy of the file's bytes, and lives only in {@link #imported}: once TensorFlow holds
    * the graph it and the bytes TensorFlow Java made of it are garbage.
    */
   private static MultiDtypeFrozen fromStream(InputStream in, ConfigProto config, String where)
       throws LoadException {
     Graph graph = imported(in, where);
+    return withSession(graph, config, where);
+  }
+
+  private static MultiDtypeFrozen withSession(Graph graph, ConfigProto config, String where)
+      throws LoadException {
     try {
       return new MultiDtypeFrozen(graph, config);
     } catch (RuntimeException e) {

@@ -2,13 +2,26 @@
 // Generated, do not edit: regenerate with `tf2java java`.
 package com.example.models;
 
+import java.io.IOException;
+import java.lang.reflect.Constructor;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.logging.Logger;
 import javax.annotation.processing.Generated;
+import org.bytedeco.javacpp.BytePointer;
+import org.tensorflow.Graph;
 import org.tensorflow.TensorFlow;
+import org.tensorflow.internal.c_api.TF_Buffer;
+import org.tensorflow.internal.c_api.TF_Graph;
+import org.tensorflow.internal.c_api.TF_ImportGraphDefOptions;
+import org.tensorflow.internal.c_api.TF_Status;
+import org.tensorflow.internal.c_api.global.tensorflow;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.proto.OpDef;
 
@@ -368,5 +381,67 @@ final class Tf2JavaSupport {
       text.append(i == 0 ? "" : ", ").append(dims[i] < 0 ? "?" : Long.toString(dims[i]));
     }
     return text.append(")").toString();
+  }
+
+  /**
+   * A frozen graph file imported by TensorFlow from native memory: the file is read once into
+   * a native buffer that TensorFlow parses and imports, then freed, with no copy on the Java
+   * heap and none serialized back ({@code Graph.importGraphDef} takes a parsed GraphDef and
+   * serializes it again: the graph's size three times over while it loads). TensorFlow Java
+   * wraps a native graph with a constructor it keeps to itself: null when this runtime does not
+   * have it or the module system does not open it, and the caller imports the public way.
+   *
+   * @throws IOException if the file cannot be read
+   * @throws IllegalArgumentException if TensorFlow cannot import it, with TensorFlow's message
+   */
+  static Graph importFile(Path file) throws IOException {
+    Constructor<Graph> wrap;
+    try {
+      wrap = Graph.class.getDeclaredConstructor(TF_Graph.class);
+      wrap.setAccessible(true);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+    TF_Graph graph = tensorflow.TF_NewGraph();
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = channel.size();
+      if (size > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(
+            file + " holds " + size + " bytes; a GraphDef holds at most 2 GiB");
+      }
+      BytePointer bytes = new BytePointer(size);
+      TF_Buffer buffer = tensorflow.TF_NewBuffer();
+      TF_ImportGraphDefOptions options = tensorflow.TF_NewImportGraphDefOptions();
+      TF_Status status = tensorflow.TF_NewStatus();
+      try {
+        ByteBuffer into = bytes.capacity(size).asByteBuffer();
+        while (into.hasRemaining()) {
+          if (channel.read(into) < 0) {
+            throw new IOException(file + " ended after " + into.position() + " of " + size
+                + " bytes");
+          }
+        }
+        buffer.data(bytes).length(size);
+        tensorflow.TF_GraphImportGraphDef(graph, buffer, options, status);
+        if (tensorflow.TF_GetCode(status) != tensorflow.TF_OK) {
+          throw new IllegalArgumentException(tensorflow.TF_Message(status).getString());
+        }
+      } finally {
+        buffer.data(null).length(0); // the bytes are ours to free, not the buffer's
+        tensorflow.TF_DeleteBuffer(buffer);
+        tensorflow.TF_DeleteImportGraphDefOptions(options);
+        tensorflow.TF_DeleteStatus(status);
+        bytes.deallocate();
+      }
+      Graph wrapped = wrap.newInstance(graph);
+      graph = null; // the Graph owns it now
+      return wrapped;
+    } catch (ReflectiveOperationException e) {
+      return null;
+    } finally {
+      if (graph != null) {
+        tensorflow.TF_DeleteGraph(graph);
+      }
+    }
   }
 }
