@@ -59,9 +59,11 @@ def _on_sigint(signum, frame) -> None:
 def _raised_where_ignored(unraisable) -> None:
     """A stop signal's exception raised inside a callback Python ignores exceptions of (an
     import lock's weakref callback, a finalizer) would be printed and lost: the signal is
-    raised again instead, to come out where the command line catches it."""
+    sent again instead, to come out where the command line catches it."""
     if isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)) and _STOPPED:
-        signal.raise_signal(signal.SIGTERM if _STOPPED[-1] == EXIT_TERMINATED else signal.SIGINT)
+        again = signal.SIGTERM if _STOPPED[-1] == EXIT_TERMINATED else signal.SIGINT
+        # from another thread: the handler then runs once the callback has returned
+        threading.Timer(0.01, os.kill, (os.getpid(), again)).start()
         return
     sys.__unraisablehook__(unraisable)
 
