@@ -304,14 +304,16 @@ def parity(
             )
         for _, cls, jsig in java.runs:
             report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
-        held = contextlib.ExitStack()
-        if against is not None:  # the source runs too, on every batch both sides run
-            wanted = {case.signature for case in report.cases}
-            reference = held.enter_context(
-                source_reference(against, manifest, wanted, allow_side_effects, echo)
-            )
-        sides = "on TensorFlow Java and in Python TensorFlow"
-        with held, phase(echo, f"running {len(java.jobs)} signature(s) {sides}"):
+        wanted = {case.signature for case in report.cases}
+        compared_with = (  # --against: the source runs too, on every batch both sides run
+            source_reference(against, manifest, wanted, allow_side_effects, echo)
+            if against is not None
+            else contextlib.nullcontext(reference)
+        )
+        running = (
+            f"running {len(java.jobs)} signature(s) on TensorFlow Java and in Python TensorFlow"
+        )
+        with compared_with as reference, phase(echo, running):
             ran = _run_batches(java, report, (atol, rtol, outputs), reference, timeout, echo)
         if ran is not None and save_outputs is not None:
             number, kept = ran
