@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -236,7 +237,12 @@ def test_signatures_with_the_same_outputs_share_one_result_type():
             "RegressResult",
             "PredictResult",
         ]
-        assert [r.name for r in cls.results] == ["RegressResult", "PredictResult"]
+        assert [r.name for r in cls.results] == [
+            "RegressResult",
+            "PredictResult",
+            "RegressOneResult",  # what regressX_to_yOne(...) returns
+            "PredictOneResult",
+        ]
     keras = [_signature("serve", "y"), _signature("serving_default", "y")]
     saved, frozen = planning.plan(_manifest_with(keras, keras[1:]))
     assert [s.result_class for s in saved.signatures] == ["ServingDefaultResult"] * 2
@@ -245,4 +251,55 @@ def test_signatures_with_the_same_outputs_share_one_result_type():
         ("serve", False),
         ("servingDefault", True),
     ]
-    assert [r.shared for r in saved.results] == [True]
+    assert [r.shared for r in saved.results] == [True, True]
+
+
+def test_a_signature_that_computes_what_another_does_has_no_method_of_its_own():
+    """Keras's `serve` and `serving_default` (marked `same_as` at export) are one method,
+    whose Javadoc says it serves both; the interface is the same as the frozen class's."""
+    keras = [
+        replace(_signature("serve", "y"), same_as="serving_default"),
+        _signature("serving_default", "y"),
+    ]
+    saved, frozen = planning.plan(_manifest_with(keras, keras[1:]))
+    assert [(s.method, s.also, s.shared) for s in saved.signatures] == [
+        ("servingDefault", ("serve",), True)
+    ]
+    assert [s.method for s in frozen.signatures] == ["servingDefault"]
+    java = rendering.render(saved, _manifest_with(keras, keras[1:]), "0" * 64)
+    assert "public ServingDefaultResult serve(" not in java
+    assert "Signature 'serve' of the model runs the same function on the same inputs" in java
+
+
+def test_one_example_outputs_lose_the_batch_dimension():
+    """servingDefaultOne returns one example's outputs: (?, 4) -> float[4] with its views,
+    (?,) -> a float, strings one rank less, an output of unknown rank as it is; labelled
+    scores give one list."""
+    sig = model.Signature(
+        key="serving_default",
+        method_name="tensorflow/serving/predict",
+        inputs=(model.TensorInfo("x", "x", 0, "float32", (-1, 3)),),
+        outputs=(
+            model.TensorInfo("probs", "probs", 0, "float32", (-1, 4)),
+            model.TensorInfo("score", "score", 0, "float32", (-1,)),
+            model.TensorInfo("names", "names", 0, "string", (-1, 2)),
+            model.TensorInfo("anything", "anything", 0, "float32", None),
+        ),
+    )
+    m = _manifest_with([sig], [sig])
+    (saved, _) = planning.plan(m, labels={"probs": ["a", "b", "c", "d"]})
+    (jsig,) = saved.signatures
+    assert (jsig.one, jsig.one_class) == ("servingDefaultOne", "ServingDefaultOneResult")
+    assert [(t.getter, t.java_type) for t in jsig.one_outputs] == [
+        ("getProbs", "float[]"),
+        ("getScore", "float"),
+        ("getNames", "String[]"),
+        ("getAnything", "FloatNdArray"),
+    ]
+    java = rendering.render(saved, m, "0" * 64)
+    assert "public ServingDefaultOneResult servingDefaultOne(float[] x) {" in java
+    assert "batch$.probs, Tf2JavaSupport.exampleShape(batch$.probs$shape)," in java
+    assert "batch$.score[0]," in java and "batch$.names[0]," in java
+    assert "batch$.anything);" in java
+    assert "public List<TopClass> probsTopK(int k) {" in java
+    assert "public List<List<TopClass>> probsTopK(int k) {" in java  # the batch's

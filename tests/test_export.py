@@ -127,6 +127,34 @@ def test_keras_outputs_record_their_layers(keras_export, keras_source):
     assert [t.key for t in sig.inputs] == ["features", "tokens"]
 
 
+def test_signatures_that_run_the_same_function_are_marked(keras_export, tmp_path):
+    """Keras's `serve` is `serving_default` (one Java method serves both; `inspect` says so);
+    two functions of the same shapes that compute different things are not the same."""
+    import tensorflow as tf
+
+    from exporter.graph.graphs import select_meta_graph, signatures_of
+
+    data, _ = manifest.read(keras_export)
+    sigs = {s.key: s for s in data.artifact("savedmodel").signatures}
+    assert sigs["serve"].same_as == "serving_default" and sigs["serving_default"].same_as is None
+
+    class Two(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((None, 2), tf.float32, name="x")])
+        def double(self, x):
+            return {"y": x * 2}
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 2), tf.float32, name="x")])
+        def triple(self, x):
+            return {"y": x * 3}
+
+    two = Two()
+    src = tmp_path / "two"
+    signatures = {"serving_default": two.double, "again": two.double, "other": two.triple}
+    tf.saved_model.save(two, str(src), signatures=signatures)
+    found = {s.key: s.same_as for s in signatures_of(select_meta_graph(src, ["serve"]))}
+    assert found == {"again": "serving_default", "other": None, "serving_default": None}
+
+
 def test_ids_that_index_an_embedding_know_its_rows(keras_export, demo_export):
     """An integer input that reaches a gather (Keras' Embedding wraps negative ids in a select
     first) records the table's rows; generated inputs then span the table, not just [0, 2)."""

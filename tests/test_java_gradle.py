@@ -57,6 +57,6 @@ def test_gradle_runs_the_generated_classes(fixtures):
                 outcome = "skipped"
             cases[f"{case.get('classname')}.{case.get('name')}"] = outcome
     generated = {k: v for k, v in cases.items() if ".Generated" in k}
-    assert len(generated) == 24, cases
+    assert len(generated) == 25, cases
     assert set(generated.values()) == {"passed"}, generated
     assert cases["org.tf2java.harness.NpyTest.readsFloatMatrix"] == "passed"

@@ -178,6 +178,8 @@ def signature_lines(sig: Signature) -> list[str]:
     """One signature as lines: its key and method, then each input and output with dtype, shape,
     graph name and where its shape came from."""
     state = ", stateful: it assigns a variable" if sig.stateful else ""
+    if sig.same_as:
+        state += f", the same function as '{sig.same_as}'"
     method = f" ({sig.method_name}{state})" if sig.method_name or state else ""
     out = [f"signature '{sig.key}'{method}:"]
     for title, tensors in (("inputs", sig.inputs), ("outputs", sig.outputs)):

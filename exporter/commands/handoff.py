@@ -474,11 +474,39 @@ def _golden_vectors(
                 "result": jsig.result_class,
                 "args": args,
                 "outputs": outs,
+                "one": _one_check(jsig, outs),
             }
             golden.cases.append(case)
             calls.append(case)
         golden.smoke.append({"cls": cls.name, "model_resource": model_resource, "calls": calls})
     return golden
+
+
+def _one_check(jsig, outs: list[dict]) -> dict | None:
+    """How the golden test checks the signature's one-example method, where it has one: on
+    the first golden example, each output held as flat data equals the batch's first row (its
+    shape without the batch dimension), and labelled outputs give the batch's best label."""
+    if not jsig.one:
+        return None
+    checked = {o["key"]: o for o in outs}
+    flat = []
+    for t, one in zip(jsig.outputs, jsig.one_outputs):
+        if t.info.key in checked and t.batched_output and t.views and one.views:
+            flat.append(
+                {
+                    "key": t.info.key,
+                    "flat": t.view_name("Flat"),
+                    "shape": t.view_name("Shape"),
+                    "atol": checked[t.info.key]["atol"],
+                    "rtol": checked[t.info.key]["rtol"],
+                }
+            )
+    labelled = []
+    for t, one in zip(jsig.outputs, jsig.one_outputs):
+        out = checked.get(t.info.key)
+        if out and out["top_k"] and one.top_k and one.rank == 1 and out["top_labels"]:
+            labelled.append({"key": t.info.key, "top_k": one.top_k, "best": out["top_labels"][0]})
+    return {"method": jsig.one, "result": jsig.one_class, "flat": flat, "labelled": labelled}
 
 
 def _context(

@@ -119,8 +119,10 @@ def plan(
         (art.format, sig.key): sig
         for art in manifest.artifacts
         if targets.get(art.format).runs_in_java
-        for sig in art.signatures
-        if not signatures or sig.key in signatures
+        for sig in planning.served(art.signatures)  # the rest through the method they share
+        if not signatures
+        or sig.key in signatures
+        or any(o.same_as == sig.key and o.key in signatures for o in art.signatures)
     }
     unknown = sorted(set(signatures) - {s.key for a in manifest.artifacts for s in a.signatures})
     if unknown:

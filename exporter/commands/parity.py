@@ -304,6 +304,12 @@ def parity(
             )
         for _, cls, jsig in java.runs:
             report.cases.append(CaseResult(cls.artifact.format, jsig.sig.key, cls.name))
+            report.notes.extend(
+                f"{cls.artifact.format} '{key}' runs the same function as '{jsig.sig.key}': "
+                f"checked as it (one Java method, {jsig.method}, serves both)"
+                for key in jsig.also
+                if not signatures or key in signatures or jsig.sig.key in signatures
+            )
         wanted = {case.signature for case in report.cases}
         compared_with = (  # --against: the source runs too, on every batch both sides run
             source_reference(against, manifest, wanted, allow_side_effects, echo)

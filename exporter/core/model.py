@@ -95,6 +95,9 @@ class Signature:
     # Running it changes the model's state (assigns a variable): never frozen, and run from a
     # fresh load wherever it is checked.
     stateful: bool = False
+    # The key of a signature of the same graph that computes the same (Keras's `serve` and
+    # `serving_default`): one Java method serves both.
+    same_as: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -105,6 +108,8 @@ class Signature:
         }
         if self.stateful:
             data["stateful"] = True
+        if self.same_as:
+            data["same_as"] = self.same_as
         return data
 
     @classmethod
@@ -115,6 +120,7 @@ class Signature:
             inputs=tuple(TensorInfo.from_json(t) for t in data["inputs"]),
             outputs=tuple(TensorInfo.from_json(t) for t in data["outputs"]),
             stateful=bool(data.get("stateful", False)),
+            same_as=data.get("same_as"),
         )
 
     def with_inputs(self, inputs: tuple[TensorInfo, ...]) -> Signature:

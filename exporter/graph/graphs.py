@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -91,7 +92,51 @@ def signatures_of(meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
                 stateful=bool(STATE_OPS & graph.ops_behind([t.name for t in outputs])),
             )
         )
-    return result
+    return _same_functions(result, meta)
+
+
+def _same_functions(sigs: list[Signature], meta: meta_graph_pb2.MetaGraphDef) -> list[Signature]:
+    """The signatures, each that computes what another one does marked `same_as` it (the
+    default signature where it is one of them, else the first by key): the same inputs and
+    outputs, each output from a call of the same function body on the same inputs. Keras's
+    `model.export` writes `serve` and `serving_default` so."""
+    nodes = {n.name: n for n in meta.graph_def.node}
+    functions = {f.signature.name: f for f in meta.graph_def.library.function}
+    groups: dict[tuple, list[str]] = {}
+    for s in sigs:
+        what = _computation(meta.signature_def[s.key], nodes, functions)
+        if what is not None:
+            api = tuple((t.key, t.dtype, t.shape) for t in s.inputs + s.outputs)
+            groups.setdefault((what, api, s.stateful), []).append(s.key)
+    same = {}
+    for keys in groups.values():
+        first = DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in keys else keys[0]
+        same.update({k: first for k in keys if k != first})
+    return [replace(s, same_as=same[s.key]) if s.key in same else s for s in sigs]
+
+
+def _computation(sig: meta_graph_pb2.SignatureDef, nodes: dict, functions: dict) -> tuple | None:
+    """What a signature computes, as its graph says: for each output, the index, the op and
+    the digest of the function body it calls (its own name and TensorFlow's numbering of its
+    arguments left out), and what feeds the call (the signature's inputs by key). None where
+    an output is not a call of a function of the graph's library."""
+    feeds = {split_tensor_name(i.name)[0]: k for k, i in sig.inputs.items()}
+    parts = []
+    for key in sorted(sig.outputs):
+        name, index = split_tensor_name(sig.outputs[key].name)
+        node = nodes.get(name)
+        called = functions.get(node.attr["f"].func.name) if node and "f" in node.attr else None
+        if called is None:
+            return None
+        body = type(called)()
+        body.CopyFrom(called)
+        body.signature.name = ""
+        for attrs in body.arg_attr.values():
+            attrs.attr.pop("_user_specified_name", None)
+        digest = hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
+        args = tuple(feeds.get(i, "@" + i) for i in node.input)
+        parts.append((key, index, node.op, digest, args))
+    return tuple(parts)
 
 
 def _tensor_info(key: str, info: meta_graph_pb2.TensorInfo, producer: int) -> TensorInfo:

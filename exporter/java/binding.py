@@ -74,6 +74,10 @@ NIO = {
 }
 
 
+def _dim(d: int) -> str:
+    return "?" if d < 0 else str(d)
+
+
 @dataclass(frozen=True)
 class View:
     """One more getter a result offers for an output it holds as flat data, besides the nested
@@ -378,6 +382,45 @@ class JavaTensor:
             return f"{self.ident} == null ? null : {batch}"
         return batch
 
+    @property
+    def batched_output(self) -> bool:
+        """An output of known rank whose first dimension is the batch."""
+        return self.rank >= 1 and self.info.shape[0] < 0
+
+    @property
+    def one_output(self) -> JavaTensor:
+        """This output as a one-example method returns it: without its batch dimension, a
+        scalar where only the batch was (an output of unknown rank or without a batch stays
+        as it is)."""
+        if not self.batched_output:
+            return self
+        rank = self.rank - 1
+        shape = self.info.shape[1:]
+        head = f"'{self.info.key}'" + (f" ({self.meaning})" if self.meaning else "")
+        what = "string as bytes" if self.bytes_strings else self.info.dtype
+        text = "scalar" if not shape else "(" + ", ".join(map(_dim, shape)) + ")"
+        kept = self.bulk and rank > 0  # still flat data: its views and labels stay
+        return replace(
+            self,
+            java_type=self.java_type[:-2],
+            rank=rank,
+            doc=javadoc(f"{head}, {what} {text}, of one example"),
+            views=self.views if kept else None,
+            labels=self.labels if kept else None,
+            labels_const=self.labels_const if kept else "",
+            top_k=self.top_k if kept else "",
+        )
+
+    def one_args(self, result: str) -> list[str]:
+        """Java expressions: what the one-example result keeps of this output of `result`,
+        the result of a batch of one (see `one_output`)."""
+        field = f"{result}.{self.ident}"
+        if not self.batched_output:
+            return [field, f"{field}$shape"] if self.bulk else [field]
+        if self.bulk and self.rank > 1:  # a batch of one's flat data is the example's
+            return [field, f"{SUPPORT}.exampleShape({field}$shape)"]
+        return [f"{field}[0]"]
+
     def result_params(self) -> list[str]:
         """The result constructor's parameters for this output (see `result_args`)."""
         if self.bulk:
@@ -487,6 +530,20 @@ class JavaSignature:
     outputs: tuple[JavaTensor, ...]
     shared: bool = False  # declared by the model's interface, which every class implements
     one: str = ""  # the method that runs one example, where every input is batched
+    one_class: str = ""  # what it returns: the outputs of one example
+    also: tuple[str, ...] = ()  # keys of the signatures that compute the same (`same_as` it)
+    # The interface's request type of named setters, where two inputs share a Java type
+    request: str = ""
+
+    @property
+    def also_text(self) -> str:
+        """Javadoc text: the signatures this method serves too."""
+        keys = ", ".join(f"'{javadoc(k)}'" for k in self.also)
+        many = len(self.also) > 1
+        return (
+            f"Signature{'s' if many else ''} {keys} of the model run{'' if many else 's'} the "
+            f"same function on the same inputs: this method serves {'them' if many else 'it'} too."
+        )
 
     @property
     def runner(self) -> str:
@@ -509,6 +566,8 @@ class JavaSignature:
             tuple(tuple(o.params) for o in self.overloads),
             self.result_api,
             self.one,
+            self.one_class,
+            self.one_api,
         )
 
     @property
@@ -517,6 +576,20 @@ class JavaSignature:
         ones share one result type."""
         return tuple(
             (t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in self.outputs
+        )
+
+    @property
+    def one_outputs(self) -> tuple[JavaTensor, ...]:
+        """The outputs as the one-example method returns them."""
+        return tuple(t.one_output for t in self.outputs)
+
+    @property
+    def one_api(self) -> tuple:
+        """What a caller sees of the one-example method's result."""
+        if not self.one:
+            return ()
+        return tuple(
+            (t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in self.one_outputs
         )
 
     @property
@@ -588,18 +661,21 @@ class ResultType:
     """A result type and the signatures that return it."""
 
     signatures: tuple[JavaSignature, ...]
+    one: bool = False  # the outputs of one example, as the signatures' one-example methods return
 
     @property
     def name(self) -> str:
-        return self.signatures[0].result_class
+        first = self.signatures[0]
+        return first.one_class if self.one else first.result_class
 
     @property
     def outputs(self) -> tuple[JavaTensor, ...]:
-        return self.signatures[0].outputs
+        first = self.signatures[0]
+        return first.one_outputs if self.one else first.outputs
 
     @property
     def labelled(self) -> list[JavaTensor]:
-        return self.signatures[0].labelled
+        return [t for t in self.outputs if t.labels]
 
     @property
     def shared(self) -> bool:
@@ -610,15 +686,20 @@ class ResultType:
     def doc(self) -> str:
         """Javadoc text: 'Outputs of signature 'a'' or 'Outputs of signatures 'a', 'b''."""
         keys = ", ".join(f"'{s.doc}'" for s in self.signatures)
-        return f"Outputs of signature{'s' if len(self.signatures) > 1 else ''} {keys}."
+        what = "One example's outputs" if self.one else "Outputs"
+        return f"{what} of signature{'s' if len(self.signatures) > 1 else ''} {keys}."
 
 
 def results_of(signatures) -> list[ResultType]:
-    """The result types of `signatures` in order of first use, each with its signatures."""
-    grouped: dict[str, list[JavaSignature]] = {}
+    """The result types of `signatures` in order of first use, each with its signatures:
+    those of whole batches, then those of one example."""
+    grouped: dict[tuple[str, bool], list[JavaSignature]] = {}
     for s in signatures:
-        grouped.setdefault(s.result_class, []).append(s)
-    return [ResultType(tuple(group)) for group in grouped.values()]
+        grouped.setdefault((s.result_class, False), []).append(s)
+    for s in signatures:
+        if s.one:
+            grouped.setdefault((s.one_class, True), []).append(s)
+    return [ResultType(tuple(group), one) for (_, one), group in grouped.items()]
 
 
 @dataclass(frozen=True)
@@ -671,7 +752,7 @@ class JavaClass:
     def labelled(self) -> list[JavaTensor]:
         """The outputs with labels, each with the constant of its labels (once per result
         type)."""
-        return [t for r in self.results for t in r.labelled]
+        return [t for r in self.results if not r.one for t in r.labelled]
 
     @property
     def label_elements(self) -> list[str]:

@@ -62,10 +62,21 @@ def _share_results(classes: list[JavaClass]) -> list[JavaClass]:
                 name = candidate
                 own.add(candidate)
         named[api] = name
+    ones: dict[str, str] = {}  # result type -> the type of one example's outputs
+    for name in dict.fromkeys(named.values()):
+        stem = name.removesuffix("Result")
+        ones[name] = unique([bounded(stem + "OneResult")], own | set(ones.values()))[0]
     return [
         replace(
             c,
-            signatures=tuple(replace(s, result_class=named[s.result_api]) for s in c.signatures),
+            signatures=tuple(
+                replace(
+                    s,
+                    result_class=named[s.result_api],
+                    one_class=ones[named[s.result_api]] if s.one else "",
+                )
+                for s in c.signatures
+            ),
         )
         for c in classes
     ]
@@ -113,11 +124,15 @@ def plan(
             continue  # TensorFlow Java does not run TFLite
         name = base + target.java_suffix
         members = contract(env, target.template).members
-        methods = unique([camel(s.key) for s in art.signatures], members | OBJECT_METHODS)
-        results = unique([bounded(pascal(s.key) + "Result") for s in art.signatures], {name})
+        own = served(art.signatures)
+        methods = unique([camel(s.key) for s in own], members | OBJECT_METHODS)
+        results = unique([bounded(pascal(s.key) + "Result") for s in own], {name})
         sigs = tuple(
-            _labelled(_signature(s, m, r, strings, output_names, meanings or {}), labels or {})
-            for s, m, r in zip(art.signatures, methods, results)
+            replace(
+                _labelled(_signature(s, m, r, strings, output_names, meanings or {}), labels or {}),
+                also=tuple(o.key for o in art.signatures if o.same_as == s.key),
+            )
+            for s, m, r in zip(own, methods, results)
         )
         batched = [s for s in sigs if s.batched]
         ones = unique(
@@ -144,17 +159,48 @@ def plan(
     return classes
 
 
+def served(signatures) -> list[Signature]:
+    """The signatures that get a method: not one that computes what another of the artifact
+    does (`same_as`), which that one's method serves (Keras's `serve`, served by
+    `servingDefault`)."""
+    keys = {s.key for s in signatures}
+    return [s for s in signatures if not (s.same_as and s.same_as in keys)]
+
+
+# Types the model's interface declares besides its results and requests.
+INTERFACE_TYPES = ("LoadException", "ClosedException", "CallException", "TopClass")
+
+
 def _with_interface(classes: list[JavaClass], name: str) -> list[JavaClass]:
     """The classes, each implementing interface `name`, with their shared signatures marked."""
     common = set.intersection(*[{s.api for s in c.signatures} for c in classes])
+    taken = {name, *(c.name for c in classes), *INTERFACE_TYPES}
+    taken |= {r.name for c in classes for r in c.results}
+    asked = [s for s in classes[0].signatures if s.api in common and _needs_request(s)]
+    requests = dict(
+        zip(
+            [s.api for s in asked],
+            unique([bounded(pascal(s.method) + "Request") for s in asked], taken),
+        )
+    )
     return [
         replace(
             c,
             interface=name,
-            signatures=tuple(replace(s, shared=s.api in common) for s in c.signatures),
+            signatures=tuple(
+                replace(s, shared=s.api in common, request=requests.get(s.api, ""))
+                for s in c.signatures
+            ),
         )
         for c in classes
     ]
+
+
+def _needs_request(jsig: JavaSignature) -> bool:
+    """Two inputs of one Java type, which a caller could swap without the compiler noticing:
+    the interface offers a request with a named setter for each."""
+    types = [t.java_type for t in jsig.inputs]
+    return len(set(types)) < len(types)
 
 
 def read_labels(path: Path, flag: str = "--labels") -> list[str]:

@@ -72,6 +72,24 @@ public interface BertClassifier extends AutoCloseable {
     FloatBuffer getLossPredProbBuffer();
   }
 
+  /** One example's outputs of signature 'serving_default'. */
+  interface ServingDefaultOneResult {
+    /** @return 'loss/pred_prob', float32 (7), of one example */
+    float[] getLossPredProb();
+
+    /** @return 'loss/pred_prob', float32 (7), of one example: its elements in row-major order, as a new array */
+    float[] getLossPredProbFlat();
+
+    /** @return the shape of {@link #getLossPredProb()} */
+    long[] getLossPredProbShape();
+
+    /** @return 'loss/pred_prob', float32 (7), of one example, as a read-only NdArray */
+    FloatNdArray getLossPredProbNd();
+
+    /** @return 'loss/pred_prob', float32 (7), of one example, as a read-only java.nio buffer */
+    FloatBuffer getLossPredProbBuffer();
+  }
+
   /**
    * Runs signature 'serving_default'.
    *
@@ -126,8 +144,87 @@ public interface BertClassifier extends AutoCloseable {
    */
   ServingDefaultResult servingDefault(IntBuffer inputIds, long[] inputIdsShape, IntBuffer inputMask, long[] inputMaskShape, IntBuffer segmentIds, long[] segmentIdsShape);
 
-  /** Runs signature 'serving_default' on one example: each input without its batch dimension. */
-  ServingDefaultResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds);
+  /**
+   * Runs signature 'serving_default' on the inputs a request names, which no two inputs of one
+   * type can be swapped in: {@code servingDefault(new ServingDefaultRequest().inputIds(...).inputMask(...).segmentIds(...))}.
+   *
+   * @param request the inputs, each set by its name
+   * @return its outputs
+   * @throws IllegalArgumentException if the request leaves an input unset, or where the
+   *     other overloads throw it
+   */
+  default ServingDefaultResult servingDefault(ServingDefaultRequest request) {
+    request.requireAll$();
+    return servingDefault(request.inputIds, request.inputMask, request.segmentIds);
+  }
+
+  /**
+   * The inputs of signature 'serving_default', each set by its name, for
+   * {@link #servingDefault(ServingDefaultRequest)}.
+   */
+  final class ServingDefaultRequest {
+    private int[][] inputIds;
+    private boolean inputIds$set;
+    private int[][] inputMask;
+    private boolean inputMask$set;
+    private int[][] segmentIds;
+    private boolean segmentIds$set;
+
+    /**
+     * Sets input 'input_ids'.
+     *
+     * @param inputIds 'input_ids', int32 (?, 128), values in [0, 1000): rows of 'word_embeddings'
+     * @return this request
+     */
+    public ServingDefaultRequest inputIds(int[][] inputIds) {
+      this.inputIds = inputIds;
+      this.inputIds$set = true;
+      return this;
+    }
+
+    /**
+     * Sets input 'input_mask'.
+     *
+     * @param inputMask 'input_mask', int32 (?, 128)
+     * @return this request
+     */
+    public ServingDefaultRequest inputMask(int[][] inputMask) {
+      this.inputMask = inputMask;
+      this.inputMask$set = true;
+      return this;
+    }
+
+    /**
+     * Sets input 'segment_ids'.
+     *
+     * @param segmentIds 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings'
+     * @return this request
+     */
+    public ServingDefaultRequest segmentIds(int[][] segmentIds) {
+      this.segmentIds = segmentIds;
+      this.segmentIds$set = true;
+      return this;
+    }
+
+    private void requireAll$() {
+      if (!inputIds$set) {
+        throw new IllegalArgumentException("signature 'serving_default': the request sets no input 'input_ids'; call inputIds(...)");
+      }
+      if (!inputMask$set) {
+        throw new IllegalArgumentException("signature 'serving_default': the request sets no input 'input_mask'; call inputMask(...)");
+      }
+      if (!segmentIds$set) {
+        throw new IllegalArgumentException("signature 'serving_default': the request sets no input 'segment_ids'; call segmentIds(...)");
+      }
+    }
+  }
+
+  /**
+   * Runs signature 'serving_default' on one example: each input without its batch dimension.
+   *
+   * @return the example's outputs, without the batch dimension
+   */
+  ServingDefaultOneResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds);
 
   /**
    * Frees the model's native memory: new calls are refused at once ({@link ClosedException}),

@@ -403,15 +403,17 @@ public final class BertClassifierSavedModel implements BertClassifier {
    * @param inputIds 'input_ids', int32 (?, 128), values in [0, 1000): rows of 'word_embeddings', one example
    * @param inputMask 'input_mask', int32 (?, 128), one example
    * @param segmentIds 'segment_ids', int32 (?, 128), values in [0, 2): rows of 'segment_embeddings', one example
-   * @return the outputs, with a batch of one
+   * @return the example's outputs, without the batch dimension
    * @throws IllegalArgumentException if an input is null, ragged, or its shape does not match
    * @throws CallException if TensorFlow fails while running the signature
    */
-  public ServingDefaultResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds) {
-    return servingDefault(
+  public ServingDefaultOneResult servingDefaultOne(int[] inputIds, int[] inputMask, int[] segmentIds) {
+    ServingDefaultResult batch$ = servingDefault(
         inputIds == null ? null : new int[][] {inputIds},
         inputMask == null ? null : new int[][] {inputMask},
         segmentIds == null ? null : new int[][] {segmentIds});
+    return new ServingDefaultOneResult(
+        batch$.lossPredProb, Tf2JavaSupport.exampleShape(batch$.lossPredProb$shape));
   }
 
 
@@ -562,6 +564,50 @@ public final class BertClassifierSavedModel implements BertClassifier {
     @Override
     public String toString() {
       return "ServingDefaultResult{"
+          + "loss/pred_prob=" + Tf2JavaSupport.describe(lossPredProb, lossPredProb$shape)
+          + "}";
+    }
+  }
+
+  /** One example's outputs of signature 'serving_default'. */
+  public static final class ServingDefaultOneResult implements BertClassifier.ServingDefaultOneResult {
+    private final float[] lossPredProb;
+    private final long[] lossPredProb$shape;
+
+    ServingDefaultOneResult(float[] lossPredProb, long[] lossPredProb$shape) {
+      this.lossPredProb = lossPredProb;
+      this.lossPredProb$shape = lossPredProb$shape;
+    }
+
+    /** @return 'loss/pred_prob', float32 (7), of one example, as a new nested array on each call */
+    public float[] getLossPredProb() {
+      return (float[]) Tf2JavaSupport.nested(lossPredProb, lossPredProb$shape, float.class);
+    }
+
+    /** @return 'loss/pred_prob', float32 (7), of one example: its elements in row-major order, as a new array on each call (the Nd and Buffer views read them without a copy) */
+    public float[] getLossPredProbFlat() {
+      return lossPredProb.clone();
+    }
+
+    /** @return the shape of {@link #getLossPredProb()} */
+    public long[] getLossPredProbShape() {
+      return lossPredProb$shape.clone();
+    }
+
+    /** @return 'loss/pred_prob', float32 (7), of one example, as a read-only NdArray over this result's own array */
+    public FloatNdArray getLossPredProbNd() {
+      return NdArrays.wrap(Shape.of(lossPredProb$shape), DataBuffers.of(lossPredProb, true, false));
+    }
+
+    /** @return 'loss/pred_prob', float32 (7), of one example, as a read-only java.nio buffer over this result's own array (no copy) */
+    public FloatBuffer getLossPredProbBuffer() {
+      return FloatBuffer.wrap(lossPredProb).asReadOnlyBuffer();
+    }
+
+    /** The outputs' keys, shapes and first values, for logs. */
+    @Override
+    public String toString() {
+      return "ServingDefaultOneResult{"
           + "loss/pred_prob=" + Tf2JavaSupport.describe(lossPredProb, lossPredProb$shape)
           + "}";
     }

@@ -363,6 +363,11 @@ final class Tf2JavaSupport {
     return out;
   }
 
+  /** The shape of one example of a batch of `shape`: without its first dimension. */
+  static long[] exampleShape(long[] shape) {
+    return java.util.Arrays.copyOfRange(shape, 1, shape.length);
+  }
+
   static int fillRows(Object array, Object flat, long[] shape, int depth, int offset) {
     if (depth == shape.length - 1) {
       int n = (int) shape[depth];

@@ -162,9 +162,28 @@ public class GeneratedDemoTest {
   @Test
   public void oneExampleGivesItsRow() throws Exception {
     try (BertClassifier model = BertClassifierFrozen.load(fixtures.resolve("export/frozen.pb"))) {
-      float[][] one = model.servingDefaultOne(inputIds[1], inputMask[1], segmentIds[1]).getLossPredProb();
-      assertEquals(1, one.length);
-      assertArrayEquals(expected[1], one[0], ATOL);
+      BertClassifier.ServingDefaultOneResult one =
+          model.servingDefaultOne(inputIds[1], inputMask[1], segmentIds[1]);
+      assertArrayEquals(expected[1], one.getLossPredProb(), ATOL);
+      assertArrayEquals(new long[] {7}, one.getLossPredProbShape());
+      assertEquals(7, one.getLossPredProbBuffer().remaining());
+      assertTrue(one.toString(), one.toString().startsWith("ServingDefaultOneResult{loss/pred_prob=[7] ["));
+    }
+  }
+
+  @Test
+  public void aRequestNamesEachInput() throws Exception {
+    try (BertClassifier model = BertClassifierSavedModel.load(fixtures.resolve("export/saved_model"))) {
+      float[][] named = model.servingDefault(new BertClassifier.ServingDefaultRequest()
+          .segmentIds(segmentIds).inputIds(inputIds).inputMask(inputMask)).getLossPredProb();
+      assertMatchesPython(named);
+      try {
+        model.servingDefault(new BertClassifier.ServingDefaultRequest().inputIds(inputIds).segmentIds(segmentIds));
+        fail("a request without input_mask ran");
+      } catch (IllegalArgumentException e) {
+        assertEquals("signature 'serving_default': the request sets no input 'input_mask'; call inputMask(...)",
+            e.getMessage());
+      }
     }
   }
 
