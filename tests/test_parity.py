@@ -33,8 +33,16 @@ def test_parity_on_both_formats(fixture, request, tmp_path):
     assert report.ok, "\n".join(report.lines())
     assert report.tensorflow_java == "2.18.0"
     data, _ = manifest.read(out)
-    expected_cases = {(a.format, s.key) for a in data.artifacts for s in a.signatures}
+    # a signature that runs the same function as another (Keras's serve) is checked as it
+    arts = data.artifacts
+    expected_cases = {(a.format, s.key) for a in arts for s in planning.served(a.signatures)}
     assert {(c.format, c.signature) for c in report.cases} == expected_cases
+    same = [(a.format, s.key, s.same_as) for a in data.artifacts for s in a.signatures if s.same_as]
+    assert [n for n in report.notes if "runs the same function as" in n] == [
+        f"{f} '{key}' runs the same function as '{to}': checked as it (one Java method, "
+        f"servingDefault, serves both)"
+        for f, key, to in same
+    ]
     for case in report.cases:
         keys = [c.key for c in case.comparison.checks]
         sig = data.artifact(case.format).signature(case.signature)
