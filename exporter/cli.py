@@ -63,9 +63,16 @@ def _raised_where_ignored(unraisable) -> None:
     if isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)) and _STOPPED:
         again = signal.SIGTERM if _STOPPED[-1] == EXIT_TERMINATED else signal.SIGINT
         # from another thread: the handler then runs once the callback has returned
-        threading.Timer(0.01, os.kill, (os.getpid(), again)).start()
+        threading.Timer(0.01, _send_again, (again,)).start()
         return
     sys.__unraisablehook__(unraisable)
+
+
+def _send_again(signum: int) -> None:
+    """Sends the stop signal again, unless the run has already stopped on it: a second one
+    would then meet Python's own handler on the way out and end the process by the signal."""
+    if not _SAID:
+        os.kill(os.getpid(), signum)
 
 
 def stopped(code: int) -> NoReturn:
