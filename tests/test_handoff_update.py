@@ -184,3 +184,4 @@ def test_a_new_model_into_the_teams_module(tmp_path):
     assert "--module-version 1.0.0: handed off before for another model" in reused.output
     again = cli("handoff", exports["v2"], module, "--group", "org.acme", "--force")
     assert again.exit_code == 0 and "(version 2.0.0)" in again.output  # nothing changed
+    assert (module / "CHANGELOG.md").read_text() == changelog  # no second 2.0.0 section

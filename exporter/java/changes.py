@@ -178,7 +178,9 @@ CHANGELOG_HEAD = (
 
 def changelog(existing: str | None, version: str, date: str, changes: Changes, first: bool) -> str:
     """CHANGELOG.md with this hand-off's section on top of the sections already there (the
-    team's own edits kept as they are)."""
+    team's own edits kept as they are); unchanged when nothing changed (the same version)."""
+    if existing and not first and changes.level == "none":
+        return existing
     if first:
         body = ["First hand-off."]
     elif changes.level == "none":
