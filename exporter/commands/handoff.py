@@ -489,22 +489,22 @@ def _one_check(jsig, outs: list[dict]) -> dict | None:
     if not jsig.one:
         return None
     checked = {o["key"]: o for o in outs}
-    flat = []
+    flat, labelled = [], []
     for t, one in zip(jsig.outputs, jsig.one_outputs):
-        if t.info.key in checked and t.batched_output and t.views and one.views:
+        out = checked.get(t.info.key)
+        if out is None:
+            continue
+        if t.batched_output and t.views and one.views:
             flat.append(
                 {
                     "key": t.info.key,
                     "flat": t.view_name("Flat"),
                     "shape": t.view_name("Shape"),
-                    "atol": checked[t.info.key]["atol"],
-                    "rtol": checked[t.info.key]["rtol"],
+                    "atol": out["atol"],
+                    "rtol": out["rtol"],
                 }
             )
-    labelled = []
-    for t, one in zip(jsig.outputs, jsig.one_outputs):
-        out = checked.get(t.info.key)
-        if out and out["top_k"] and one.top_k and one.rank == 1 and out["top_labels"]:
+        if out["top_k"] and one.top_k and one.rank == 1 and out["top_labels"]:
             labelled.append({"key": t.info.key, "top_k": one.top_k, "best": out["top_labels"][0]})
     return {"method": jsig.one, "result": jsig.one_class, "flat": flat, "labelled": labelled}
 

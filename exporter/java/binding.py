@@ -15,6 +15,7 @@ from pathlib import Path
 
 from exporter import targets
 from exporter.core import dtypes
+from exporter.core.inputs import format_shape
 from exporter.core.model import Artifact, Signature, TensorInfo
 from exporter.java.naming import bounded, camel, java_string, javadoc, unique
 
@@ -72,10 +73,6 @@ NIO = {
     "byte": "ByteBuffer",
     "short": "ShortBuffer",
 }
-
-
-def _dim(d: int) -> str:
-    return "?" if d < 0 else str(d)
 
 
 @dataclass(frozen=True)
@@ -398,7 +395,7 @@ class JavaTensor:
         shape = self.info.shape[1:]
         head = f"'{self.info.key}'" + (f" ({self.meaning})" if self.meaning else "")
         what = "string as bytes" if self.bytes_strings else self.info.dtype
-        text = "scalar" if not shape else "(" + ", ".join(map(_dim, shape)) + ")"
+        text = format_shape(shape) if shape else "scalar"
         kept = self.bulk and rank > 0  # still flat data: its views and labels stay
         return replace(
             self,
@@ -574,9 +571,7 @@ class JavaSignature:
     def result_api(self) -> tuple:
         """What a caller sees of this signature's result: signatures of one class with equal
         ones share one result type."""
-        return tuple(
-            (t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in self.outputs
-        )
+        return _api_of(self.outputs)
 
     @property
     def one_outputs(self) -> tuple[JavaTensor, ...]:
@@ -586,11 +581,7 @@ class JavaSignature:
     @property
     def one_api(self) -> tuple:
         """What a caller sees of the one-example method's result."""
-        if not self.one:
-            return ()
-        return tuple(
-            (t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in self.one_outputs
-        )
+        return _api_of(self.one_outputs) if self.one else ()
 
     @property
     def batched(self) -> bool:
@@ -654,6 +645,11 @@ class JavaSignature:
             for i, t in enumerate(inputs)
             if (t.shaped or t.nd) and t.info.shape and t.info.shape[0] < 0
         ]
+
+
+def _api_of(outputs) -> tuple:
+    """What a caller sees of a result holding `outputs`: getters, types, views, labels, docs."""
+    return tuple((t.getter, t.java_type, t.views, t.top_k, t.labels, t.doc) for t in outputs)
 
 
 @dataclass(frozen=True)
