@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry bench bench-memory bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export lint clean
+.PHONY: setup demo test java-test golden registry tensorflow-snapshot bench bench-memory bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -41,6 +41,11 @@ java-test: setup
 
 golden: setup
 	$(BIN)/python tools/update_golden.py
+
+# TensorFlow's message descriptors and the ops of its registry that reach outside, from the
+# installed TensorFlow (what ops, scan and inspect read without importing it)
+tensorflow-snapshot: setup
+	$(BIN)/python tools/tensorflow_snapshot.py
 
 # Op registry snapshot of a TensorFlow Java release, from the real runtime: make registry VERSION=1.2.0
 registry: setup

@@ -303,26 +303,48 @@ def test_an_inputs_file_with_a_key_the_model_lacks(run, tmp_path, split_export):
     assert not (tmp_path / "again").exists()
 
 
-def test_commands_that_read_a_manifest_never_import_tensorflow(split_export, tmp_path):
-    """`inspect OUT`, `java OUT` and `--help` read a manifest or nothing: no TensorFlow (its
-    import is most of a start-up)."""
+def test_commands_that_read_a_manifest_or_a_graph_never_import_tensorflow(split_export, tmp_path):
+    """`inspect OUT`, `java OUT`, `--help`, and `ops` and `scan` of an export, a frozen .pb or
+    a SavedModel folder read files: no TensorFlow (its import is most of a start-up)."""
+    out = str(split_export)
+    frozen, saved = str(split_export / "frozen.pb"), str(split_export / "saved_model")
     code = textwrap.dedent(f"""
-        import runpy, sys
-        for args in (["inspect", {str(split_export)!r}],
-                     ["java", {str(split_export)!r}, "--out", {str(tmp_path / "java")!r}],
-                     ["--help"]):
+        import contextlib, io, runpy, sys
+        for args in (["inspect", {out!r}],
+                     ["java", {out!r}, "--out", {str(tmp_path / "java")!r}],
+                     ["--help"],
+                     ["ops", {out!r}], ["ops", {frozen!r}, "--json"], ["ops", {saved!r}],
+                     ["scan", {out!r}], ["scan", {frozen!r}], ["scan", {saved!r}, "--json"]):
             sys.argv = ["tf2java", *args]
+            text = io.StringIO()
             try:
-                runpy.run_module("exporter", run_name="__main__")
+                with contextlib.redirect_stdout(text):
+                    runpy.run_module("exporter", run_name="__main__")
             except SystemExit as e:
-                assert not e.code, (args, e.code)
+                assert not e.code, (args, e.code, text.getvalue())
             assert "tensorflow" not in sys.modules, args
+            print("==", *args[:2])
+            print(text.getvalue())
         print("no tensorflow")
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "split: export" in proc.stdout and "no tensorflow" in proc.stdout
+    assert proc.stdout.rstrip().endswith("no tensorflow")
+    said = dict(part.split("\n", 1) for part in proc.stdout.split("== ")[1:])
+    assert "split: export" in said[f"inspect {out}"]
     assert list((tmp_path / "java").rglob("*.java"))
+    # the same findings as TensorFlow's own messages give (tests/test_ops.py, test_scan.py)
+    assert "frozen (frozen.pb): " in said[f"ops {out}"]
+    assert "savedmodel (saved_model): " in said[f"ops {out}"]
+    assert "TensorFlow Java 1.1.0 (core 2.18.0): loads" in said[f"ops {saved}"]
+    ops = json.loads(said[f"ops {frozen}"].replace("no tensorflow", ""))
+    assert ops["ok"] and {"MatMul", "Placeholder"} <= set(ops["graphs"][0]["ops"])
+    assert "frozen (frozen.pb): no op(s) that reach outside the model" in said[f"scan {out}"]
+    assert json.loads(said[f"scan {saved}"].replace("no tensorflow", "")) == {
+        "ok": True,
+        "found": 0,
+        "graphs": {"savedmodel (saved_model)": []},
+    }
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from exporter.commands.export import export
-from exporter.core import manifest
+from exporter.core import manifest, wire
 from exporter.errors import ModelError
 from exporter.graph import graphfile
 from exporter.graph.freeze import freeze_signatures, run_graph_def
@@ -46,7 +46,7 @@ def test_the_file_is_what_protobuf_writes(frozen):
 def test_the_skeleton_leaves_large_constants_in_the_file(frozen):
     result, path, _ = frozen
     skeleton = graphfile.read_skeleton(path)
-    large = {n for n, v in result.values.items() if v.nbytes >= graphfile.LARGE}
+    large = {n for n, v in result.values.items() if v.nbytes >= wire.LARGE}
     assert set(skeleton.constants) == large and len(large) == 4  # f16, bf16, i8, f64
     data = path.read_bytes()
     for name in large:
@@ -85,7 +85,7 @@ def test_export_checks_the_file_it_wrote(frozen, tmp_path):
     result = export(src, tmp_path / "out", formats=("frozen",), echo=lines.append)
     assert all(c.ok for c in result.checks)
     assert "frozen vs source (savedmodel), signature 'serving_default':" in lines
-    assert (tmp_path / "out" / "frozen.pb").stat().st_size > 4 * graphfile.LARGE
+    assert (tmp_path / "out" / "frozen.pb").stat().st_size > 4 * wire.LARGE
 
 
 def test_a_file_cut_inside_a_constant_is_refused(frozen, tmp_path):

@@ -31,13 +31,16 @@ LAYER = {**{s: i for i, s in enumerate(STAGES)}, "java": STAGES.index("checks")}
 # Modules that import exporter modules inside functions: the command line (so that --help
 # does not load TensorFlow), the targets (so that `tf2java java` can read them without it), and
 # parity (whose JVM starts before TensorFlow is imported), inspect and run (so that `inspect
-# OUT` of an export folder reads its manifest without TensorFlow), and the entry point (whose
+# OUT` of an export folder reads its manifest without TensorFlow), `ops` and `scan` (which read
+# an export, a SavedModel folder or a GraphDef file without it), and the entry point (whose
 # Ctrl-C handler is in place before the command line is imported).
 LAZY = (
     "exporter.cli",
     "exporter.targets.",
     "exporter.commands.parity",
     "exporter.commands.describe",
+    "exporter.checks.opcheck",
+    "exporter.checks.scan",
     "exporter.__main__",
 )
 
@@ -111,10 +114,10 @@ def test_no_import_cycles():
         visit(node, [])
 
 
-def test_core_java_targets_the_cli_parity_and_the_java_side_never_import_tensorflow():
+def test_core_java_targets_checks_the_cli_parity_and_the_java_side_never_import_tensorflow():
     modules = [
         _module(p)
-        for folder in ("core", "java", "targets")
+        for folder in ("core", "java", "targets", "checks")
         for p in sorted((PACKAGE / folder).rglob("*.py"))
     ] + ["exporter.cli", "exporter.commands.javaside", "exporter.commands.parity"]
     code = (
@@ -153,6 +156,7 @@ def test_readme_layout_names_every_folder_and_file_it_lists():
 
 
 def test_one_dtype_table_feeds_schema_java_and_inputs():
+    manifest.validator().check_schema(manifest.schema())  # reading a manifest does not
     schema = manifest.schema()["$defs"]["tensor"]["properties"]["dtype"]["enum"]
     assert sorted(schema) == sorted(dtypes.DTYPES)
     assert sorted(binding.JAVA_TYPES) == sorted(dtypes.java_names())

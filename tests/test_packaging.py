@@ -43,6 +43,8 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     assert {f"exporter/templates/{n}" for n in shipped} <= names
     assert "exporter/core/schema/manifest.schema.json" in names
     assert "exporter/checks/registries/tfjava-1.1.0.json" in names
+    assert "exporter/checks/registries/touches.json" in names
+    assert "exporter/core/schema/tensorflow.binpb" in names  # ops and scan without TensorFlow
     modules = {
         p.relative_to(ROOT).as_posix()
         for d in ("exporter", "tf2java")

@@ -22,11 +22,12 @@ from click.testing import CliRunner
 from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from exporter.checks.scan import registry_touches, scan
+from exporter.checks.scan import TOUCHES_SNAPSHOT, registry_touches, scan
 from exporter.cli import main
 from exporter.errors import EXIT_MODEL, EXIT_USAGE
 from exporter.sources import keras_code
 from tests import carried_code, models, procs, wild
+from tools import tensorflow_snapshot
 
 
 def cli(*args):
@@ -157,8 +158,9 @@ def test_scan_finds_what_writes_in_a_frozen_graph(tmp_path):
     src = _frozen_saver(tmp_path / "saver.pb")
     (found,) = scan(src, ["serve"]).values()
     assert {(t.op, t.node) for t in found} >= {("SaveV2", "save/SaveV2"), ("DebugIdentity", "dbg")}
-    # the list grows from the registry: ops no hand list named
+    # the list grows from the registry: ops no hand list named, snapshotted from TensorFlow's
     derived = registry_touches()
+    assert tensorflow_snapshot.live_touches() == json.loads(TOUCHES_SNAPSHOT.read_text())
     assert derived["CSVDataset"] == "file system"
     assert derived["DataServiceDatasetV4"] == "network"
     assert "MatMul" not in derived and "StringJoin" not in derived

@@ -12,9 +12,34 @@ from tensorflow.core.framework import graph_pb2
 
 from exporter.checks.scan import scan
 from exporter.cli import main
+from exporter.core import dtypes, tfproto
 from exporter.errors import EXIT_MISMATCH, EXIT_USAGE
+from exporter.graph import graphfile, graphs
 from tests import models
 from tests.conftest import EXPORTS
+from tools import tensorflow_snapshot
+
+
+def test_what_is_read_without_tensorflow_is_the_installed_tensorflows(split_export):
+    """`ops`, `scan` and `inspect` read TensorFlow's files through a snapshot of its message
+    descriptors: it is this TensorFlow's, and reads what TensorFlow's own classes read."""
+    assert tfproto.DESCRIPTORS.read_bytes() == tensorflow_snapshot.descriptor_set()
+    assert {d.name: d.enum for d in dtypes.DTYPES.values()} == {
+        d.name: tf.as_dtype(d.name).as_datatype_enum for d in dtypes.DTYPES.values()
+    }
+    saved, frozen = split_export / "saved_model", split_export / "frozen.pb"
+    ours, theirs = (
+        tfproto.select_meta_graph(saved, ["serve"]),
+        graphs.select_meta_graph(saved, ["serve"]),
+    )
+    assert type(ours) is not type(theirs)
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(
+        deterministic=True
+    )
+    assert tfproto.init_ops(ours) == tfproto.init_ops(theirs) != []
+    ours, theirs = tfproto.read_skeleton(frozen), graphfile.read_skeleton(frozen)
+    assert ours.constants == theirs.constants
+    assert ours.graph_def.SerializeToString() == theirs.graph_def.SerializeToString()
 
 
 def test_file_and_host_ops_are_found_with_their_function(built):

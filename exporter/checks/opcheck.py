@@ -10,15 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tensorflow.core.framework import graph_pb2
-
 from exporter import targets
 from exporter.checks.registry import Registry, available, load, version_key
+from exporter.core import tfproto
+from exporter.core.graphwalk import GraphDef, every_node
 from exporter.core.manifest import MANIFEST_NAME, read
 from exporter.core.report import Record, json_name
 from exporter.errors import IncompatibleModelError, ModelError
-from exporter.graph.graphs import every_node, select_meta_graph
-from exporter.sources import LoadOptions, detect, load_source
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Verdict(Record):
     findings: list[Finding] = field(default_factory=list)
 
 
-def usage(graph_def: graph_pb2.GraphDef) -> dict[str, list[NodeUse]]:
+def usage(graph_def: GraphDef) -> dict[str, list[NodeUse]]:
     """op type -> every node using it, in the main graph and in library functions. Calls of
     library functions by name are not ops and are left out."""
     functions = {f.signature.name for f in graph_def.library.function}
@@ -71,7 +69,7 @@ def usage(graph_def: graph_pb2.GraphDef) -> dict[str, list[NodeUse]]:
 
 
 def check(
-    graph_def: graph_pb2.GraphDef, registry: Registry, extra_ops: frozenset[str] = frozenset()
+    graph_def: GraphDef, registry: Registry, extra_ops: frozenset[str] = frozenset()
 ) -> Verdict:
     findings: list[Finding] = []
     newer = _newer_runtimes(registry)
@@ -145,14 +143,12 @@ def check(
 
 
 def check_all(
-    graph_def: graph_pb2.GraphDef, runtimes: list[str], extra_ops: frozenset[str] = frozenset()
+    graph_def: GraphDef, runtimes: list[str], extra_ops: frozenset[str] = frozenset()
 ) -> list[Verdict]:
     return [check(graph_def, load(r), extra_ops) for r in runtimes]
 
 
-def first_loading(
-    graph_def: graph_pb2.GraphDef, extra_ops: frozenset[str] = frozenset()
-) -> str | None:
+def first_loading(graph_def: GraphDef, extra_ops: frozenset[str] = frozenset()) -> str | None:
     for runtime in available():
         if check(graph_def, load(runtime), extra_ops).loads:
             return runtime
@@ -189,7 +185,7 @@ def _few(items: list[str], n: int = 3) -> str:
 
 
 def require(
-    graphs: list[tuple[str, graph_pb2.GraphDef]],
+    graphs: list[tuple[str, GraphDef]],
     runtime: str,
     *,
     echo: Callable[[str], None],
@@ -220,7 +216,7 @@ def require(
     return refused
 
 
-def artifact_graphs(root: Path, artifacts) -> list[tuple[object, graph_pb2.GraphDef]]:
+def artifact_graphs(root: Path, artifacts) -> list[tuple[object, GraphDef]]:
     """The GraphDef of every exported artifact TensorFlow Java loads (a .tflite is none)."""
     return [
         (art, targets.get(art.format).graph(root, art)[0])
@@ -235,7 +231,7 @@ class ModelGraph:
     whether it carries a saver of its own (whose Save/Restore ops are not the model's)."""
 
     label: str
-    graph_def: graph_pb2.GraphDef
+    graph_def: GraphDef
     own_saver: bool = True
 
 
@@ -252,6 +248,14 @@ def model_graphs(
             ModelGraph(f"{art.format} ({art.path})", graph, targets.get(art.format).own_saver)
             for art, graph in artifact_graphs(src, manifest.artifacts)
         ]
+    if tfproto.is_saved_model(src):  # read as it is on disk: no TensorFlow
+        meta = tfproto.select_meta_graph(src, tags)
+        return [ModelGraph(f"savedmodel ({src.name})", meta.graph_def)]
+    if tfproto.is_graph_file(src):
+        return [ModelGraph(f"frozen ({src.name})", tfproto.read_graph_file(src), False)]
+    from exporter.graph.graphs import select_meta_graph
+    from exporter.sources import LoadOptions, detect, load_source
+
     loader = detect(src)
     if loader.graph is not None:
         return [

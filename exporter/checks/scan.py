@@ -4,25 +4,27 @@ from strangers deserve a look before they run on a backend."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-from tensorflow.core.framework import graph_pb2
+from typing import TYPE_CHECKING
 
 from exporter import targets
 from exporter.checks.opcheck import model_graphs
+from exporter.core import dtypes
+from exporter.core.graphwalk import GraphDef, GraphIndex, every_node
 from exporter.core.manifest import Manifest
 from exporter.core.model import Signature
 from exporter.core.report import Record, as_json
 from exporter.errors import UsageError
-from exporter.graph.graphs import GraphIndex, every_node
-from exporter.sources import Source
-from exporter.sources.keras_code import Carried, carried_code
-from exporter.sources.keras_model import is_h5, is_keras
+
+if TYPE_CHECKING:
+    from exporter.sources import Source
+    from exporter.sources.keras_code import Carried
 
 # A checkpoint's saver: reads and writes files, but a SavedModel's own one is not the model's.
 _SAVER_OPS = (
@@ -134,24 +136,27 @@ _FAMILIES = (  # name patterns of op families that reach outside whatever their 
 )
 
 
+TOUCHES_SNAPSHOT = Path(__file__).resolve().parent / "registries" / "touches.json"
+
+
 @cache
 def registry_touches() -> dict[str, str]:
-    """op type -> category, for every op TensorFlow registers that the rules pick out: a
-    stateful op with a path-like attr or a string input named like a file, path, directory,
-    URL or address; any op with an input named exactly filename/path/prefix...; the families
-    Rpc*, Debug*, summary writers and py_func. Read from the running TensorFlow's registry
-    (the same core as TensorFlow Java's)."""
-    from tensorflow.core.framework import op_def_pb2, types_pb2
-    from tensorflow.python.client import pywrap_tf_session
+    """op type -> category, for every op TensorFlow registers that the rules of `touches_in`
+    pick out: read from the snapshot tools/tensorflow_snapshot.py takes of TensorFlow's
+    registry (the same core as TensorFlow Java's; tests/test_safety.py checks it is the
+    installed TensorFlow's), so that a scan needs no TensorFlow."""
+    return json.loads(TOUCHES_SNAPSHOT.read_text())["ops"]
 
-    buffer = pywrap_tf_session.TF_GetAllOpList()
-    try:
-        ops = op_def_pb2.OpList.FromString(pywrap_tf_session.TF_GetBuffer(buffer))
-    finally:
-        pywrap_tf_session.TF_DeleteBuffer(buffer)
+
+def touches_in(op_list) -> dict[str, str]:
+    """op type -> category, for every OpDef of `op_list` (an OpList) that the rules pick out:
+    a stateful op with a path-like attr or a string input named like a file, path, directory,
+    URL or address; any op with an input named exactly filename/path/prefix...; the families
+    Rpc*, Debug*, summary writers and py_func."""
+    string = dtypes.get("string").enum
     found = {}
-    for op in ops.op:
-        strings = [a.name for a in op.input_arg if a.type == types_pb2.DT_STRING]
+    for op in op_list.op:
+        strings = [a.name for a in op.input_arg if a.type == string]
         attrs = [a.name for a in op.attr if a.name in _PATH_ATTRS]
         named = [n for n in strings if n in _PATH_INPUT]
         if op.is_stateful:
@@ -162,7 +167,7 @@ def registry_touches() -> dict[str, str]:
             found[op.name] = "network" if network else "file system"
         elif family:
             found[op.name] = family
-    return found
+    return dict(sorted(found.items()))
 
 
 def category(op: str) -> str | None:
@@ -173,7 +178,7 @@ def category(op: str) -> str | None:
 ASSET_READERS = {"InitializeTableFromTextFile", "InitializeTableFromTextFileV2"}
 
 
-def touches(graph_def: graph_pb2.GraphDef, own_saver: bool = True) -> list[Touch]:
+def touches(graph_def: GraphDef, own_saver: bool = True) -> list[Touch]:
     """Every node whose op reaches outside. With `own_saver` (a SavedModel or a checkpoint's
     graph, which carry a saver of their own) the saver's and restorer's nodes are left out;
     a frozen graph has no business with them."""
@@ -206,7 +211,7 @@ class ScanReport:
     def lines(self) -> list[str]:
         out = []
         for label, items in self.graphs.items():
-            if any(isinstance(i, Carried) for i in items):
+            if not all(isinstance(i, Touch) for i in items):
                 out.append(f"{label}: carries code that would run when Keras opens it")
             else:
                 out.append(f"{label}: {len(items) or 'no'} op(s) that reach outside the model")
@@ -225,7 +230,9 @@ def scan(src: Path, tags: list[str]) -> dict[str, list[Touch | Carried]]:
     """label -> the ops reaching outside the model in each graph `src` holds. A Keras file is
     read first for the code it carries; when it carries any, that is the finding, and the
     model is not opened."""
-    if is_keras(src) or is_h5(src):
+    if src.is_file() and src.suffix in (".keras", ".h5", ".hdf5"):
+        from exporter.sources.keras_code import carried_code
+
         carried = carried_code(src)
         if carried:
             return {f"{src.suffix.lstrip('.')} ({src.name})": carried}
@@ -236,7 +243,7 @@ def scan(src: Path, tags: list[str]) -> dict[str, list[Touch | Carried]]:
         }
 
 
-def behind(graph_def: graph_pb2.GraphDef, fetches: list[str]) -> list[Touch]:
+def behind(graph_def: GraphDef, fetches: list[str]) -> list[Touch]:
     """The ops that reach outside among those that running `fetches` executes: every node
     they depend on, and every node of the functions those call (a model's asset readers
     left out)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 # Java element type -> (numpy dtype of the same bits, jpype type, java.nio view of a ByteBuffer)
@@ -27,9 +26,20 @@ JAVA_ELEMENTS: dict[str, tuple[Any, str, str | None]] = {
 @dataclass(frozen=True)
 class DType:
     name: str  # as TensorFlow spells it: the manifest's vocabulary
-    numpy: Any  # the numpy dtype of its values in Python
+    numpy_type: Any  # the numpy dtype of its values in Python, or its name in ml_dtypes
     java: str | None = None  # element type of the generated Java API; None: no TF Java type
     tensor: str | None = None  # the TensorFlow Java tensor class
+    enum: int = 0  # its number in TensorFlow's DataType (types.proto)
+
+    @property
+    def numpy(self) -> Any:
+        """The numpy dtype of its values in Python. One of ml_dtypes (bfloat16) is looked up
+        when asked for: importing ml_dtypes costs a second, ten times numpy's."""
+        if isinstance(self.numpy_type, str):
+            import ml_dtypes
+
+            return getattr(ml_dtypes, self.numpy_type)
+        return self.numpy_type
 
     @property
     def in_java(self) -> bool:
@@ -88,28 +98,37 @@ class DType:
 DTYPES: dict[str, DType] = {
     d.name: d
     for d in (
-        DType("float16", np.float16, "float", "TFloat16"),
-        DType("bfloat16", ml_dtypes.bfloat16, "float", "TBfloat16"),
-        DType("float32", np.float32, "float", "TFloat32"),
-        DType("float64", np.float64, "double", "TFloat64"),
-        DType("int8", np.int8),
-        DType("int16", np.int16),
-        DType("int32", np.int32, "int", "TInt32"),
-        DType("int64", np.int64, "long", "TInt64"),
-        DType("uint8", np.uint8, "byte", "TUint8"),
-        DType("uint16", np.uint16, "short", "TUint16"),
-        DType("uint32", np.uint32),
-        DType("uint64", np.uint64),
-        DType("bool", np.bool_, "boolean", "TBool"),
-        DType("string", np.object_, "String", "TString"),
-        DType("complex64", np.complex64),
-        DType("complex128", np.complex128),
+        DType("float16", np.float16, "float", "TFloat16", enum=19),
+        DType("bfloat16", "bfloat16", "float", "TBfloat16", enum=14),
+        DType("float32", np.float32, "float", "TFloat32", enum=1),
+        DType("float64", np.float64, "double", "TFloat64", enum=2),
+        DType("int8", np.int8, enum=6),
+        DType("int16", np.int16, enum=5),
+        DType("int32", np.int32, "int", "TInt32", enum=3),
+        DType("int64", np.int64, "long", "TInt64", enum=9),
+        DType("uint8", np.uint8, "byte", "TUint8", enum=4),
+        DType("uint16", np.uint16, "short", "TUint16", enum=17),
+        DType("uint32", np.uint32, enum=22),
+        DType("uint64", np.uint64, enum=23),
+        DType("bool", np.bool_, "boolean", "TBool", enum=10),
+        DType("string", np.object_, "String", "TString", enum=7),
+        DType("complex64", np.complex64, enum=8),
+        DType("complex128", np.complex128, enum=18),
     )
 }
 
 
 def get(name: str) -> DType:
     return DTYPES[name]
+
+
+_BY_ENUM = {d.enum: d for d in DTYPES.values()}
+
+
+def by_enum(number: int) -> DType | None:
+    """The dtype of a DataType number (a TensorProto's or an OpDef arg's); None for one the
+    table lacks (quantized types, resources, variants)."""
+    return _BY_ENUM.get(number)
 
 
 def java_names() -> list[str]:

@@ -96,14 +96,18 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def validator() -> jsonschema.protocols.Validator:
+    """The schema's validator. The schema is checked against its metaschema by a test, not on
+    each read (that check costs more than reading a manifest)."""
+    return jsonschema.validators.validator_for(schema())(schema())
+
+
 def validate(data: dict[str, Any], where: str = MANIFEST_NAME) -> None:
-    try:
-        jsonschema.validate(data, schema())
-    except jsonschema.ValidationError as exc:
+    exc = jsonschema.exceptions.best_match(validator().iter_errors(data))
+    if exc is not None:
         path = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ModelError(
-            f"{where}: does not match the manifest schema at {path}: {exc.message}"
-        ) from exc
+        raise ModelError(f"{where}: does not match the manifest schema at {path}: {exc.message}")
 
 
 MAX_MANIFEST_BYTES = 4 * 2**20  # a manifest of a thousand signatures is well under 1 MiB

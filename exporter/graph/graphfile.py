@@ -10,32 +10,29 @@ of `GraphDef.SerializeToString(deterministic=True)` of the full graph."""
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from google.protobuf import message
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_pb2
 
-from exporter.core import wire
+from exporter.core import tfproto, wire
 from exporter.core.model import Signature
+from exporter.core.tfproto import Skeleton
+from exporter.core.wire import (
+    ATTR_TENSOR,
+    ENTRY_KEY,
+    ENTRY_VALUE,
+    GRAPH_NODE,
+    NODE_ATTR,
+    TENSOR_CONTENT,
+    Extent,
+)
 from exporter.errors import ModelError
 from exporter.graph.freeze import run_graph_def
 
-LARGE = 1 << 16  # bytes: a constant at least this large stays in the file when read
 CHUNK = 1 << 26  # bytes per write and read call
-
-# Field numbers on the way from a GraphDef to a constant's bytes.
-GRAPH_NODE = 1  # GraphDef.node
-NODE_ATTR = 5  # NodeDef.attr (map entries: key 1, value 2)
-ENTRY_KEY = 1
-ENTRY_VALUE = 2
-ATTR_TENSOR = 8  # AttrValue.tensor
-TENSOR_CONTENT = 4  # TensorProto.tensor_content
-_CONTENT_PATH = (NODE_ATTR, ENTRY_VALUE, ATTR_TENSOR, TENSOR_CONTENT)
 
 
 def write(path: Path, graph_def: graph_pb2.GraphDef, values: Mapping[str, np.ndarray]) -> None:
@@ -95,63 +92,10 @@ def _write_constant(f, node: node_def_pb2.NodeDef, value: np.ndarray) -> None:
         f.write(view[start : start + CHUNK])
 
 
-@dataclass(frozen=True)
-class Extent:
-    """Where a constant's bytes sit in a file."""
-
-    offset: int
-    length: int
-
-
-@dataclass
-class Skeleton:
-    """A GraphDef whose large constants hold no bytes, and where in the file those are."""
-
-    graph_def: graph_pb2.GraphDef
-    constants: dict[str, Extent]
-
-
 def read_skeleton(path: Path) -> Skeleton:
-    """Every node of a binary GraphDef file; Const nodes of LARGE bytes or more come without
-    their content, which `constants` locates in the file."""
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelError(f"{path}: the file is empty; expected a GraphDef")
-    parts: list[bytes] = []
-    constants: dict[str, Extent] = {}
-    try:
-        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            kept = 0  # bytes before this offset are in parts already
-            for key, at, start, end in _fields(buf, 0, size):
-                if key != _key_of(GRAPH_NODE) or end - start < LARGE:
-                    continue
-                stripped, extent = _strip(buf, start, end, _CONTENT_PATH)
-                name = extent and _stripped_constant(stripped, extent)
-                if name:
-                    parts.append(buf[kept:at])
-                    parts.append(wire.field(GRAPH_NODE, stripped))
-                    constants[name] = extent
-                    kept = end
-            parts.append(buf[kept:size])
-        graph_def = graph_pb2.GraphDef.FromString(b"".join(parts))
-    except (message.DecodeError, _Truncated) as exc:
-        raise ModelError(f"{path}: not a binary GraphDef ({exc})") from exc
-    if not graph_def.node:
-        raise ModelError(f"{path}: the GraphDef has no nodes")
-    return Skeleton(graph_def, constants)
-
-
-def _stripped_constant(stripped: bytes, extent: Extent) -> str | None:
-    """The node's name when it is a Const whose "value" lost exactly its content's bytes."""
-    node = node_def_pb2.NodeDef.FromString(stripped)
-    tensor = node.attr["value"].tensor if "value" in node.attr else None
-    if node.op != "Const" or tensor is None or tensor.tensor_content:
-        return None
-    dtype = tf.dtypes.as_dtype(tensor.dtype)
-    count = int(np.prod([d.size for d in tensor.tensor_shape.dim], dtype=np.int64))
-    if dtype == tf.string or count * dtype.size != extent.length:
-        return None
-    return node.name
+    """The file's skeleton (see `tfproto.read_skeleton`) as TensorFlow's own GraphDef, for a
+    graph TensorFlow imports."""
+    return tfproto.read_skeleton(path, graph_pb2.GraphDef.FromString)
 
 
 def run(path: Path, sig: Signature, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -196,73 +140,3 @@ def read_array(path: Path, extent: Extent, dtype: tf.DType, dims: list[int]) -> 
                 raise ModelError(f"{path}: ends inside a constant; the file is truncated")
             done += got
     return data.view(dtype.as_numpy_dtype).reshape(dims)
-
-
-class _Truncated(Exception):
-    pass
-
-
-def _fields(buf, start: int, end: int):
-    """(key, key offset, payload start, payload end) of each field in buf[start:end]."""
-    pos = start
-    while pos < end:
-        at = pos
-        key, pos = _read_varint(buf, pos, end)
-        wire_type = key & 7
-        if wire_type == 0:
-            _, stop = _read_varint(buf, pos, end)
-            begin = pos
-        elif wire_type == 1:
-            begin, stop = pos, pos + 8
-        elif wire_type == 5:
-            begin, stop = pos, pos + 4
-        elif wire_type == wire.LENGTH_DELIMITED:
-            length, begin = _read_varint(buf, pos, end)
-            stop = begin + length
-        else:
-            raise message.DecodeError(f"unexpected wire type {wire_type} at byte {pos}")
-        if stop > end:
-            raise _Truncated(f"a field at byte {pos} runs past the end of its message")
-        yield key, at, begin, stop
-        pos = stop
-
-
-def _strip(buf, start: int, end: int, path: tuple[int, ...]) -> tuple[bytes, Extent | None]:
-    """The message buf[start:end] without the first large field reached through `path`."""
-    out = []
-    kept = start
-    for key, at, begin, stop in _fields(buf, start, end):
-        if key != _key_of(path[0]) or stop - begin < LARGE:
-            continue
-        if len(path) == 1:
-            inner, extent = None, Extent(begin, stop - begin)
-        else:
-            inner, extent = _strip(buf, begin, stop, path[1:])
-        if extent is None:
-            continue
-        out.append(buf[kept:at])
-        if inner is not None:
-            out.append(wire.field(path[0], inner))
-        kept = stop
-        out.append(buf[kept:end])
-        return b"".join(out), extent
-    return bytes(buf[start:end]), None
-
-
-def _read_varint(buf, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= end:
-            raise _Truncated(f"the file ends inside a number at byte {pos}")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise message.DecodeError(f"a number over 64 bits ends at byte {pos}")
-
-
-def _key_of(field: int) -> int:
-    return field << 3 | wire.LENGTH_DELIMITED

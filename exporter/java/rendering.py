@@ -23,6 +23,7 @@ from exporter.java.binding import (
     JavaInterface,
     interface_of,
 )
+from exporter.java.javaenv import cache_dir
 from exporter.java.naming import java_string, javadoc
 
 
@@ -149,12 +150,16 @@ def templates_dir() -> Path:
     raise FileNotFoundError("tf2java's Java templates are missing from the installation")
 
 
+@cache
 def environment(override: Path | None = None) -> jinja2.Environment:
-    """Templates in `override` (a user's folder) win over the shipped ones of the same name."""
+    """Templates in `override` (a user's folder) win over the shipped ones of the same name.
+    Each template is compiled once per process, and its Python code is kept in tf2java's cache
+    (keyed by the template's own text), so that a run renders without compiling templates."""
     dirs = ([override] if override else []) + [templates_dir()]
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in dirs])
     env = jinja2.Environment(
         loader=loader,
+        bytecode_cache=_bytecode_cache(),
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -164,6 +169,15 @@ def environment(override: Path | None = None) -> jinja2.Environment:
     env.filters["java_string"] = java_string
     env.filters["javadoc"] = javadoc
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    folder = cache_dir() / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: templates compile on each run
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def render(

@@ -10,6 +10,7 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 from tensorflow.core.framework import graph_pb2, tensor_pb2
 
+from exporter.core import tfproto, wire
 from exporter.errors import ModelError, UsageError
 from exporter.graph import graphfile
 from exporter.graph.freeze import TABLE_FILLERS
@@ -22,11 +23,9 @@ EMPTY_VARIABLES_NOTE = (
 )
 
 
-def read(path: Path, *, constants: bool = True) -> graph_pb2.GraphDef:
-    """The GraphDef in a .pb or .pbtxt file. With constants=False a binary file's large
-    constants come without their bytes: enough to list, check and describe its nodes."""
-    if not constants and path.suffix != ".pbtxt":
-        return graphfile.read_skeleton(path).graph_def
+def read(path: Path) -> graph_pb2.GraphDef:
+    """The GraphDef in a .pb or .pbtxt file, whole (`tfproto.read_graph_file` reads one
+    without its large constants' bytes)."""
     graph_def = graph_pb2.GraphDef()
     data = path.read_bytes()
     if not data:
@@ -105,7 +104,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         )
     sig = tf1.signature("serving_default", inputs, outputs_t)
     note = (
-        f"{len(variables)} constant(s) of {graphfile.LARGE // 1024} KiB and up became "
+        f"{len(variables)} constant(s) of {wire.LARGE // 1024} KiB and up became "
         "variables, saved in variables/; smaller constants stay inside saved_model.pb"
         if variables
         else EMPTY_VARIABLES_NOTE
@@ -133,7 +132,7 @@ class _Weight:
     rows: tf.Tensor  # a block of rows to write
     start: tf.Tensor  # where the block starts
     write: tf.Operation
-    extent: graphfile.Extent
+    extent: wire.Extent
     dtype: tf.DType
     dims: list[int]
 
@@ -145,7 +144,7 @@ class _Weight:
         per_block = max(1, graphfile.CHUNK // row_bytes)
         for first in range(0, self.dims[0], per_block):
             count = min(per_block, self.dims[0] - first)
-            extent = graphfile.Extent(self.extent.offset + first * row_bytes, count * row_bytes)
+            extent = wire.Extent(self.extent.offset + first * row_bytes, count * row_bytes)
             block = graphfile.read_array(path, extent, self.dtype, [count, *self.dims[1:]])
             sess.run(self.write, {self.rows: block, self.start: first})
 
@@ -199,7 +198,7 @@ register(
         "a frozen GraphDef .pb or .pbtxt file",
         is_graphdef,
         load,
-        graph=lambda path, tags: read(path, constants=False),
+        graph=lambda path, tags: tfproto.read_graph_file(path),
         own_saver=False,
     )
 )

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from exporter.core.tfproto import init_ops
 from exporter.errors import ModelError, UsageError, first_line
 from exporter.graph.graphs import select_meta_graph, signatures_of
 from exporter.sources import Loader, LoadOptions, Source, register
 from exporter.sources.keras_code import carried_code, refuse_carried
-from exporter.sources.saved_model import init_ops
 
 
 def custom_objects(module_path: str | None) -> dict[str, object]:

@@ -10,6 +10,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from exporter.core.model import split_tensor_name
+from exporter.core.tfproto import init_ops
 from exporter.errors import ModelError, UsageError
 from exporter.graph.freeze import revive
 from exporter.graph.graphs import (
@@ -290,18 +291,6 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
         graph_def=meta.graph_def,
         init_ops=init_ops(meta),
     )
-
-
-def init_ops(meta) -> list[str]:
-    """The ops a SavedModel runs when it loads: TF2's __saved_model_init_op, TF1's main op
-    or legacy init op."""
-    names = []
-    if "__saved_model_init_op" in meta.signature_def:
-        names += [t.name for t in meta.signature_def["__saved_model_init_op"].outputs.values()]
-    for key in ("saved_model_main_op", "legacy_init_op"):
-        if key in meta.collection_def:
-            names += list(meta.collection_def[key].node_list.value)
-    return names
 
 
 register(

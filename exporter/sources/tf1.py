@@ -10,12 +10,12 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
+from exporter.core.graphwalk import GraphIndex
 from exporter.core.model import Signature, TensorInfo, split_tensor_name
 from exporter.errors import UsageError
 from exporter.graph.graphs import (
     DEFAULT_SIGNATURE,
     INDEX_DTYPES,
-    GraphIndex,
     drop_dangling_colocation,
     fold_constant_conds,
     placeholder_text,

@@ -114,7 +114,7 @@ def runner(export_dir: Path, art: Artifact) -> Run:
 def graph(export_dir: Path, art: Artifact) -> tuple[object, list[str]]:
     """The graph's nodes and attrs (large constants' bytes stay in the file), and what
     running the signatures and loading executes."""
-    from exporter.graph.graphfile import read_skeleton
+    from exporter.core.tfproto import read_skeleton
 
     graph_def = read_skeleton(export_dir / art.path).graph_def
     return graph_def, fetches(art.signatures) + ([art.init_op] if art.init_op else [])

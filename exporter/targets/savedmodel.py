@@ -105,8 +105,7 @@ def runner(export_dir: Path, art: Artifact) -> Run:
 
 def graph(export_dir: Path, art: Artifact) -> tuple[object, list[str]]:
     """The MetaGraph's GraphDef, and what running the signatures and loading executes."""
-    from exporter.graph.graphs import select_meta_graph
-    from exporter.sources.saved_model import init_ops
+    from exporter.core.tfproto import init_ops, select_meta_graph
 
     meta = select_meta_graph(export_dir / art.path, art.tags)
     return meta.graph_def, fetches(art.signatures) + init_ops(meta)
