@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tf2java-installed
 CLASSPATH_FILE := build/tf2java/classpath.txt
 GRADLE := gradle --no-daemon -q
 
-.PHONY: setup demo test java-test golden registry tensorflow-snapshot bench bench-memory bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export lint clean
+.PHONY: setup demo test java-test golden registry tensorflow-snapshot bench bench-memory bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export bench-start bench-parity-memory lint clean
 
 setup: $(STAMP) $(CLASSPATH_FILE)
 
@@ -79,7 +79,15 @@ bench-cold: setup
 bench-export: setup
 	$(BIN)/python benchmarks/export_wall.py
 
-bench: bench-java bench-java-memory bench-parity bench-crossing bench-cold bench-export bench-memory
+# Summed peak memory of parity (both processes) on 288 MiB of weights: make bench-parity-memory [MIB=1024]
+bench-parity-memory: setup
+	$(BIN)/python benchmarks/parity_memory.py --mib $(or $(MIB),288)
+
+# Start-up of the commands that only read files, against python -c "import numpy"
+bench-start: setup
+	$(BIN)/python benchmarks/cli_start.py
+
+bench: bench-start bench-java bench-java-memory bench-parity-memory bench-parity bench-crossing bench-cold bench-export bench-memory
 
 lint: setup
 	$(BIN)/ruff check exporter tf2java tests benchmarks tools
