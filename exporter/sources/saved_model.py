@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from exporter.core import tfproto
 from exporter.core.model import split_tensor_name
 from exporter.core.tfproto import init_ops
 from exporter.errors import ModelError, UsageError
@@ -47,10 +48,6 @@ def signature_runner(saved_model_dir: Path, tags: list[str], signatures: list) -
     return run
 
 
-def _has_saved_model(path: Path) -> bool:
-    return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
-
-
 def serving_versions(path: Path) -> dict[int, Path]:
     """TensorFlow Serving's layout, MODEL/00000123/saved_model.pb: version -> folder."""
     if not path.is_dir():
@@ -58,20 +55,20 @@ def serving_versions(path: Path) -> dict[int, Path]:
     return {
         int(child.name): child
         for child in path.iterdir()
-        if child.name.isdigit() and child.is_dir() and _has_saved_model(child)
+        if child.name.isdigit() and child.is_dir() and tfproto.is_saved_model(child)
     }
 
 
 def is_saved_model(path: Path) -> bool:
     """Whether `path` is a SavedModel folder, or TensorFlow Serving's MODEL/<version>/ layout of
     them."""
-    return path.is_dir() and (_has_saved_model(path) or bool(serving_versions(path)))
+    return path.is_dir() and (tfproto.is_saved_model(path) or bool(serving_versions(path)))
 
 
 def resolve_version(path: Path, version: int | None) -> Path:
     """The SavedModel folder: `path` itself, or in a folder of numbered versions the highest
     one (or `version`)."""
-    if _has_saved_model(path):
+    if tfproto.is_saved_model(path):
         if version is not None:
             raise UsageError(
                 f"{path}: --serving-version {version} needs a folder of numbered versions"
@@ -232,7 +229,7 @@ def load(path: Path, options: LoadOptions, workdir: Path) -> Source:
     `options.tags`; placeholders pinned with --set make a staged copy in `workdir`. Raises
     UsageError (unknown tags or version) or ModelError (missing variables or assets)."""
     name = model_name(path)
-    if not _has_saved_model(path):
+    if not tfproto.is_saved_model(path):
         name = path.resolve().name
     path = resolve_version(path, options.version)
     pinned = {}
